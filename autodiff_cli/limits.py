@@ -1,0 +1,41 @@
+"""Every resource limit in one place: its default, and the environment variable that overrides it.
+
+Limits exist so that hostile or accidental input (a giant array, an exponent tower, 10,000 nested
+parentheses) gets a clear error instead of a crash, a hang or an out-of-memory kill.
+"""
+import os
+
+
+def _env_number(name, default, kind=int):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        return default
+
+
+def max_elements():
+    """Largest array a binding may construct or load (elements). AUTODIFF_MAX_ELEMENTS."""
+    return _env_number("AUTODIFF_MAX_ELEMENTS", 10**8)
+
+
+def max_expression_length():
+    """Longest expression text accepted (characters). AUTODIFF_MAX_EXPR_LENGTH."""
+    return _env_number("AUTODIFF_MAX_EXPR_LENGTH", 10_000_000)
+
+
+def max_nesting_depth():
+    """Deepest nesting of parentheses/calls/unary signs accepted. AUTODIFF_MAX_DEPTH."""
+    return _env_number("AUTODIFF_MAX_DEPTH", 1_000)
+
+
+def check_time_budget():
+    """Seconds the SymPy cross-check may take before falling back to finite differences. AUTODIFF_CHECK_SECONDS."""
+    return _env_number("AUTODIFF_CHECK_SECONDS", 2.0, float)
+
+
+def record_timeout():
+    """Seconds one batch record may run before it is stopped and reported (default of --timeout). AUTODIFF_TIMEOUT."""
+    return _env_number("AUTODIFF_TIMEOUT", 10.0, float)
