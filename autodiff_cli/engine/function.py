@@ -1,0 +1,148 @@
+"""Custom ops with a hand-written backward (torch.autograd.Function), and gradcheck to test them."""
+import numpy as np
+
+from .graph import Node, Tensor, _state, no_grad, raw, run_backward
+
+
+class FunctionCtx:
+    """What forward() hands to backward(): saved tensors plus any attribute you set on it."""
+
+    def __init__(self):
+        self.saved_tensors = ()
+        self.needs_input_grad = ()
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+class _CustomNode(Node):
+    """A node whose VJP is the user's backward(); named `<ClassName>Backward` as in PyTorch."""
+
+    __slots__ = ("ctx", "function", "tensor_positions")
+
+    def name(self):
+        return f"{self.function.__name__}Backward"
+
+    def release(self):
+        super().release()
+        self.ctx = None
+
+    def apply(self, g, create_graph):
+        if self.ctx is None:
+            super().apply(g, create_graph)   # raises the "backward a second time" error
+        with no_grad() if not create_graph else _noop():
+            grads = self.function.backward(self.ctx, g if isinstance(g, Tensor) else Tensor._result(g, None))
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(self.ctx.needs_input_grad):
+            raise RuntimeError(f"function {self.function.__name__}Backward returned an incorrect number of "
+                               f"gradients (expected {len(self.ctx.needs_input_grad)}, got {len(grads)})")
+        result = []
+        for position in self.tensor_positions:   # non-tensor arguments' gradients are dropped
+            gx = grads[position]
+            result.append(None if gx is None else (gx if create_graph else raw(gx)))
+        return result
+
+
+class _noop:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Function:
+    """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grad_outputs)`; call `.apply(*args)`.
+
+    backward returns one gradient per forward argument (None for arguments that are not tensors
+    or need none).
+    """
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args):
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad():
+            out = cls.forward(ctx, *args)
+        out_data = out.data if isinstance(out, Tensor) else np.asarray(out, dtype=np.float64)
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        edges = tuple(args[i]._edge() for i in positions)
+        if not _state.grad_enabled or all(e is None for e in edges):
+            return Tensor._result(out_data, None)
+        node = _CustomNode.__new__(_CustomNode)
+        node.inputs = tuple(args[i] for i in positions)
+        node.out, node.params, node._retained = out_data, {}, None
+        node.next_functions = tuple((e, 0) for e in edges)
+        node.ctx, node.function, node.tensor_positions = ctx, cls, positions
+        return Tensor._result(out_data, node)
+
+
+class GradcheckError(RuntimeError):
+    pass
+
+
+def _numerical_jacobian(fn, inputs, index, eps):
+    """d(output)/d(inputs[index]) by central differences, shape (output.size, input.size)."""
+    x = inputs[index]
+    base = np.array(x.data, dtype=np.float64)
+    columns = []
+    for k in range(base.size):
+        values = []
+        for step in (eps, -eps):
+            moved = base.copy()
+            moved.flat[k] += step
+            args = list(inputs)
+            args[index] = Tensor(moved)
+            with no_grad():
+                values.append(np.ravel(raw(fn(*args))).astype(np.float64))
+        columns.append((values[0] - values[1]) / (2 * eps))
+    return np.stack(columns, axis=1) if columns else np.zeros((0, 0))
+
+
+def _analytical_jacobian(fn, inputs, index):
+    """Rows of d(output)/d(inputs[index]) by one backward per output element."""
+    out = fn(*inputs)
+    rows = []
+    for k in range(out.size):
+        seed = np.zeros(out.shape)
+        seed.flat[k] = 1.0
+        capture = {inputs[index]._edge(): None}
+        if out.grad_fn is not None:
+            run_backward([out], [seed], retain_graph=True, capture=capture)
+        g = next(iter(capture.values()))
+        rows.append(np.zeros(inputs[index].size) if g is None else np.ravel(raw(g)))
+    return np.stack(rows, axis=0) if rows else np.zeros((0, inputs[index].size))
+
+
+def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Compare the engine's gradients of fn(*inputs) with central finite differences.
+
+    Like torch.autograd.gradcheck: True when every Jacobian element agrees within
+    atol + rtol * |numerical|; otherwise raises GradcheckError (or returns False) naming the worst
+    element.
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            continue
+        numerical = _numerical_jacobian(fn, inputs, i, eps)
+        analytical = _analytical_jacobian(fn, inputs, i)
+        excess = np.abs(analytical - numerical) - (atol + rtol * np.abs(numerical))
+        if excess.size and (np.nanmax(excess) > 0 or np.isnan(analytical).any() != np.isnan(numerical).any()):
+            out_k, in_k = np.unravel_index(np.nanargmax(excess), excess.shape)
+            message = (f"Jacobian mismatch for output 0 with respect to input {i}, at output element "
+                       f"{int(out_k)} and input element {int(in_k)}: analytical {analytical[out_k, in_k]!r} "
+                       f"vs numerical {numerical[out_k, in_k]!r}\nnumerical:{numerical}\nanalytical:{analytical}")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return True

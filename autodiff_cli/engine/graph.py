@@ -1,0 +1,438 @@
+"""Tensors, graph nodes and the reverse-mode engine.
+
+The whole idea, as in micrograd: every op on tensors that require gradients records a node
+(`grad_fn`) that remembers its inputs; `backward()` walks those nodes from the output back to the
+leaves in reverse topological order, asking each node for the vector-Jacobian product (VJP) of the
+gradient that reached it, and sums what arrives at each leaf into `.grad`.
+
+This module knows nothing about individual ops: an op is made by `defop(name, forward, *vjps)`
+(see ops.py, where every op and its derivative sit side by side in one table). The walk is
+iterative, so graphs of hundreds of thousands of nodes work at any recursion limit.
+
+VJP formulas take a namespace `F` as their first argument: plain `numpy` during an ordinary
+backward (fast: no graph is recorded), or the engine's own ops when `create_graph=True`, so that the
+same formula, run on Tensors, records a graph of the backward pass and higher derivatives work.
+"""
+import weakref
+
+import numpy as np
+
+__all__ = ["Tensor", "Node", "AccumulateGrad", "defop", "no_grad", "enable_grad", "is_grad_enabled",
+           "grad", "raw", "quiet_numpy"]
+
+
+class _State:
+    """Process-wide switches (single-threaded, like the rest of the engine)."""
+    grad_enabled = True
+    numpy_quiet = False   # True while a caller already holds np.errstate(all="ignore")
+
+
+_state = _State()
+
+
+# --- tensors -------------------------------------------------------------------------------------
+
+class Tensor:
+    """A float64 numpy array with an optional place in the autograd graph."""
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_accumulator", "__weakref__")
+    __array_priority__ = 1000   # numpy defers to our reflected operators: array * Tensor -> Tensor
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = np.array(data, dtype=np.float64)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.grad_fn = None
+        self._accumulator = None
+
+    @classmethod
+    def _result(cls, data, grad_fn):
+        """An op's output: skips the checks and the copy of the public constructor."""
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = grad_fn is not None
+        t.grad_fn = grad_fn
+        t._accumulator = None
+        return t
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def item(self):
+        return float(self.data)
+
+    def numpy(self):
+        return np.asarray(self.data)
+
+    def tolist(self):
+        return np.asarray(self.data).tolist()
+
+    def detach(self):
+        """The same values, cut from the graph (shares memory with self, as in PyTorch)."""
+        return Tensor._result(self.data, None)
+
+    def retain_grad(self):
+        """Keep .grad on a non-leaf after backward (leaves always keep theirs)."""
+        if self.grad_fn is not None:
+            self.grad_fn._retained = weakref.ref(self)
+        elif not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+
+    def _edge(self):
+        """The node an op's gradient for this tensor flows into (PyTorch's next_functions entry)."""
+        if self.grad_fn is not None:
+            return self.grad_fn
+        if not self.requires_grad:
+            return None
+        node = self._accumulator() if self._accumulator is not None else None
+        if node is None:   # one AccumulateGrad per leaf while any graph holds it, as in PyTorch
+            node = AccumulateGrad(self)
+            self._accumulator = weakref.ref(node)
+        return node
+
+    def __repr__(self):
+        body = np.array2string(np.asarray(self.data), separator=", ", precision=8)
+        extra = f", grad_fn=<{self.grad_fn.name()}>" if self.grad_fn is not None else (
+            ", requires_grad=True" if self.requires_grad else "")
+        return f"tensor({body}{extra})"
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __len__(self):
+        return len(self.data)
+
+    # Python operators (`+`, `*`, `@`, ...) are attached in ops.py, next to the ops they call.
+
+
+def raw(x):
+    """The numpy value of a Tensor, or x itself: for masks and shapes inside VJP formulas."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _as_input(x):
+    """An op argument as stored by its node: Tensors as they are, anything else as a float64 array."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (float, int)) and not isinstance(x, bool):
+        return np.float64(x)
+    return np.asarray(x, dtype=np.float64)
+
+
+# --- graph nodes ---------------------------------------------------------------------------------
+
+class Node:
+    """One recorded op (PyTorch's grad_fn). Subclasses are named after the op: `MulBackward0`.
+
+    inputs:         the op's arguments (Tensors, or arrays for constants), saved for the VJPs
+    out:            the op's output array (some VJPs are cheapest in terms of it: exp, tanh, sqrt)
+    params:         the op's keyword arguments (axis, shape, ...)
+    next_functions: ((node or None, 0), ...) one per input: where each input's gradient goes
+    """
+
+    __slots__ = ("inputs", "out", "params", "next_functions", "_retained", "__weakref__")
+    vjps = ()
+
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    def release(self):
+        """Free the saved tensors (what PyTorch does after a backward without retain_graph)."""
+        self.inputs = None
+        self.out = None
+
+    def apply(self, g, create_graph):
+        """Gradients for each input given the gradient `g` of this node's output (None where unused)."""
+        if self.inputs is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors "
+                "after they have already been freed). Saved intermediate values of the graph are freed "
+                "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+                "backward through the graph a second time or if you need to access saved tensors after "
+                "calling backward.")
+        if create_graph:
+            from . import ops as F
+            inputs, ans = self.inputs, Tensor._result(self.out, self)
+        else:
+            F = np
+            inputs, ans = tuple(raw(x) for x in self.inputs), self.out
+        grads = []
+        for (edge, _), vjp, x in zip(self.next_functions, self.vjps, self.inputs):
+            if edge is None:
+                grads.append(None)
+                continue
+            gx = vjp(F, g, ans, *inputs, **self.params)
+            grads.append(_unbroadcast(F, gx, raw(x).shape))
+        return grads
+
+
+class AccumulateGrad:
+    """The sink for a leaf tensor: what arrives here is summed into `variable.grad`."""
+
+    __slots__ = ("variable", "next_functions", "_retained", "__weakref__")
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_functions = ()
+        self._retained = None
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def _unbroadcast(F, g, shape):
+    """Sum a gradient that numpy broadcasting spread out back down to the input's shape."""
+    gshape = np.shape(raw(g))
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    if axes:
+        g = F.sum(g, axis=axes, keepdims=True)
+    return F.reshape(g, shape) if np.shape(raw(g)) != shape else g
+
+
+def defop(name, forward, *vjps):
+    """Make an op from a numpy `forward(*arrays, **params)` and one VJP per positional input.
+
+    Each VJP is `vjp(F, g, ans, *inputs, **params)` and returns the gradient for its input: the
+    engine sums it back to the input's shape (broadcasting), so formulas can ignore broadcasting.
+    """
+    node_class = type(name, (Node,), {"__slots__": (), "vjps": vjps})
+
+    def op(*args, **params):
+        inputs = tuple(_as_input(a) for a in args)
+        arrays = tuple(raw(x) for x in inputs)
+        if _state.numpy_quiet:
+            out = forward(*arrays, **params)
+        else:
+            with np.errstate(all="ignore"):
+                out = forward(*arrays, **params)
+        if not _state.grad_enabled:
+            return Tensor._result(out, None)
+        edges = tuple(x._edge() if isinstance(x, Tensor) else None for x in inputs)
+        if all(e is None for e in edges):
+            return Tensor._result(out, None)
+        node = node_class.__new__(node_class)
+        node.inputs, node.out, node.params = inputs, out, params
+        node.next_functions = tuple((e, 0) for e in edges)
+        node._retained = None
+        return Tensor._result(out, node)
+
+    op.__name__ = name
+    op.node_class = node_class
+    return op
+
+
+# --- switches ------------------------------------------------------------------------------------
+
+class _GradMode:
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.previous = _state.grad_enabled
+        _state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.previous
+
+    def __call__(self, func):   # also usable as a decorator, like torch.no_grad
+        def wrapper(*args, **kwargs):
+            with _GradMode(self.enabled):
+                return func(*args, **kwargs)
+        return wrapper
+
+
+def no_grad():
+    """Context manager (or decorator): ops inside record no graph."""
+    return _GradMode(False)
+
+
+def enable_grad():
+    return _GradMode(True)
+
+
+def is_grad_enabled():
+    return _state.grad_enabled
+
+
+class quiet_numpy:
+    """Ignore floating-point warnings once for a whole computation (cheaper than per op)."""
+
+    def __enter__(self):
+        self._errstate = np.errstate(all="ignore")
+        self._errstate.__enter__()
+        self.previous = _state.numpy_quiet
+        _state.numpy_quiet = True
+
+    def __exit__(self, *exc):
+        _state.numpy_quiet = self.previous
+        self._errstate.__exit__(*exc)
+
+
+# --- the backward pass ---------------------------------------------------------------------------
+
+def _seed(output, gradient, create_graph):
+    """The starting gradient for one output, checked as PyTorch checks it."""
+    if gradient is None:
+        if output.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs (the output has shape "
+                f"{tuple(output.shape)}); pass a gradient of that shape, e.g. ones, or reduce the output "
+                f"with sum() or mean()")
+        g = np.ones_like(output.data)
+    else:
+        g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=np.float64)
+        if g.shape != output.shape:
+            raise RuntimeError(f"Mismatch in shape: gradient has a shape of {g.shape} and output has a "
+                               f"shape of {output.shape}")
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) else Tensor._result(np.asarray(g, np.float64), None)
+    return np.asarray(g, dtype=np.float64)
+
+
+def _topological_consumers(roots):
+    """How many edges lead into each node reachable from the roots (iterative DFS)."""
+    consumers = {}
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            consumers[nxt] = consumers.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return consumers
+
+
+def _accumulate(total, g):
+    return g if total is None else total + g
+
+
+def _store_grad(tensor, g, create_graph):
+    """Sum g into tensor.grad (a Tensor), as leaves and retain_grad() tensors do across calls."""
+    if create_graph:
+        new = g if isinstance(g, Tensor) else Tensor._result(g, None)
+        tensor.grad = new if tensor.grad is None else tensor.grad + new
+    else:
+        value = np.array(raw(g), dtype=np.float64)   # a copy: never alias a seed or another grad
+        tensor.grad = Tensor._result(value if tensor.grad is None else tensor.grad.data + value, None)
+
+
+def run_backward(outputs, gradients, *, retain_graph=None, create_graph=False, capture=None):
+    """Propagate gradients from `outputs` to every node they depend on, in topological order.
+
+    A node runs only once all of its consumers have contributed, so each node's gradient is summed
+    exactly once before it propagates: shared subexpressions cost nothing extra.
+    capture: optional {node: None}; the gradients reaching these nodes are stored there instead of
+    in the leaves' .grad (what `grad()` uses).
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads, roots = {}, []
+    for i, (out, gradient) in enumerate(zip(outputs, gradients)):
+        node = out._edge() if isinstance(out, Tensor) else None
+        if node is None:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        grads[node] = _accumulate(grads.get(node), _seed(out, gradient, create_graph))
+        roots.append(node)
+    consumers = _topological_consumers(roots)
+    ready = [n for n in dict.fromkeys(roots) if consumers.get(n, 0) == 0]
+    with _GradMode(create_graph), quiet_numpy():
+        while ready:
+            node = ready.pop()
+            g = grads.pop(node, None)
+            if capture is not None and node in capture and g is not None:
+                capture[node] = _accumulate(capture[node], g)
+            if isinstance(node, AccumulateGrad):
+                if capture is None and g is not None:
+                    _store_grad(node.variable, g, create_graph)
+                continue
+            retained = node._retained() if node._retained is not None else None
+            if retained is not None and g is not None and capture is None:
+                _store_grad(retained, g, create_graph)
+            input_grads = node.apply(g, create_graph) if g is not None else [None] * len(node.next_functions)
+            if not retain_graph:
+                node.release()
+            for (nxt, _), gx in zip(node.next_functions, input_grads):
+                if nxt is None:
+                    continue
+                if gx is not None:
+                    grads[nxt] = _accumulate(grads.get(nxt), gx)
+                consumers[nxt] -= 1
+                if consumers[nxt] == 0:
+                    ready.append(nxt)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Sum d(tensors)/d(leaf) (weighted by grad_tensors) into every leaf's .grad."""
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray, float, int)):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    run_backward(list(tensors), list(grad_tensors), retain_graph=retain_graph, create_graph=create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of outputs w.r.t. inputs, returned instead of stored in .grad (torch.autograd.grad)."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs]
+    nodes = []
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require grad")
+        nodes.append(t._edge())
+    capture = dict.fromkeys(nodes)
+    run_backward(outputs, list(grad_outputs), retain_graph=retain_graph, create_graph=create_graph,
+                 capture=capture)
+    result = []
+    for i, (t, node) in enumerate(zip(inputs, nodes)):
+        g = capture[node]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the desired behavior.")
+            result.append(None)
+        elif isinstance(g, Tensor):
+            result.append(g)
+        else:
+            result.append(Tensor._result(np.array(g, dtype=np.float64), None))
+    return tuple(result)

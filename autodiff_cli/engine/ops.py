@@ -1,0 +1,251 @@
+"""Every op of the engine, its forward and its derivative, in one table.
+
+Read each entry as `name = defop("PyTorchNodeName", forward, vjp_for_input_0, vjp_for_input_1, ...)`.
+A VJP `(F, g, ans, *inputs, **params)` returns the gradient for its input, given `g`, the gradient
+of the op's output `ans`. `F` is numpy during an ordinary backward and this module under
+`create_graph=True`, so formulas only use functions both provide (sin, cos, where, sum, reshape,
+broadcast_to, expand_dims, swapaxes, matmul, ...) and every formula is itself differentiable.
+Masks are taken from raw values (`raw(x) > 0`): they are constants, as in PyTorch.
+
+Conventions at non-differentiable points follow PyTorch: abs'(0) = 0, relu'(0) = 0, sqrt'(0) = inf,
+max/min reductions split the gradient evenly among ties, maximum/minimum give half to each side on
+a tie, d(x**y)/dy = 0 where x == 0 and y >= 0, d(x**y)/dx = 0 where y == 0.
+"""
+import numpy as np
+
+from .graph import Tensor, defop, raw
+
+# --- arithmetic ----------------------------------------------------------------------------------
+add = defop("AddBackward0", np.add,
+            lambda F, g, ans, a, b: g,
+            lambda F, g, ans, a, b: g)
+sub = defop("SubBackward0", np.subtract,
+            lambda F, g, ans, a, b: g,
+            lambda F, g, ans, a, b: -g)
+_rsub = defop("RsubBackward1", np.subtract,          # number - tensor
+              lambda F, g, ans, a, b: g,
+              lambda F, g, ans, a, b: -g)
+mul = defop("MulBackward0", np.multiply,
+            lambda F, g, ans, a, b: g * b,
+            lambda F, g, ans, a, b: g * a)
+div = defop("DivBackward0", np.divide,
+            lambda F, g, ans, a, b: g / b,
+            lambda F, g, ans, a, b: -g * a / (b * b))
+neg = defop("NegBackward0", np.negative,
+            lambda F, g, ans, x: -g)
+
+
+def _pow_vjp_base(F, g, ans, x, y):
+    return F.where(raw(y) == 0, 0.0, g * y * F.power(x, y - 1))
+
+
+def _pow_vjp_exponent(F, g, ans, x, y):
+    return F.where((raw(x) == 0) & (raw(y) >= 0), 0.0, g * ans * F.log(x))
+
+
+_pow_tensor_number = defop("PowBackward0", np.power, _pow_vjp_base, _pow_vjp_exponent)
+_pow_tensor_tensor = defop("PowBackward1", np.power, _pow_vjp_base, _pow_vjp_exponent)
+_pow_number_tensor = defop("PowBackward2", np.power, _pow_vjp_base, _pow_vjp_exponent)
+
+
+def power(x, y):
+    """x ** y, named as PyTorch names it: PowBackward0 (exponent a number), 1 (both tensors), 2 (base a number)."""
+    if not isinstance(y, Tensor):
+        return _pow_tensor_number(x, y)
+    return _pow_tensor_tensor(x, y) if isinstance(x, Tensor) else _pow_number_tensor(x, y)
+
+
+pow = power
+
+# --- elementwise functions -----------------------------------------------------------------------
+sin = defop("SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x))
+cos = defop("CosBackward0", np.cos, lambda F, g, ans, x: -g * F.sin(x))
+tan = defop("TanBackward0", np.tan, lambda F, g, ans, x: g * (1.0 + ans * ans))
+asin = defop("AsinBackward0", np.arcsin, lambda F, g, ans, x: g / F.sqrt(1.0 - x * x))
+acos = defop("AcosBackward0", np.arccos, lambda F, g, ans, x: -g / F.sqrt(1.0 - x * x))
+atan = defop("AtanBackward0", np.arctan, lambda F, g, ans, x: g / (1.0 + x * x))
+sinh = defop("SinhBackward0", np.sinh, lambda F, g, ans, x: g * F.cosh(x))
+cosh = defop("CoshBackward0", np.cosh, lambda F, g, ans, x: g * F.sinh(x))
+tanh = defop("TanhBackward0", np.tanh, lambda F, g, ans, x: g * (1.0 - ans * ans))
+exp = defop("ExpBackward0", np.exp, lambda F, g, ans, x: g * ans)
+expm1 = defop("Expm1Backward0", np.expm1, lambda F, g, ans, x: g * (ans + 1.0))
+log = defop("LogBackward0", np.log, lambda F, g, ans, x: g / x)
+log1p = defop("Log1PBackward0", np.log1p, lambda F, g, ans, x: g / (1.0 + x))
+sqrt = defop("SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans))
+abs = defop("AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)))
+sigmoid = defop("SigmoidBackward0", lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),   # no overflow for any x
+                lambda F, g, ans, x: g * ans * (1.0 - ans))
+relu = defop("ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0))
+
+
+def _tie_share(a, b):
+    """1 where a wins, 1/2 on a tie, 0 where it loses: PyTorch's split for maximum/minimum."""
+    return (a > b) + 0.5 * (a == b)
+
+
+maximum = defop("MaximumBackward0", np.maximum,
+                lambda F, g, ans, a, b: g * _tie_share(raw(a), raw(b)),
+                lambda F, g, ans, a, b: g * _tie_share(raw(b), raw(a)))
+minimum = defop("MinimumBackward0", np.minimum,
+                lambda F, g, ans, a, b: g * _tie_share(raw(b), raw(a)),
+                lambda F, g, ans, a, b: g * _tie_share(raw(a), raw(b)))
+_where = defop("WhereBackward0", lambda a, b, cond: np.where(cond, a, b),
+               lambda F, g, ans, a, b, cond: F.where(cond, g, 0.0),
+               lambda F, g, ans, a, b, cond: F.where(cond, 0.0, g))
+
+
+def where(cond, a, b):
+    """a where cond else b; cond is a constant mask (no gradient flows into it)."""
+    return _where(a, b, cond=np.asarray(raw(cond), dtype=bool))
+
+# --- shapes --------------------------------------------------------------------------------------
+_reshape = defop("ViewBackward0", lambda x, shape: np.reshape(x, shape),
+                 lambda F, g, ans, x, shape: F.reshape(g, np.shape(raw(x))))
+_broadcast_to = defop("ExpandBackward0", lambda x, shape: np.broadcast_to(x, shape),
+                      lambda F, g, ans, x, shape: g)   # the engine sums g back to x's shape
+_permute = defop("PermuteBackward0", lambda x, axes: np.transpose(x, axes),
+                 lambda F, g, ans, x, axes: F.transpose(g, tuple(np.argsort(axes))))
+_swapaxes = defop("TransposeBackward0", lambda x, a1, a2: np.swapaxes(x, a1, a2),
+                  lambda F, g, ans, x, a1, a2: F.swapaxes(g, a1, a2))
+
+
+def reshape(x, shape):
+    return _reshape(x, shape=tuple(shape) if np.ndim(shape) else (int(shape),))
+
+
+def broadcast_to(x, shape):
+    return _broadcast_to(x, shape=tuple(shape))
+
+
+def expand_dims(x, axis):
+    shape = np.expand_dims(np.empty(np.shape(raw(x)), dtype=bool), axis).shape
+    return _reshape(x, shape=shape)
+
+
+def transpose(x, axes=None):
+    axes = tuple(reversed(range(np.ndim(raw(x))))) if axes is None else tuple(axes)
+    return _permute(x, axes=axes)
+
+
+def swapaxes(x, axis1, axis2):
+    return _swapaxes(x, a1=axis1, a2=axis2)
+
+
+# --- reductions ----------------------------------------------------------------------------------
+def _normalize_axis(axis, ndim):
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for array of dimension {ndim}")
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def _keep_reduced_dims(F, g, x, axis, keepdims):
+    """g reshaped so it broadcasts against x (the reduced axes put back as size 1)."""
+    if keepdims or axis is None:
+        return g
+    return F.expand_dims(g, axis)
+
+
+def _sum_vjp(F, g, ans, x, axis=None, keepdims=False):
+    return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), np.shape(raw(x)))
+
+
+def _mean_vjp(F, g, ans, x, axis=None, keepdims=False):
+    shape = np.shape(raw(x))
+    count = np.prod([shape[a] for a in axis]) if axis is not None else np.prod(shape)
+    return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), shape) / count
+
+
+def _extremum_vjp(F, g, ans, x, axis=None, keepdims=False):
+    """Ties share the gradient evenly (PyTorch's max()/amax())."""
+    winners = raw(x) == _keep_reduced_dims(np, raw(ans), x, axis, keepdims)
+    share = winners / np.sum(winners, axis=axis, keepdims=True)
+    return _keep_reduced_dims(F, g, x, axis, keepdims) * share
+
+
+_sum_all = defop("SumBackward0", lambda x, axis=None, keepdims=False: np.sum(x, keepdims=keepdims), _sum_vjp)
+_sum_dim = defop("SumBackward1", np.sum, _sum_vjp)
+_mean_all = defop("MeanBackward0", lambda x, axis=None, keepdims=False: np.mean(x, keepdims=keepdims), _mean_vjp)
+_mean_dim = defop("MeanBackward1", np.mean, _mean_vjp)
+_max_all = defop("MaxBackward1", lambda x, axis=None, keepdims=False: np.max(x, keepdims=keepdims), _extremum_vjp)
+_max_dim = defop("AmaxBackward0", np.max, _extremum_vjp)
+_min_all = defop("MinBackward1", lambda x, axis=None, keepdims=False: np.min(x, keepdims=keepdims), _extremum_vjp)
+_min_dim = defop("AminBackward0", np.min, _extremum_vjp)
+
+
+def _reduction(over_all, over_axes):
+    def reduce(x, axis=None, keepdims=False):
+        if axis is None:
+            return over_all(x, keepdims=keepdims)
+        return over_axes(x, axis=_normalize_axis(axis, np.ndim(raw(x))), keepdims=keepdims)
+    reduce.__name__ = over_all.__name__
+    return reduce
+
+
+sum = _reduction(_sum_all, _sum_dim)
+mean = _reduction(_mean_all, _mean_dim)
+max = _reduction(_max_all, _max_dim)
+min = _reduction(_min_all, _min_dim)
+amax, amin = max, min
+
+# --- products ------------------------------------------------------------------------------------
+def _matmul_vjp_a(F, g, ans, a, b):
+    if np.ndim(raw(a)) == 1 and np.ndim(raw(b)) == 1:
+        return g * b
+    if np.ndim(raw(b)) == 1:                      # (..., n, k) @ (k,) -> (..., n)
+        return F.expand_dims(g, -1) * b
+    if np.ndim(raw(a)) == 1:                      # (k,) @ (..., k, m) -> (..., m)
+        return F.reshape(F.matmul(F.expand_dims(g, -2), F.swapaxes(b, -1, -2)), np.shape(raw(g))[:-1] + np.shape(raw(a)))
+    return F.matmul(g, F.swapaxes(b, -1, -2))
+
+
+def _matmul_vjp_b(F, g, ans, a, b):
+    if np.ndim(raw(a)) == 1 and np.ndim(raw(b)) == 1:
+        return g * a
+    if np.ndim(raw(a)) == 1:                      # (k,) @ (..., k, m)
+        return F.expand_dims(a, -1) * F.expand_dims(g, -2)
+    if np.ndim(raw(b)) == 1:                      # (..., n, k) @ (k,)
+        return F.reshape(F.matmul(F.swapaxes(a, -1, -2), F.expand_dims(g, -1)), np.shape(raw(a))[:-2] + np.shape(raw(b)))
+    return F.matmul(F.swapaxes(a, -1, -2), g)
+
+
+_dot = defop("DotBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)     # vector . vector
+_mv = defop("MvBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)       # matrix @ vector
+_mm = defop("MmBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)       # matrix @ matrix
+_matmul = defop("MatmulBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)  # batched / vector @ matrix
+
+
+def matmul(a, b):
+    """a @ b with numpy's rules (1-D operands are vectors, leading dimensions broadcast)."""
+    ndims = (np.ndim(raw(a)), np.ndim(raw(b)))
+    if 0 in ndims:
+        raise ValueError("matmul: input operand does not have enough dimensions (scalars cannot be matrix-multiplied; use *)")
+    op = {(1, 1): _dot, (2, 1): _mv, (2, 2): _mm}.get(ndims, _matmul)
+    return op(a, b)
+
+
+dot = matmul
+
+
+# --- Python operators on Tensor ------------------------------------------------------------------
+def _reflected(op):
+    return lambda self, other: op(other, self)
+
+
+Tensor.__add__, Tensor.__radd__ = add, _reflected(add)
+Tensor.__sub__, Tensor.__rsub__ = sub, _reflected(_rsub)
+Tensor.__mul__, Tensor.__rmul__ = mul, _reflected(mul)
+Tensor.__truediv__, Tensor.__rtruediv__ = div, _reflected(div)
+Tensor.__pow__, Tensor.__rpow__ = power, _reflected(power)
+Tensor.__matmul__, Tensor.__rmatmul__ = matmul, _reflected(matmul)
+Tensor.__neg__ = neg
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = abs
+
+# Method forms, as PyTorch users write them: x.sum(), x.exp(), x.reshape(2, 3)
+for _name in ("sin cos tan asin acos atan sinh cosh tanh exp expm1 log log1p sqrt abs sigmoid relu "
+              "sum mean max min amax amin transpose swapaxes maximum minimum matmul dot pow").split():
+    setattr(Tensor, _name, globals()[_name])
+Tensor.reshape = lambda self, *shape: reshape(self, shape[0] if len(shape) == 1 else shape)
+Tensor.T = property(lambda self: transpose(self))
