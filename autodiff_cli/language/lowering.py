@@ -1,0 +1,169 @@
+"""Compute a parsed Program: with the autograd engine (`lower_to_engine`) or with SymPy (`lower_to_sympy`).
+
+Both lowerings are the same loop: statements in order, each expression folded bottom-up by
+`fold` (an explicit-stack post-order walk: trees may be 200,000 nodes deep), every operator and
+function looked up in the one table in functions.py. They differ only in what a number, a name
+and a table entry turn into.
+
+Shape mistakes (numpy's ValueError from broadcasting, matmul or a bad axis) become
+`AutodiffError("shape", "'+' at column 3: cannot broadcast shapes (2,) and (3,)")`.
+"""
+import importlib
+
+import numpy as np
+
+from ..errors import AutodiffError
+from .functions import BINARY_OPERATORS, FUNCTIONS, UNARY_OPERATORS, as_object_array
+from .nodes import Binary, Call, Name, Num, Unary, children, column
+
+
+def fold(root, combine):
+    """Return `combine(node, child_values)` for the root, computing children first; no recursion."""
+    values = []
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        kids = children(node)
+        if children_done or not kids:
+            count = len(kids)
+            args = values[len(values) - count:]
+            del values[len(values) - count:]
+            values.append(combine(node, args))
+        else:
+            stack.append((node, True))
+            stack.extend((kid, False) for kid in reversed(kids))
+    return values[0]
+
+
+def overload_of(node):
+    """The table entry computing a Binary, Unary or Call node (None for unary plus: identity)."""
+    if isinstance(node, Binary):
+        return BINARY_OPERATORS[node.op]
+    if isinstance(node, Unary):
+        return UNARY_OPERATORS.get(node.op)
+    return FUNCTIONS[node.func][len(node.args)]
+
+
+def lower_to_engine(program, env, on_node=None):
+    """Evaluate `program` with `autodiff_cli.engine`, recording the autograd graph.
+
+    env:     {input name: Tensor}; names the program assigns are taken from the program.
+    on_node: optional `on_node(node, tensor)`, called for every node once it is computed.
+    Returns (output tensor, {intermediate name: tensor}).
+    """
+    engine = importlib.import_module("autodiff_cli.engine")
+
+    def number(node):
+        return engine.Tensor(node.value)
+
+    def compute(node, overload, args, axis):
+        function = getattr(engine, overload.engine)
+        return function(*args, axis=axis) if axis is not None else function(*args)
+
+    return _lower(program, env, number, compute, on_node)
+
+
+def lower_to_sympy(program, env, on_node=None):
+    """Build the program's value out of SymPy expressions (for the symbolic cross-check).
+
+    env: {input name: numpy object array of SymPy expressions} (0-d for a scalar; use real
+         symbols: `relu` is a Piecewise on `x > 0`, and `abs` differentiates to `sign` only for reals).
+    Returns (output object array, {intermediate name: object array}).
+    """
+    import sympy as sp     # here, not at the top: the CLI must start without importing SymPy
+
+    def number(node):
+        if node.constant == "pi":
+            value = sp.pi
+        elif node.constant == "e":
+            value = sp.E
+        elif node.value.is_integer() and abs(node.value) < 2**53:
+            value = sp.Integer(int(node.value))       # exact, so formulas read 2*x, not 2.0*x
+        else:
+            value = sp.Float(node.value)              # the float64 itself (inf becomes oo)
+        return as_object_array(value)
+
+    def compute(node, overload, args, axis):
+        return overload.sympy(sp, *args, axis=axis)
+
+    sympy_env = {name: as_object_array(value) for name, value in env.items()}
+    return _lower(program, sympy_env, number, compute, on_node)
+
+
+def _lower(program, env, number, compute, on_node):
+    """The loop both lowerings share; `number` and `compute` say what values are made of."""
+    named = {}                   # values of the statements that assign a name, so far
+
+    def combine(node, args):
+        if isinstance(node, Num):
+            value = number(node)
+        elif isinstance(node, Name):
+            value = _lookup(node, named, env, program.source)
+        else:
+            overload = overload_of(node)
+            if overload is None:                       # unary plus
+                value = args[0]
+            else:
+                axis = node.axis if isinstance(node, Call) else None
+                try:
+                    value = compute(node, overload, args, axis)
+                except ValueError as exc:
+                    raise _shape_error(node, overload, args, axis, exc, program.source) from exc
+                except AutodiffError as exc:
+                    if exc.position is None:           # the engine does not know columns; we do
+                        exc.position, exc.source = column(node), program.source
+                    raise
+        if on_node is not None:
+            on_node(node, value)
+        return value
+
+    value = None
+    for statement in program.statements:
+        value = fold(statement.expr, combine)
+        if statement.name is not None:
+            named[statement.name] = value
+    return value, {name: named[name] for name in program.intermediates}
+
+
+def _lookup(node, named, env, source):
+    if node.id in named:
+        return named[node.id]
+    if node.id in env:
+        return env[node.id]
+    raise AutodiffError("name", f"no value for the variable '{node.id}'", node.start + 1,
+                        hint=f"bind it, e.g. {node.id}=1.5", source=source)
+
+
+def _shape_of(value):
+    shape = getattr(value, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(value)
+
+
+def _shape_error(node, overload, args, axis, exc, source):
+    """Say which operation, where, and with which shapes, instead of numpy's wording."""
+    if isinstance(node, Binary):
+        label = f"'{node.op}'"
+    elif isinstance(node, Unary):
+        label = f"'{node.op}'"
+    else:
+        label = f"{node.func}()"
+    where = f"{label} at column {column(node)}"
+    shapes = [_shape_of(a) for a in args]
+    text = str(exc)
+    if overload.engine in ("matmul", "dot") and len(shapes) == 2:
+        if 0 in (len(shapes[0]), len(shapes[1])) and overload.engine == "matmul":
+            message = f"{where}: a matrix product needs arrays, got shapes {shapes[0]} and {shapes[1]}"
+            hint = "use * to multiply by a scalar"
+        else:
+            message = f"{where}: shapes {shapes[0]} and {shapes[1]} do not align for a matrix product"
+            hint = "the last dimension of the left must equal the first (or second-to-last) of the right"
+    elif axis is not None and "axis" in text:
+        message = f"{where}: axis {axis} is out of range for shape {shapes[0]}"
+        hint = None
+    elif "broadcast" in text and len(shapes) == 2:
+        message = f"{where}: cannot broadcast shapes {shapes[0]} and {shapes[1]}"
+        hint = "numpy broadcasting: trailing dimensions must be equal or 1"
+    else:
+        message = f"{where}: {text}"
+        hint = None
+    return AutodiffError("shape", message, column(node), hint=hint, source=source)

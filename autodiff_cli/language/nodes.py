@@ -1,0 +1,109 @@
+"""The tree the parser produces: a handful of small node types, plus `Statement` and `Program`.
+
+Every expression node carries `start` and `end`, 0-based character offsets into the program text
+(`source[node.start:node.end]` is the node's snippet, `node.start + 1` its 1-based column), so
+later stages can point at the exact place a shape error or a nan came from.
+
+The tree can be very deep (a flat sum of 200,000 terms is a left-leaning chain 200,000 nodes
+deep), so nothing here or anywhere that walks it may recurse: use `children()` with an explicit
+stack (see `lowering.fold`).
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True, eq=False)
+class Num:
+    """A number literal, or the constant `pi`/`e` (then `constant` holds its name)."""
+    value: float
+    start: int
+    end: int
+    constant: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Name:
+    """A variable: an input of the program or a named intermediate."""
+    id: str
+    start: int
+    end: int
+
+
+@dataclass(slots=True, eq=False)
+class Unary:
+    """`-operand` or `+operand`."""
+    op: str
+    operand: object
+    start: int
+    end: int
+
+
+@dataclass(slots=True, eq=False)
+class Binary:
+    """`left op right`; op is one of + - * / ** @ (`^` is stored as `**`).
+
+    `op_start` is the offset of the operator itself: errors about the operation point there.
+    """
+    op: str
+    left: object
+    right: object
+    start: int
+    end: int
+    op_start: int
+
+
+@dataclass(slots=True, eq=False)
+class Call:
+    """`func(args...)` or `func(arg, axis=k)`; `func` is a key of `functions.FUNCTIONS`."""
+    func: str
+    args: list
+    axis: int | None
+    start: int
+    end: int
+
+
+@dataclass(slots=True, eq=False)
+class Statement:
+    """One statement: `name = expr` (name set) or a bare expression (name None, only last)."""
+    name: str | None
+    expr: object
+    start: int
+    end: int
+
+
+@dataclass(slots=True, eq=False)
+class Program:
+    """A parsed program. The last statement is the output.
+
+    inputs:        free variables, in order of first appearance
+    intermediates: names assigned by the program, in order, except the output's own name
+    """
+    source: str
+    statements: list
+    inputs: list = field(default_factory=list)
+    intermediates: list = field(default_factory=list)
+
+    @property
+    def output(self):
+        return self.statements[-1].expr
+
+    @property
+    def output_name(self):
+        return self.statements[-1].name
+
+
+def children(node):
+    """The direct sub-expressions of a node, left to right."""
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def column(node):
+    """The 1-based column an error about this node should point at (a binary node's operator)."""
+    if isinstance(node, Binary):
+        return node.op_start + 1
+    return node.start + 1
