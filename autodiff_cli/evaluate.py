@@ -1,0 +1,384 @@
+"""`evaluate()`: from expression text and bindings to the contract's result record.
+
+    parse -> bind -> forward (engine) -> backward / Hessian / Jacobian -> cross-check -> Result
+
+The CLI and batch mode only format and route what this returns. A user's mistake never raises
+here: it comes back as a Result with status "error" carrying the AutodiffError.
+"""
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import engine
+from .bindings import parse_gradient_seed, value_from_json
+from .engine import Tensor, quiet_numpy
+from .errors import AutodiffError
+from .language import lower_to_engine, parse
+from .language.nodes import Binary, Call, Name, Num, children, column
+
+MODES = ("grad", "hessian", "jacobian")
+
+
+@dataclass
+class Step:
+    """One node of the forward pass, for `--steps`: the chain rule made visible."""
+    label: str            # the source snippet this node computes
+    op: str               # grad_fn name (MulBackward0), or "input" / "constant"
+    column: int
+    value: np.ndarray
+    gradient: np.ndarray | None   # d(output)/d(this node), seeded as the backward pass was
+
+
+@dataclass
+class Result:
+    expression: str
+    mode: str = "grad"
+    status: str = "ok"
+    value: np.ndarray | None = None
+    inputs: dict = field(default_factory=dict)
+    wrt: list = field(default_factory=list)
+    gradients: dict = field(default_factory=dict)
+    intermediates: dict = field(default_factory=dict)
+    hessian: dict = field(default_factory=dict)
+    jacobian: dict = field(default_factory=dict)
+    check: object = None            # check.CheckReport, or None when not checked
+    error: AutodiffError | None = None
+    warnings: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    output: Tensor | None = None
+    leaves: dict = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def exit_code(self):
+        return {"ok": 0, "mismatch": 1}.get(self.status, 2)
+
+    def as_dict(self):
+        """The contract's JSON record, as plain Python (strict-JSON-safe) values."""
+        record = {"expression": self.expression, "status": self.status}
+        if self.error is not None:
+            record["error"] = self.error.to_dict()
+            if self.warnings:
+                record["warnings"] = list(self.warnings)
+            return record
+        record["value"] = to_jsonable(self.value)
+        record["shape"] = list(np.shape(self.value))
+        if self.mode == "grad":
+            record["gradients"] = {k: to_jsonable(v) for k, v in self.gradients.items()}
+            if self.intermediates:
+                record["intermediates"] = {
+                    k: {"value": to_jsonable(v["value"]), "gradient": to_jsonable(v["gradient"])}
+                    for k, v in self.intermediates.items()}
+        elif self.mode == "hessian":
+            record["hessian"] = {r: {c: to_jsonable(b) for c, b in row.items()} for r, row in self.hessian.items()}
+        else:
+            record["jacobian"] = {k: to_jsonable(v) for k, v in self.jacobian.items()}
+        if self.check is not None and self.check.method != "none":
+            record["symbolic"] = dict(self.check.symbolic)
+        record["check"] = (self.check.as_dict() if self.check is not None
+                           else {"method": "none", "passed": None, "max_abs_error": None})
+        if self.warnings:
+            record["warnings"] = list(self.warnings)
+        return record
+
+    def to_json(self):
+        return json.dumps(self.as_dict(), allow_nan=False, separators=(", ", ": "))
+
+
+def to_jsonable(value):
+    """numpy values to JSON numbers and nested lists; non-finite numbers as "nan"/"inf"/"-inf"."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=np.float64)
+    if np.isfinite(array).all():
+        return array.tolist()
+    if array.ndim == 0:
+        return _finite_or_name(float(array))
+    flat = [_finite_or_name(v) for v in array.ravel().tolist()]
+    for n in reversed(array.shape[1:]):   # regroup without recursion
+        flat = [flat[i:i + n] for i in range(0, len(flat), n)]
+    return flat if array.shape[0:1] != (0,) else []
+
+
+def _finite_or_name(v):
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check=True, random_seed=None,
+             trace=False):
+    """Evaluate `expr` at `bindings` and differentiate it; see docs/ARCHITECTURE.md for the Result."""
+    started = time.perf_counter()
+    result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode)
+    try:
+        with quiet_numpy():
+            _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
+                           check=check, random_seed=random_seed, trace=trace)
+    except AutodiffError as err:
+        if err.source is None and isinstance(expr, str) and err.position is not None:
+            err.source = expr
+        result.status, result.error = "error", err
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace):
+    if mode not in MODES:
+        raise AutodiffError("usage", f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    if not isinstance(expr, str):
+        raise AutodiffError("usage", "the expression must be a string")
+    program = parse(expr)
+    rng = np.random.default_rng(random_seed)
+    values = _bind(program, bindings, rng, result.warnings)
+    wrt_names = _differentiate_wrt(program, wrt)
+    result.inputs, result.wrt = values, wrt_names
+
+    leaves = {name: Tensor(values[name], requires_grad=name in wrt_names) for name in program.inputs}
+    visited = []   # (tree node, tensor) in evaluation order: for steps, kinks and nan origins
+    output, named = lower_to_engine(program, leaves, on_node=lambda node, t: visited.append((node, t)))
+    result.value = np.asarray(output.data, dtype=np.float64)
+    result.warnings.extend(_non_finite_origins(program.source, visited))
+    kinks = _kinks(program.source, visited)
+
+    if mode == "grad":
+        seed = _gradient_seed(gradient, output, rng)
+        _gradients(result, output, leaves, named, visited if trace else None, seed)
+    elif mode == "hessian":
+        seed = None
+        _hessian(result, output, leaves)
+    else:
+        seed = None
+        _jacobian(result, output, leaves)
+    if trace:
+        result.output, result.leaves = output, leaves
+    for name, g in result.gradients.items():
+        if not np.isfinite(g).all():
+            result.warnings.append(f"the gradient of {name} is not finite")
+
+    if check:
+        from .check import cross_check   # SymPy is imported only on this path
+        result.check = cross_check(program, result, seed=seed, kinks=kinks, rng=rng)
+        if result.check.passed is False:
+            result.status = "mismatch"
+
+
+def _bind(program, bindings, rng, warnings):
+    """Binding values as float64 arrays; unbound variables reported all at once."""
+    values = {}
+    for name, raw_value in bindings.items():
+        if isinstance(raw_value, Tensor):
+            raw_value = raw_value.data
+        values[name] = value_from_json(raw_value, rng=rng, name=name)
+    missing = [n for n in program.inputs if n not in values]
+    if missing:
+        first = _first_use(program, missing[0])
+        names = ", ".join(repr(n) for n in missing)
+        example = " ".join(f"{n}=1" for n in missing)
+        raise AutodiffError("name", f"unbound variable{'s' if len(missing) > 1 else ''} {names}", first,
+                            hint=f"bind {'them' if len(missing) > 1 else 'it'}, e.g. {example}",
+                            source=program.source)
+    for name in values:
+        if name not in program.inputs:
+            what = "an intermediate the program computes" if name in program.intermediates else "not used by the expression"
+            warnings.append(f"binding {name!r} is {what}; ignored")
+    return {n: values[n] for n in program.inputs}
+
+
+def _first_use(program, name):
+    """Column of the first occurrence of variable `name` (iterative walk)."""
+    for statement in program.statements:
+        stack = [statement.expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Name) and node.id == name:
+                return column(node)
+            stack.extend(reversed(children(node)))
+    return None
+
+
+def _differentiate_wrt(program, wrt):
+    if wrt is None or wrt == "":
+        return list(program.inputs)
+    names = [w.strip() for w in (wrt.split(",") if isinstance(wrt, str) else wrt)]
+    for name in names:
+        if not isinstance(name, str) or name not in program.inputs:
+            known = ", ".join(program.inputs) or "none"
+            raise AutodiffError("usage", f"--wrt names {name!r}, which is not an input variable of the "
+                                         f"expression (its inputs: {known})")
+    return list(dict.fromkeys(names))
+
+
+def _gradient_seed(gradient, output, rng):
+    shape = np.shape(output.data)
+    if gradient is None:
+        if shape != () and np.prod(shape) != 1:
+            raise AutodiffError(
+                "shape", f"grad can be implicitly created only for scalar outputs, and the output has shape "
+                         f"{shape}", hint="pass --gradient ones, or reduce with sum()/mean()")
+        return None
+    return parse_gradient_seed(gradient, shape, rng=rng)
+
+
+def _gradients(result, output, leaves, named, visited, seed):
+    for tensor in named.values():
+        if tensor.requires_grad:
+            tensor.retain_grad()
+    if visited is not None:
+        for _, tensor in visited:
+            if tensor.grad_fn is not None:
+                tensor.retain_grad()
+    if output.requires_grad:
+        output.backward(seed, retain_graph=visited is not None)
+    for name in result.wrt:
+        g = leaves[name].grad
+        result.gradients[name] = np.zeros(np.shape(leaves[name].data)) if g is None else np.asarray(g.data)
+    for name, tensor in named.items():
+        grad = None
+        if tensor.requires_grad:
+            grad = tensor.grad.data if tensor.grad is not None else np.zeros(np.shape(tensor.data))
+        result.intermediates[name] = {"value": np.asarray(tensor.data), "gradient": grad}
+    if visited is not None:
+        result.steps = _steps(result.expression, visited, output, seed)
+
+
+def _steps(source, visited, output, seed):
+    steps, seen = [], set()
+    for node, tensor in visited:
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        if tensor.grad_fn is not None:
+            op = tensor.grad_fn.name()
+        else:
+            op = "input" if isinstance(node, Name) else "constant"
+        grad = tensor.grad.data if tensor.grad is not None else None
+        if tensor is output and grad is None and output.requires_grad:
+            grad = np.ones(np.shape(output.data)) if seed is None else seed
+        steps.append(Step(source[node.start:node.end], op, column(node), np.asarray(tensor.data), grad))
+    return steps
+
+
+def _unit_seeds(shape):
+    """One-hot seeds, one per element of an array of this shape."""
+    for k in range(int(np.prod(shape))):
+        seed = np.zeros(shape)
+        seed.flat[k] = 1.0
+        yield seed
+
+
+def _hessian(result, output, leaves):
+    """All second derivatives by double backward: differentiate each gradient element again."""
+    shape = np.shape(output.data)
+    if shape != () and np.prod(shape) != 1:
+        raise AutodiffError("shape", f"the Hessian needs a scalar output, and the output has shape {shape}",
+                            hint="reduce it with sum()/mean(), or use the jacobian command")
+    wanted = [leaves[n] for n in result.wrt]
+    first = (engine.grad(output, wanted, create_graph=True, allow_unused=True)
+             if output.requires_grad else [None] * len(wanted))
+    for row, g in zip(result.wrt, first):
+        row_shape = np.shape(leaves[row].data)
+        blocks = {col: np.zeros(row_shape + np.shape(leaves[col].data)) for col in result.wrt}
+        if g is not None and g.requires_grad:
+            for k, seed in enumerate(_unit_seeds(row_shape)):
+                second = engine.grad(g, wanted, grad_outputs=seed, retain_graph=True, allow_unused=True)
+                for col, s in zip(result.wrt, second):
+                    if s is not None:
+                        blocks[col].reshape((-1,) + np.shape(leaves[col].data))[k] = s.data
+        result.hessian[row] = blocks
+        result.gradients[row] = np.zeros(row_shape) if g is None else np.asarray(g.data)
+
+
+def _jacobian(result, output, leaves):
+    """d output / d input, one backward per output element over the retained graph."""
+    out_shape = np.shape(output.data)
+    wanted = [leaves[n] for n in result.wrt]
+    blocks = {n: np.zeros(out_shape + np.shape(leaves[n].data)) for n in result.wrt}
+    if output.requires_grad:
+        for k, seed in enumerate(_unit_seeds(out_shape)):
+            row = engine.grad(output, wanted, grad_outputs=seed, retain_graph=True, allow_unused=True)
+            for name, g in zip(result.wrt, row):
+                if g is not None:
+                    blocks[name].reshape((-1,) + np.shape(leaves[name].data))[k] = g.data
+    result.jacobian = blocks
+
+
+# --- what the forward pass tells about the point -----------------------------------------------
+
+_KINK_RULES = {
+    # function -> (test on the argument values, PyTorch's convention)
+    "abs": (lambda a: np.any(a == 0), "abs'(0) = 0"),
+    "relu": (lambda a: np.any(a == 0), "relu'(0) = 0"),
+    "sqrt": (lambda a: np.any(a == 0), "sqrt'(0) = inf"),
+}
+
+
+def _kinks(source, visited):
+    """Non-differentiable points the forward pass went through: (column, description) pairs."""
+    values = {id(node): np.asarray(t.data) for node, t in visited}
+    found = []
+    for node, tensor in visited:
+        snippet = source[node.start:node.end]
+        is_power = (isinstance(node, Binary) and node.op == "**") or (isinstance(node, Call) and node.func == "pow")
+        if is_power and np.any(values[id(children(node)[0])] == 0):
+            found.append(f"the power at column {column(node)} ({snippet}) has base 0; PyTorch's convention "
+                         f"(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0) was used")
+            continue
+        if not isinstance(node, Call):
+            continue
+        args = [values[id(a)] for a in node.args]
+        if node.func in _KINK_RULES and _KINK_RULES[node.func][0](args[0]):
+            found.append(f"{node.func} at column {column(node)} ({snippet}) is evaluated where its argument is 0; "
+                         f"PyTorch's convention {_KINK_RULES[node.func][1]} was used")
+        elif node.func in ("max", "min") and len(args) == 2 and np.any(np.equal(*np.broadcast_arrays(*args))):
+            found.append(f"{node.func} at column {column(node)} ({snippet}) has tied arguments; PyTorch's "
+                         f"convention (half the gradient to each side) was used")
+        elif node.func in ("max", "min") and len(args) == 1 and np.asarray(args[0]).size > 1:
+            extremum = np.asarray(tensor.data)
+            arg = args[0]
+            winners = arg == (extremum if node.axis is None else np.expand_dims(extremum, node.axis))
+            if np.sum(winners) > np.asarray(extremum).size:
+                found.append(f"{node.func} at column {column(node)} ({snippet}) has ties; PyTorch's convention "
+                             f"(the gradient split evenly among the tied elements) was used")
+    return found
+
+
+def _non_finite_origins(source, visited):
+    """Where nan/inf first appeared: the nodes whose inputs were finite but whose output is not."""
+    finite = {}
+    found = []
+    for node, tensor in visited:
+        ok = bool(np.isfinite(tensor.data).all())
+        finite[id(node)] = ok
+        if ok or not all(finite.get(id(c), True) for c in children(node)):
+            continue
+        if isinstance(node, Num):
+            found.append(f"the number at column {column(node)} is {_describe(tensor.data)}")
+            continue
+        what = node.func if isinstance(node, Call) else getattr(node, "op", "")
+        snippet = source[node.start:node.end]
+        args = ", ".join(_describe(np.asarray(t.data)) for t in _child_tensors(node, visited))
+        found.append(f"{what} at column {column(node)} ({snippet}) produced {_describe(tensor.data)}"
+                     + (f" from {args}" if args else ""))
+        if len(found) >= 5:
+            break
+    return found
+
+
+def _child_tensors(node, visited):
+    lookup = {id(n): t for n, t in visited}
+    return [lookup[id(c)] for c in children(node) if id(c) in lookup]
+
+
+def _describe(value):
+    array = np.asarray(value)
+    if array.size == 1:
+        return f"{float(array):g}"
+    kinds = [k for k, bad in (("nan", np.isnan(array)), ("inf", np.isinf(array))) if bad.any()]
+    return f"an array of shape {array.shape}" + (f" with {' and '.join(kinds)}" if kinds else "")

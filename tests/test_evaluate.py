@@ -1,0 +1,156 @@
+"""evaluate(): the contract's records, for every seed example and the error paths."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autodiff_cli.evaluate import evaluate
+
+SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "acceptance" / "seed_examples.jsonl"
+
+
+def _seed_cases():
+    if not SEEDS.exists():
+        return []
+    return [json.loads(line) for line in SEEDS.read_text().splitlines() if line.strip()]
+
+
+def close(got, want):
+    """The acceptance check's comparison (rtol 1e-7, atol 1e-9), on JSON values."""
+    if isinstance(want, list):
+        return isinstance(got, list) and len(got) == len(want) and all(map(close, got, want))
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(k in got and close(got[k], v) for k, v in want.items())
+    if isinstance(want, str) or isinstance(got, str):
+        return str(got) == str(want)
+    return isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-7, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("case", _seed_cases(), ids=lambda c: c["id"])
+def test_seed_example(case):
+    result = evaluate(case["expr"], case.get("bindings"), wrt=case.get("wrt"), gradient=case.get("gradient"),
+                      mode=case.get("mode", "grad"))
+    record = json.loads(result.to_json())
+    assert record["status"] == "ok", record
+    assert close(record, case["expect"]), (record, case["expect"])
+    assert record["check"]["passed"] is True
+
+
+def test_seed_file_is_present():
+    assert SEEDS.exists(), "the acceptance examples live in ../shared beside the repository"
+
+
+def test_design_card_record_has_every_contract_key():
+    record = evaluate("3*x**2+2*x*y+y**2", {"x": 2, "y": 1}).as_dict()
+    assert record == {
+        "expression": "3*x**2+2*x*y+y**2", "status": "ok", "value": 17.0, "shape": [],
+        "gradients": {"x": 14.0, "y": 6.0}, "symbolic": {"x": "6*x + 2*y", "y": "2*x + 2*y"},
+        "check": {"method": "sympy", "passed": True, "max_abs_error": 0.0}}
+
+
+def test_non_finite_values_are_strict_json_strings_and_explained():
+    result = evaluate("log(x) + sqrt(y)", {"x": 0, "y": -1})
+    text = result.to_json()
+    record = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert record["value"] == "nan"
+    assert record["gradients"] == {"x": "inf", "y": "nan"}
+    assert any("log at column 1" in w and "from 0" in w for w in record["warnings"])
+    assert any("sqrt at column 10" in w for w in record["warnings"])
+
+
+def test_without_check_the_record_says_none():
+    record = evaluate("x*y", {"x": 2, "y": 3}, check=False).as_dict()
+    assert record["check"] == {"method": "none", "passed": None, "max_abs_error": None}
+    assert "symbolic" not in record
+
+
+def test_wrt_makes_other_variables_constants():
+    record = evaluate("x*y", {"x": 2, "y": 3}, wrt="y").as_dict()
+    assert record["gradients"] == {"y": 2.0}
+    assert record["symbolic"] == {"y": "2.00000000000000"} or record["symbolic"]["y"].startswith("2")
+
+
+@pytest.mark.parametrize("expr, bindings, options, kind, fragment", [
+    ("sine(x)", {"x": 1}, {}, "parse", "did you mean 'sin'"),
+    ("x*y*z", {"x": 1}, {}, "name", "unbound variables 'y', 'z'"),
+    ("x**2", {"x": [1, 2]}, {}, "shape", "only for scalar outputs"),
+    ("x**2", {"x": [1, 2]}, {"gradient": [1, 2, 3]}, "shape", "gradient has shape (3,)"),
+    ("sum(x**2)", {"x": [1, 2]}, {"mode": "hessian", "wrt": "q"}, "usage", "not an input variable"),
+    ("x**2", {"x": [1, 2]}, {"mode": "hessian"}, "shape", "Hessian needs a scalar output"),
+    ("x", {"x": "[[1,2],[3]]"}, {}, "binding", "ragged"),
+    ("x", {"x": "rand(100000,100000)"}, {}, "limit", "elements"),
+    ("x", {"x": 1}, {"mode": "nonsense"}, "usage", "unknown mode"),
+])
+def test_bad_input_becomes_an_error_record(expr, bindings, options, kind, fragment):
+    result = evaluate(expr, bindings, **options)
+    assert result.status == "error" and result.exit_code == 2
+    assert result.error.kind == kind
+    assert fragment in str(result.error)
+    record = json.loads(result.to_json())
+    assert record["error"]["kind"] == kind and "value" not in record
+
+
+def test_unused_binding_is_a_warning_not_an_error():
+    result = evaluate("x + 1", {"x": 1, "zz": 2})
+    assert result.status == "ok"
+    assert any("zz" in w for w in result.warnings)
+
+
+def test_kinks_are_noted_not_mismatches():
+    for expr, bindings in [("abs(x)", {"x": 0}), ("relu(x)", {"x": 0}), ("max(x)", {"x": [1, 3, 3]}),
+                           ("max(x, y)", {"x": 2, "y": 2}), ("x**y", {"x": 0, "y": 2})]:
+        result = evaluate(expr, bindings)
+        assert result.status == "ok", (expr, result.to_json())
+        assert result.check.notes, expr
+
+
+def test_max_ties_split_evenly():
+    record = evaluate("max(x)", {"x": [1, 3, 3]}).as_dict()
+    assert record["gradients"]["x"] == [0.0, 0.5, 0.5]
+
+
+def test_large_input_falls_back_to_finite_differences():
+    result = evaluate("sum(sin(x)*x)", {"x": "linspace(0,1,200)"})
+    assert result.check.method == "finite-difference" and result.check.passed is True
+
+
+def test_hessian_of_array_variable_matches_analytic():
+    x = np.array([0.3, -0.7, 1.1])
+    result = evaluate("sum(x**3) + x[0]*0" if False else "sum(x**3)", {"x": x.tolist()}, mode="hessian")
+    assert result.status == "ok"
+    np.testing.assert_allclose(result.hessian["x"]["x"], np.diag(6 * x), rtol=1e-12)
+
+
+def test_jacobian_of_matrix_product():
+    A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    result = evaluate("A @ v", {"A": A.tolist(), "v": [0.5, -1.0]}, mode="jacobian")
+    assert result.status == "ok"
+    np.testing.assert_allclose(result.jacobian["v"], A)
+    assert result.jacobian["A"].shape == (3, 3, 2)
+
+
+def test_named_intermediates_report_value_and_gradient():
+    record = evaluate("z = x*y; w = z + x", {"x": 2, "y": 3}).as_dict()
+    assert record["intermediates"] == {"z": {"value": 6.0, "gradient": 1.0}}
+
+
+def test_trace_gives_steps_in_forward_order_with_chain_rule_gradients():
+    result = evaluate("y = x*x; L = sin(y)", {"x": 2.0}, trace=True)
+    ops = [s.op for s in result.steps]
+    assert ops == ["input", "MulBackward0", "SinBackward0"]
+    mul = result.steps[1]
+    assert mul.gradient == pytest.approx(np.cos(4.0))                 # dL/dy
+    assert result.steps[0].gradient == pytest.approx(np.cos(4.0) * 4)  # dL/dx = dL/dy * dy/dx
+
+
+def test_deep_flat_sum_evaluates():
+    expr = "+".join(["x"] * 200_000)
+    result = evaluate(expr, {"x": 1.5}, check=False)
+    assert result.status == "ok" and result.value == pytest.approx(300_000) and result.gradients["x"] == 200_000
+
+
+def test_exponent_tower_is_inf_quickly():
+    result = evaluate("9**9**9**9", {}, check=False)
+    assert result.status == "ok" and np.isinf(result.value)
