@@ -1,0 +1,424 @@
+"""The `autodiff` command line: option parsing, output routing and exit codes.
+
+    autodiff grad "3*x**2 + 2*x*y + y**2" x=2 y=1
+
+Everything heavy (numpy results, rich, SymPy) is imported inside the command functions, so that
+`autodiff --help` and `autodiff grad ... --no-check` start quickly and never import SymPy.
+Output rules (docs/cli-contract): with `--json` stdout carries exactly one JSON record and nothing
+else; warnings, errors and progress always go to stderr. Exit codes: 0 ok, 1 a cross-check
+mismatch (or a batch record not ok), 2 bad input (and, with "internal error", a bug of ours).
+"""
+import sys
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+try:                       # typer >= 0.20 vendors click as typer._click
+    from typer import _click as click
+except ImportError:        # pragma: no cover - older typer uses click itself
+    import click
+
+from . import __version__
+
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+
+
+# --- parsing: an expression may start with '-' --------------------------------------------------
+
+def _positionals_last(command, ctx, args):
+    """Reorder argv so that anything that is not one of the command's options is positional.
+
+    Click treats every argument that starts with '-' as an option, which would reject
+    `autodiff grad "-x**2" x=1` (and split "-log(x)" into short options). Here the command's own
+    options (and their values) are moved in front, and everything else goes after a `--`, in its
+    original order. Unknown `--long` options stay options, so click still reports them. After an
+    explicit `--` everything is positional except the command's own `--long` options (so
+    `autodiff grad -- -g x=1` differentiates `-g`, and a trailing `--json` still counts).
+    """
+    takes_value, flags = set(), set()
+    for param in command.get_params(ctx):
+        if getattr(param, "param_type_name", None) == "option":
+            names = list(param.opts) + list(param.secondary_opts)
+            (flags if param.is_flag or param.count else takes_value).update(names)
+    options, positionals = [], []
+    after_dashes = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" and not after_dashes:
+            after_dashes = True
+        elif arg in takes_value and not (after_dashes and not arg.startswith("--")):
+            options.extend(args[i:i + 2])
+            i += 1
+        elif arg in flags and not (after_dashes and not arg.startswith("--")):
+            options.append(arg)
+        elif arg.startswith("--") and len(arg) > 2 and (
+                not after_dashes or arg.split("=", 1)[0] in takes_value):
+            options.append(arg)   # --name=value, or an unknown --option that click will report
+        else:
+            positionals.append(arg)
+        i += 1
+    return options + (["--"] + positionals if positionals else [])
+
+
+class ExprCommand(TyperCommand):
+    """A command whose positional EXPR and NAME=VALUE arguments may start with '-'."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, _positionals_last(self, ctx, list(args)))
+
+
+def _lower_first(message):
+    return message[:1].lower() + message[1:] if message[1:2].islower() else message
+
+
+class AutodiffGroup(TyperGroup):
+    """The top-level group: turns click's usage errors into one `error: ...` line and exit 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+            code = code if isinstance(code, int) else EXIT_OK
+        except click.exceptions.NoArgsIsHelpError as exc:   # `autodiff` or `autodiff grad` alone
+            sys.stderr.write(exc.ctx.get_help() + "\n")
+            code = EXIT_USAGE
+        except click.exceptions.ClickException as exc:
+            message = _lower_first(exc.format_message())
+            lines = [f"error: {message}"]
+            if (isinstance(exc, click.exceptions.NoSuchOption)
+                    and not exc.option_name.lstrip("-").replace("-", "").replace("_", "").isalnum()):
+                lines.append("(an expression that starts with '-' can follow '--': autodiff grad -- \"-x**2\" x=1)")
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                lines.append(f"Try '{ctx.command_path} --help' for help.")
+            sys.stderr.write("\n".join(lines) + "\n")
+            code = EXIT_USAGE
+        except typer.Abort:
+            sys.stderr.write("error: aborted\n")
+            code = 130
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+# --- the app --------------------------------------------------------------------------------------
+
+APP_HELP = """Gradients, Hessians and Jacobians of expressions, by reverse-mode automatic
+differentiation (PyTorch's conventions), cross-checked with SymPy."""
+
+APP_EPILOG = """\b
+Examples:
+  autodiff grad "3*x**2 + 2*x*y + y**2" x=2 y=1
+  autodiff grad "sum(x**2)" x=[1,2,3] --json
+  autodiff grad "z = x*y; w = z + x" x=2 y=3 --steps --graph
+  autodiff hessian "x**2*y + y**3" x=1 y=2
+  autodiff jacobian "x*y" x=[1,2] y=3
+  autodiff batch records.jsonl --json
+
+Exit codes: 0 ok, 1 a cross-check mismatch, 2 bad input.
+"""
+
+GRAD_EPILOG = """\b
+Examples:
+  autodiff grad "3*x**2 + 2*x*y + y**2" x=2 y=1
+  autodiff grad "x**2 + x" "x=[[1,2,3],[4,5,6]]" --gradient ones
+  autodiff grad "dot(X, W) + b" X=[1.5,2.5] W=randn(2) b=0.1 --wrt W,b --random-seed 0
+  autodiff grad "z = x**2; y = z**3; L = log(y)" x=2 --steps
+  autodiff grad "sin(x)*exp(x)" x=1 --graph --dot graph.svg
+  autodiff grad -- "-x**2" x=1        (an expression starting with '-' also works without '--')
+
+\b
+Bindings: NAME=VALUE, VALUE one of 2, -2.5, 1e-3, pi, [[1,2],[3,4]], rand(2,3), randn(3),
+arange(4), ones(2,3), zeros(3), eye(3), linspace(0,1,5), @file.npy, @file.csv.
+"""
+
+HESSIAN_EPILOG = """\b
+Examples:
+  autodiff hessian "x**2*y + y**3" x=1 y=2
+  autodiff hessian "sum(x**3)" x=[1,2,3] --json
+"""
+
+JACOBIAN_EPILOG = """\b
+Examples:
+  autodiff jacobian "x*y" x=[1,2] y=3
+  autodiff jacobian "A @ x" "A=[[1,2],[3,4]]" x=[1,1] --wrt x
+"""
+
+BATCH_EPILOG = """\b
+Examples:
+  autodiff batch records.jsonl --json
+  cat records.jsonl | autodiff batch - --json --jobs 4 --timeout 5
+
+\b
+A JSON Lines record: {"expr": "x**2", "bindings": {"x": 3}, "mode": "grad", "id": "a"}
+(only "expr" is required). Every record yields one result, in input order; a bad record
+yields status "error" and the batch goes on. Exit code 1 if any record is not ok.
+"""
+
+
+def _version_callback(value: bool):
+    if value:
+        sys.stdout.write(f"autodiff {__version__}\n")
+        raise typer.Exit(EXIT_OK)
+
+
+app = typer.Typer(
+    cls=AutodiffGroup,
+    name="autodiff",
+    help=APP_HELP,
+    epilog=APP_EPILOG,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")] = None,
+):
+    """Gradients, Hessians and Jacobians of expressions, cross-checked with SymPy."""
+
+
+# Options shared by the commands (the contract's table).
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: one JSON record on stdout, nothing else.")]
+WrtOpt = Annotated[Optional[str], typer.Option(
+    "--wrt", metavar="x,y", help="Differentiate only w.r.t. these variables; the others are constants.")]
+CheckOpt = Annotated[bool, typer.Option(
+    "--check/--no-check", help="Cross-check against SymPy (or finite differences for big expressions).")]
+SeedOpt = Annotated[Optional[int], typer.Option(
+    "--random-seed", metavar="N", help="Seed for rand/randn bindings, so runs repeat.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an internal error.")]
+GraphOpt = Annotated[bool, typer.Option("--graph", help="Show the grad_fn graph of the output as a tree.")]
+DotOpt = Annotated[Optional[str], typer.Option(
+    "--dot", metavar="FILE", help="Write the graph as Graphviz DOT (FILE.svg/.png/.pdf: rendered if 'dot' is installed).")]
+ExprArg = Annotated[str, typer.Argument(
+    metavar="EXPR", show_default=False, help="The expression, e.g. \"x**2 + sin(y)\" or \"z = x*y; z + x\".")]
+BindingsArg = Annotated[Optional[list[str]], typer.Argument(
+    metavar="NAME=VALUE", show_default=False, help="Values of the variables, e.g. x=2 y=[1,2,3].")]
+
+
+@app.command(cls=ExprCommand, epilog=GRAD_EPILOG, no_args_is_help=True,
+             short_help="Value and gradient of EXPR (reverse mode), cross-checked.")
+def grad(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    gradient: Annotated[Optional[str], typer.Option(
+        "-g", "--gradient", metavar="VALUE",
+        help="Seed of the backward pass for a non-scalar output: a binding value, or 'ones'.")] = None,
+    wrt: WrtOpt = None,
+    json_output: JsonOpt = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+    steps: Annotated[bool, typer.Option(
+        "--steps", help="Show every node of the forward pass with its value and gradient (the chain rule).")] = False,
+    graph: GraphOpt = False,
+    dot: DotOpt = None,
+):
+    """Value of EXPR and its gradient w.r.t. every input variable (reverse mode)."""
+    raise typer.Exit(_run("grad", expr, bindings, gradient=gradient, wrt=wrt, json_output=json_output,
+                          check=check, random_seed=random_seed, debug=debug, steps=steps, graph=graph, dot=dot))
+
+
+@app.command(cls=ExprCommand, epilog=HESSIAN_EPILOG, no_args_is_help=True,
+             short_help="All second derivatives of a scalar EXPR (double backward).")
+def hessian(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    wrt: WrtOpt = None,
+    json_output: JsonOpt = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+    graph: GraphOpt = False,
+    dot: DotOpt = None,
+):
+    """All second derivatives of a scalar EXPR (double backward)."""
+    raise typer.Exit(_run("hessian", expr, bindings, wrt=wrt, json_output=json_output, check=check,
+                          random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+
+
+@app.command(cls=ExprCommand, epilog=JACOBIAN_EPILOG, no_args_is_help=True,
+             short_help="The full Jacobian of EXPR w.r.t. its variables.")
+def jacobian(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    wrt: WrtOpt = None,
+    json_output: JsonOpt = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+    graph: GraphOpt = False,
+    dot: DotOpt = None,
+):
+    """The full Jacobian of EXPR (any output shape) w.r.t. its input variables."""
+    raise typer.Exit(_run("jacobian", expr, bindings, wrt=wrt, json_output=json_output, check=check,
+                          random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+
+
+@app.command(epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
+def batch(
+    source: Annotated[str, typer.Argument(
+        metavar="[FILE|-]", help="JSON Lines or text records; '-' (the default) reads stdin.")] = "-",
+    json_output: JsonOpt = False,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, metavar="N", help="Worker processes.")] = 1,
+    timeout: Annotated[Optional[float], typer.Option(
+        "--timeout", metavar="SECONDS", min=0.0,
+        help="Time limit per record (default: AUTODIFF_TIMEOUT or 10).")] = None,
+    wrt: WrtOpt = None,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+):
+    """Every record of FILE (or stdin), one result per record, in input order."""
+    try:
+        from .batch import run_batch
+        code = run_batch(source, json_output=json_output, jobs=jobs, timeout=timeout, check=check,
+                         random_seed=random_seed, wrt=wrt)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
+        code = _internal_error(exc, debug)
+    raise typer.Exit(code)
+
+
+# --- running one expression -----------------------------------------------------------------------
+
+def _stderr(text):
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    sys.stderr.flush()
+
+
+def _internal_error(exc, debug, *, expression=None, json_output=False):
+    """Report a bug of ours: the traceback with --debug, else one line. Returns the exit code."""
+    if debug:
+        import traceback
+        traceback.print_exception(exc, file=sys.stderr)
+    else:
+        _stderr(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+    if json_output and expression is not None:
+        import json
+        record = {"expression": expression, "status": "error",
+                  "error": {"kind": "internal", "message": f"{type(exc).__name__}: {exc}", "position": None}}
+        sys.stdout.write(json.dumps(record) + "\n")
+    return EXIT_USAGE
+
+
+def _input_error(err, expression, json_output):
+    """A rejection found here (before evaluate): stderr line, a JSON record with --json, exit 2."""
+    from .render import error_text
+    _stderr(error_text(err))
+    if json_output:
+        import json
+        sys.stdout.write(json.dumps({"expression": expression, "status": "error", "error": err.to_dict()}) + "\n")
+    return EXIT_USAGE
+
+
+def _parse_bindings(args):
+    """NAME=VALUE arguments -> {name: value text}; the texts are parsed by evaluate()."""
+    from .bindings import parse_binding_arg
+    from .errors import AutodiffError
+    values = {}
+    for arg in args or ():
+        if arg.startswith("-") and "=" not in arg:
+            raise AutodiffError("usage", f"no such option: {arg}",
+                                hint="see --help; bindings are NAME=VALUE, after the expression")
+        name, text = parse_binding_arg(arg)
+        if name in values:
+            raise AutodiffError("binding", f"{name} is bound twice", len(name) + 1, source=arg,
+                                hint="give each variable one value")
+        values[name] = text
+    return values
+
+
+def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False, check=True,
+         random_seed=None, debug=False, steps=False, graph=False, dot=None):
+    from .errors import AutodiffError
+    try:
+        try:
+            bindings = _parse_bindings(binding_args)
+        except AutodiffError as err:
+            return _input_error(err, expr, json_output)
+        from .evaluate import evaluate
+        options = {"gradient": gradient} if mode == "grad" else {}
+        result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
+                          trace=bool(steps or graph or dot), **options)
+        return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
+    except KeyboardInterrupt:
+        _stderr("error: interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
+        return _internal_error(exc, debug, expression=expr, json_output=json_output)
+
+
+def _report(result, *, json_output, steps, graph, dot):
+    """Print a result where it belongs; returns the exit code."""
+    if json_output:
+        sys.stdout.write(result.to_json() + "\n")
+        sys.stdout.flush()
+    from . import render
+    for warning in result.warnings:
+        _stderr(f"warning: {warning}")
+    if result.error is not None:
+        _stderr(render.error_text(result.error))
+        return result.exit_code
+
+    from rich.console import Console
+    out = Console(stderr=True) if json_output else Console()   # --json: stdout holds only the record
+    if not json_output:
+        out.print(render.render_result(result))
+    if steps:
+        out.print(render.render_steps(result))
+    if graph:
+        out.print(render.render_graph(result.output, getattr(result, "leaves", None)))
+    if dot:
+        code = _write_dot(dot, result)
+        if code:
+            return code
+    if result.status == "mismatch" and json_output:
+        _stderr("error: cross-check mismatch: the engine and the check disagree (exit code 1)")
+    return result.exit_code
+
+
+def _write_dot(path, result):
+    """Write the graph as DOT to `path`; .svg/.png/.pdf go through Graphviz when it is installed."""
+    import os
+    import shutil
+    import subprocess
+    from . import render
+    text = render.graph_to_dot(result.output, getattr(result, "leaves", None), title=result.expression)
+    base, extension = os.path.splitext(path)
+    image = extension.lower().lstrip(".") in ("svg", "png", "pdf")
+    try:
+        if image and shutil.which("dot"):
+            run = subprocess.run(["dot", f"-T{extension.lower().lstrip('.')}", "-o", path],
+                                 input=text, text=True, capture_output=True, timeout=60)
+            if run.returncode == 0:
+                _stderr(f"wrote {path}")
+                return EXIT_OK
+            _stderr(f"warning: Graphviz 'dot' failed ({run.stderr.strip()[:200]}); writing DOT instead")
+        target = base + ".dot" if image else path
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+    except (OSError, subprocess.SubprocessError) as exc:
+        _stderr(f"error: cannot write {path}: {exc}")
+        return EXIT_USAGE
+    if image:
+        _stderr(f"wrote {target} (Graphviz 'dot' is not installed, so no {extension} was rendered; "
+                f"run: dot -T{extension.lstrip('.')} {target} -o {path})")
+    else:
+        _stderr(f"wrote {target}")
+    return EXIT_OK
+
+
+def main(argv=None):
+    """Console-script entry point (`autodiff`)."""
+    command = typer.main.get_command(app)
+    return command.main(args=argv, prog_name="autodiff")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
