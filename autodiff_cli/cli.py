@@ -359,14 +359,20 @@ def _report(result, *, json_output, steps, graph, dot):
     if json_output:
         sys.stdout.write(result.to_json() + "\n")
         sys.stdout.flush()
-    from . import render
     for warning in result.warnings:
         _stderr(f"warning: {warning}")
     if result.error is not None:
-        _stderr(render.error_text(result.error))
+        from .render import error_text
+        _stderr(error_text(result.error))
         return result.exit_code
+    if result.status == "mismatch":
+        _stderr("error: cross-check mismatch: the engine's derivative and the independent check disagree")
+    if json_output and not (steps or graph or dot):
+        return result.exit_code        # the JSON path never imports rich
 
     from rich.console import Console
+
+    from . import render
     out = Console(stderr=True) if json_output else Console()   # --json: stdout holds only the record
     if not json_output:
         out.print(render.render_result(result))
@@ -378,8 +384,6 @@ def _report(result, *, json_output, steps, graph, dot):
         code = _write_dot(dot, result)
         if code:
             return code
-    if result.status == "mismatch" and json_output:
-        _stderr("error: cross-check mismatch: the engine and the check disagree (exit code 1)")
     return result.exit_code
 
 

@@ -30,8 +30,8 @@ CHECK_METHODS = {
 
 # --- numbers and arrays ------------------------------------------------------------------------
 
-def format_number(x):
-    """One float for people: shortest sensible form, nan/inf spelled as numpy spells them."""
+def format_number(x, digits=10):
+    """One float for people: `digits` significant digits, nan/inf spelled as numpy spells them."""
     x = float(x)
     if math.isnan(x):
         return "nan"
@@ -39,28 +39,32 @@ def format_number(x):
         return "inf" if x > 0 else "-inf"
     if x == 0:
         return "0"      # also for -0.0
-    return f"{x:.10g}"
+    return f"{x:.{digits}g}"
 
 
 def _shape_text(shape):
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def summarize_array(a, first=6):
-    """A large array in a few lines: shape, min/max/mean, norm, non-finite counts, first elements."""
+def summarize_array(a, first=5, digits=5):
+    """A large array in a few lines: shape, min/max, mean/norm, non-finite counts, first elements."""
     a = np.asarray(a, dtype=np.float64)
     flat = a.ravel()
     finite = flat[np.isfinite(flat)]
-    parts = [f"array of shape {_shape_text(a.shape)} ({a.size} elements)"]
+
+    def num(v):
+        return format_number(v, digits)
+
+    parts = [f"shape {_shape_text(a.shape)}, {a.size} elements"]
     if finite.size:
         with np.errstate(all="ignore"):
-            parts.append(f"min {format_number(finite.min())}, max {format_number(finite.max())}, "
-                         f"mean {format_number(finite.mean())}, norm {format_number(np.linalg.norm(finite))}")
+            parts.append(f"min {num(finite.min())}, max {num(finite.max())}")
+            parts.append(f"mean {num(finite.mean())}, norm {num(np.linalg.norm(finite))}")
     nans, infs = int(np.isnan(flat).sum()), int(np.isinf(flat).sum())
     if nans or infs:
         parts.append(", ".join(f"{n} {what}" for n, what in ((nans, "nan"), (infs, "inf")) if n))
-    head = ", ".join(format_number(v) for v in flat[:first])
-    parts.append(f"first: [{head}{', ...' if flat.size > first else ''}]")
+    head = ", ".join(num(v) for v in flat[:first])
+    parts.append(f"first: {head}{', ...' if flat.size > first else ''}")
     return "\n".join(parts)
 
 
@@ -321,8 +325,6 @@ def render_result(result):
     if getattr(result, "jacobian", None):
         parts.append(_jacobian_view(result))
     parts.append(check_summary(result))
-    if result.status == "mismatch":
-        parts.append(Text("mismatch: the engine and the cross-check disagree (exit code 1)", style="bold red"))
     return Group(*parts)
 
 

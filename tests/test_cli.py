@@ -1,0 +1,405 @@
+"""The `autodiff` command line, end to end: through the installed console script / `python -m
+autodiff_cli` in a subprocess (what users and scripts run), and in-process through typer's
+CliRunner (fast, and lets a test sabotage the engine with monkeypatch)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import autodiff_cli
+import autodiff_cli.engine.ops as ops
+from autodiff_cli.cli import app
+
+DESIGN = ["grad", "3*x**2+2*x*y+y**2", "x=2", "y=1"]
+
+
+def _no_constants(name):
+    raise ValueError(f"non-standard JSON constant {name} on stdout")
+
+
+def strict_json(text):
+    """Exactly one strict RFC 8259 JSON object (NaN/Infinity literals are rejected)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one JSON line on stdout, got: {text!r}"
+    record = json.loads(lines[0], parse_constant=_no_constants)
+    assert isinstance(record, dict)
+    return record
+
+
+def _console_script():
+    """The installed `autodiff` next to this interpreter, if the package is pip-installed."""
+    candidate = Path(sys.executable).with_name("autodiff")
+    return [str(candidate)] if candidate.exists() else None
+
+
+def cmd_variants():
+    variants = [pytest.param([sys.executable, "-m", "autodiff_cli"], id="python-m")]
+    script = _console_script()
+    if script:
+        variants.append(pytest.param(script, id="console-script"))
+    return variants
+
+
+def run(args, cmd=None, env=None, **kwargs):
+    """The CLI in a subprocess, with colour-free, fixed-width output."""
+    full_env = dict(os.environ, COLUMNS="120", NO_COLOR="1")
+    full_env.update(env or {})
+    return subprocess.run((cmd or [sys.executable, "-m", "autodiff_cli"]) + list(args),
+                          capture_output=True, text=True, env=full_env, timeout=120, **kwargs)
+
+
+runner = CliRunner()
+
+
+def invoke(args, **kwargs):
+    return runner.invoke(app, list(args), prog_name="autodiff", env={"COLUMNS": "120", "NO_COLOR": "1"},
+                         **kwargs)
+
+
+def assert_clean_error(stderr, *fragments):
+    """One `error:` line (plus an optional caret picture / try-help line), never a traceback."""
+    assert "Traceback" not in stderr
+    assert stderr.startswith("error: "), stderr
+    for fragment in fragments:
+        assert fragment in stderr, (fragment, stderr)
+
+
+# --- the design card --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cmd", cmd_variants())
+def test_design_card_human(cmd):
+    proc = run(DESIGN, cmd=cmd)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "3*x**2+2*x*y+y**2" in out
+    assert re.search(r"value\s+17\b", out)
+    assert re.search(r"\bx\s+2\s+14\s+6\*x \+ 2\*y\s+✓", out), out
+    assert re.search(r"\by\s+1\s+6\s+2\*x \+ 2\*y\s+✓", out), out
+    assert "checked with SymPy" in out
+    assert "\x1b[" not in out            # no colour when stdout is not a terminal
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("cmd", cmd_variants())
+def test_design_card_json(cmd):
+    proc = run(DESIGN + ["--json"], cmd=cmd)
+    assert proc.returncode == 0, proc.stderr
+    record = strict_json(proc.stdout)
+    assert record["expression"] == "3*x**2+2*x*y+y**2"
+    assert record["status"] == "ok"
+    assert record["value"] == 17.0 and record["shape"] == []
+    assert record["gradients"] == {"x": 14.0, "y": 6.0}
+    assert record["symbolic"] == {"x": "6*x + 2*y", "y": "2*x + 2*y"}
+    assert record["check"]["method"] == "sympy" and record["check"]["passed"] is True
+
+
+def test_design_card_in_process():
+    result = invoke(DESIGN + ["--json"])
+    assert result.exit_code == 0, result.output
+    record = strict_json(result.stdout)
+    assert record["gradients"] == {"x": 14.0, "y": 6.0}
+    human = invoke(DESIGN)
+    assert human.exit_code == 0
+    assert "6*x + 2*y" in human.stdout and "2*x + 2*y" in human.stdout
+
+
+def test_version_and_help():
+    result = invoke(["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"autodiff {autodiff_cli.__version__}"
+    for command in ([], ["grad"], ["hessian"], ["jacobian"], ["batch"]):
+        result = invoke(command + ["--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.stdout
+    assert "--gradient" in invoke(["grad", "--help"]).stdout
+    assert "Examples:" in invoke(["grad", "--help"]).stdout
+    assert "--random-seed" in invoke(["hessian", "--help"]).stdout
+
+
+def test_python_m_version():
+    proc = run(["--version"])
+    assert proc.returncode == 0 and proc.stdout.strip() == f"autodiff {autodiff_cli.__version__}"
+
+
+# --- JSON strictness ---------------------------------------------------------------------------
+
+def test_json_nan_value_is_a_string():
+    proc = run(["grad", "log(x)", "x=-1", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    record = strict_json(proc.stdout)
+    assert record["value"] == "nan"
+    assert record["gradients"] == {"x": -1.0}
+    assert "warning:" in proc.stderr      # warnings go to stderr, never to stdout
+
+
+def test_json_infinite_gradient_and_arrays():
+    result = invoke(["grad", "sum(sqrt(x))", "x=[0,4]", "--json"])
+    record = strict_json(result.stdout)
+    assert record["gradients"]["x"] == ["inf", 0.25]
+    assert record["shape"] == []
+
+
+def test_json_error_record_is_strict_and_alone_on_stdout():
+    result = invoke(["grad", "x +* 2", "x=1", "--json"])
+    assert result.exit_code == 2
+    record = strict_json(result.stdout)
+    assert record["status"] == "error" and record["error"]["kind"] == "parse"
+    assert_clean_error(result.stderr)
+
+
+def test_json_with_steps_keeps_stdout_clean():
+    result = invoke(["grad", "x*y", "x=2", "y=3", "--json", "--steps", "--graph"])
+    assert result.exit_code == 0
+    strict_json(result.stdout)
+    assert "MulBackward0" in result.stderr
+
+
+# --- exit codes and errors ---------------------------------------------------------------------
+
+BAD_INPUTS = [
+    (["grad", "x +* 2", "x=1"], "column"),                         # parse error
+    (["grad", "x + y", "x=1"], "'y'"),                               # unbound variable
+    (["grad", "x**2", "x=[1,2"], "x"),                               # bad binding value
+    (["grad", "x**2", "x"], "NAME=VALUE"),                           # not a binding
+    (["grad", "x**2", "x=1", "x=2"], "twice"),                       # bound twice
+    (["grad", "x**2", "x=1", "--wrt", "q"], "q"),                    # --wrt names no input
+    (["grad", "x**2", "x=1", "--random-seed", "abc"], "--random-seed"),   # click usage error
+    (["grad", "x**2", "x=1", "--no-such-option"], "no-such-option"),
+    (["grad"], "Usage"),                                              # no expression
+    (["frobnicate"], "frobnicate"),                                   # no such command
+    (["grad", "import os", "x=1"], "column"),
+    (["grad", "x.real", "x=1"], "column"),
+    (["hessian", "x*y", "x=[1,2]", "y=1"], "scalar"),
+]
+
+
+@pytest.mark.parametrize("args,fragment", BAD_INPUTS)
+def test_bad_input_exits_2_without_traceback(args, fragment):
+    result = invoke(args)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    assert fragment in result.stderr, result.stderr
+    if args != ["grad"]:
+        assert result.stderr.startswith("error: "), result.stderr
+
+
+@pytest.mark.parametrize("cmd", cmd_variants())
+def test_bad_input_in_subprocess(cmd):
+    for args in (["grad", "x +* 2", "x=1"], ["grad", "x", "x=@/no/such.npy"], ["grad", "x", "--random-seed", "z"]):
+        proc = run(args, cmd=cmd)
+        assert proc.returncode == 2, proc
+        assert_clean_error(proc.stderr)
+        assert proc.stdout == ""
+
+
+def test_parse_error_shows_caret_under_the_column():
+    result = invoke(["grad", "x + * 2", "x=1"])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: ")
+    source_line = next(i for i, line in enumerate(lines) if line.strip() == "x + * 2")
+    caret = lines[source_line + 1]
+    assert caret.strip() == "^"
+    assert lines[source_line][caret.index("^")] == "*"
+
+
+def test_non_scalar_output_needs_a_gradient():
+    result = invoke(["grad", "x**2", "x=[1,2,3]"])
+    assert result.exit_code == 2
+    assert_clean_error(result.stderr, "scalar", "pass --gradient ones, or reduce with sum()/mean()")
+    ok = invoke(["grad", "x**2", "x=[1,2,3]", "--gradient", "ones", "--json"])
+    assert ok.exit_code == 0
+    assert strict_json(ok.stdout)["gradients"]["x"] == [2.0, 4.0, 6.0]
+    seeded = invoke(["grad", "x**2 + x", "x=[[1,2,3],[4,5,6]]", "-g", "[[1,1,1],[1,0.1,0.01]]", "--json"])
+    rows = strict_json(seeded.stdout)["gradients"]["x"]
+    assert [pytest.approx(row) for row in rows] == [[3.0, 5.0, 7.0], [9.0, 1.1, 0.13]]
+
+
+def test_internal_error_is_one_line_unless_debug(monkeypatch):
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("sabotaged")
+    monkeypatch.setattr("autodiff_cli.evaluate.evaluate", boom)
+    result = invoke(["grad", "x", "x=1"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("error: internal error: ZeroDivisionError: sabotaged "
+                                     "(run with --debug for the traceback)")
+    debug = invoke(["grad", "x", "x=1", "--debug"])
+    assert debug.exit_code == 2
+    assert "Traceback" in debug.stderr and "sabotaged" in debug.stderr
+    as_json = invoke(["grad", "x", "x=1", "--json"])
+    assert strict_json(as_json.stdout)["error"]["kind"] == "internal"
+
+
+# --- options -----------------------------------------------------------------------------------
+
+def test_expression_may_start_with_a_minus():
+    for args in (["grad", "-x**2", "x=-2"], ["grad", "--", "-x**2", "x=-2"], ["grad", "--json", "-x**2", "x=-2"],
+                 ["grad", "-x**2", "--json", "x=-2"]):
+        result = invoke(args + ["--json"] if "--json" not in args else args)
+        assert result.exit_code == 0, (args, result.output)
+        record = strict_json(result.stdout)
+        assert record["value"] == -4.0 and record["gradients"] == {"x": 4.0}
+    # an expression that click would have split into short options (-l -o -g ...)
+    result = invoke(["grad", "-log(x)", "x=2", "--json"])
+    assert strict_json(result.stdout)["gradients"] == {"x": -0.5}
+    # after `--`, `-g` is the expression, while a trailing --json still counts
+    result = invoke(["grad", "--", "-g", "g=1", "--json"])
+    assert strict_json(result.stdout)["gradients"] == {"g": -1.0}
+
+
+def test_wrt_and_random_seed():
+    result = invoke(["grad", "dot(X, W) + b", "X=[1.5,2.5,3.5]", "W=[0.2,0.4,0.6]", "b=0.1", "--wrt", "W,b", "--json"])
+    record = strict_json(result.stdout)
+    assert set(record["gradients"]) == {"W", "b"}
+    assert record["gradients"]["W"] == [1.5, 2.5, 3.5]
+    first = strict_json(invoke(["grad", "sum(x)", "x=rand(3)", "--random-seed", "7", "--json"]).stdout)
+    second = strict_json(invoke(["grad", "sum(x)", "x=rand(3)", "--random-seed", "7", "--json"]).stdout)
+    assert first["value"] == second["value"]
+
+
+def test_no_check():
+    record = strict_json(invoke(DESIGN + ["--no-check", "--json"]).stdout)
+    assert record["check"] == {"method": "none", "passed": None, "max_abs_error": None}
+    assert "symbolic" not in record
+    assert "not checked" in invoke(DESIGN + ["--no-check"]).stdout
+
+
+def test_hessian_and_jacobian():
+    hessian = invoke(["hessian", "x**2*y + y**3", "x=1", "y=2", "--json"])
+    assert hessian.exit_code == 0
+    assert strict_json(hessian.stdout)["hessian"] == {"x": {"x": 4.0, "y": 2.0}, "y": {"x": 2.0, "y": 12.0}}
+    human = invoke(["hessian", "sum(x**3)*y", "x=[1,2]", "y=3"])
+    assert human.exit_code == 0
+    assert re.search(r"x\[0\]\s+x\[1\]\s+y", human.stdout)
+    assert re.search(r"x\[1\]\s+0\s+36\s+12", human.stdout)
+    jacobian = invoke(["jacobian", "x*y", "x=[1,2]", "y=3", "--json"])
+    assert strict_json(jacobian.stdout)["jacobian"] == {"x": [[3.0, 0.0], [0.0, 3.0]], "y": [1.0, 2.0]}
+    human = invoke(["jacobian", "x*y", "x=[1,2]", "y=3"])
+    assert re.search(r"f\[1\]\s+0\s+3\s+2", human.stdout), human.stdout
+
+
+def test_large_arrays_are_summarised():
+    result = invoke(["grad", "sum(x**2)", "x=arange(1000)", "--no-check"])
+    assert result.exit_code == 0
+    assert "shape (1000,)" in result.stdout and "norm" in result.stdout
+    assert len(result.stdout.splitlines()) < 40
+
+
+# --- the cross-check ---------------------------------------------------------------------------
+
+def test_cross_check_catches_a_wrong_derivative(monkeypatch):
+    monkeypatch.setattr(ops.sin.node_class, "vjps", (lambda F, g, ans, x: g * F.sin(x),))   # should be cos
+    result = invoke(["grad", "sin(x)*y", "x=1", "y=2", "--json"])
+    assert result.exit_code == 1, result.output
+    record = strict_json(result.stdout)
+    assert record["status"] == "mismatch" and record["check"]["passed"] is False
+    assert "mismatch" in result.stderr
+    human = invoke(["grad", "sin(x)*y", "x=1", "y=2"])
+    assert human.exit_code == 1
+    assert "MISMATCH" in human.stdout and "✗" in human.stdout
+
+
+def test_cross_check_catches_a_wrong_derivative_with_finite_differences(monkeypatch):
+    monkeypatch.setattr(ops.sin.node_class, "vjps", (lambda F, g, ans, x: g * F.sin(x),))
+    result = invoke(["grad", "sum(sin(x))", "x=linspace(0,1,200)", "--json"])
+    assert result.exit_code == 1
+    record = strict_json(result.stdout)
+    assert record["status"] == "mismatch" and record["check"]["method"] == "finite-difference"
+
+
+@pytest.mark.parametrize("expr,binding,gradient", [
+    ("abs(x)", "x=0", 0.0),
+    ("relu(x)", "x=0", 0.0),
+    ("max(x)", "x=[1,3,3]", [0.0, 0.5, 0.5]),
+    ("max(x, y)", "x=2", None),
+])
+def test_kinks_are_not_flagged(expr, binding, gradient):
+    args = ["grad", expr, binding] + (["y=2"] if "y" in expr else []) + ["--json"]
+    result = invoke(args)
+    assert result.exit_code == 0, result.output
+    record = strict_json(result.stdout)
+    assert record["status"] == "ok"
+    if gradient is not None:
+        assert record["gradients"]["x"] == gradient
+    human = invoke(args[:-1])
+    assert human.exit_code == 0
+    assert "PyTorch's convention" in human.stdout
+
+
+# --- --steps, --graph, --dot -------------------------------------------------------------------
+
+def _in_order(text, names):
+    positions = []
+    start = 0
+    for name in names:
+        index = text.find(name, start)
+        assert index >= 0, (name, text)
+        positions.append(index)
+        start = index + len(name)
+    return positions
+
+
+def test_steps_show_the_chain_rule_node_by_node():
+    result = invoke(["grad", "z = x*y; w = sin(z) + x", "x=2", "y=3", "--steps"])
+    assert result.exit_code == 0, result.output
+    steps = result.stdout[result.stdout.index("Steps"):]
+    _in_order(steps, ["MulBackward0", "SinBackward0", "AddBackward0"])
+    assert "dL/dnode" in steps
+    row = next(line for line in steps.splitlines() if "MulBackward0" in line)
+    assert "x*y" in row and "0.9601702867" in row     # dw/dz = cos(6)
+
+
+def test_graph_tree_names_nodes_and_leaves():
+    result = invoke(["grad", "x**2 + sin(y)", "x=2", "y=1", "--graph"])
+    assert result.exit_code == 0
+    tree = result.stdout[result.stdout.index("AddBackward0"):]
+    _in_order(tree, ["AddBackward0", "PowBackward", "AccumulateGrad(x)", "SinBackward0", "AccumulateGrad(y)"])
+    assert "5 nodes" in tree
+
+
+def test_graph_of_a_deep_expression_is_capped():
+    expr = "+".join(["x"] * 3000)
+    result = invoke(["grad", expr, "x=1", "--graph", "--no-check", "--json"])
+    assert result.exit_code == 0, result.output[-500:]
+    assert strict_json(result.stdout)["gradients"] == {"x": 3000.0}
+    assert "not shown" in result.stderr
+    assert len(result.stderr.splitlines()) < 300
+
+
+def test_dot_file(tmp_path):
+    target = tmp_path / "graph.dot"
+    result = invoke(["grad", "x*y + x", "x=2", "y=3", "--dot", str(target)])
+    assert result.exit_code == 0
+    text = target.read_text()
+    assert text.startswith("digraph")
+    _in_order(text, ["AddBackward0", "MulBackward0"])
+    assert "AccumulateGrad(x)" in text and "AccumulateGrad(y)" in text
+    assert len(re.findall(r"n\d+ -> n\d+;", text)) == 4
+    assert f"wrote {target}" in result.stderr
+
+
+def test_dot_image_without_graphviz_writes_dot(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    target = tmp_path / "graph.svg"
+    result = invoke(["grad", "x*y", "x=2", "y=3", "--dot", str(target), "--no-check"])
+    assert result.exit_code == 0
+    assert (tmp_path / "graph.dot").read_text().startswith("digraph")
+    assert "not installed" in result.stderr
+
+
+# --- start-up ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["--help"], ["grad", "--help"], ["grad", "x", "x=1", "--no-check"],
+                                  ["grad", "x", "x=1", "--no-check", "--json"]])
+def test_start_up_does_not_import_sympy(args):
+    proc = run(args, cmd=[sys.executable, "-X", "importtime", "-m", "autodiff_cli"])
+    assert proc.returncode == 0
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "sympy" not in imported
+    if "--json" in args:
+        assert "rich" not in imported     # the JSON path prints no tables
