@@ -266,10 +266,11 @@ def batch(
     source: Annotated[str, typer.Argument(
         metavar="[FILE|-]", help="JSON Lines or text records; '-' (the default) reads stdin.")] = "-",
     json_output: JsonOpt = False,
-    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, metavar="N", help="Worker processes.")] = 1,
+    jobs: Annotated[int, typer.Option(
+        "-j", "--jobs", min=0, metavar="N", help="Worker processes (0: one per CPU; 1: no workers).")] = 1,
     timeout: Annotated[Optional[float], typer.Option(
         "--timeout", metavar="SECONDS", min=0.0,
-        help="Time limit per record (default: AUTODIFF_TIMEOUT or 10).")] = None,
+        help="Time limit per record in seconds (0: none; default: AUTODIFF_TIMEOUT or 10).")] = None,
     wrt: WrtOpt = None,
     check: CheckOpt = True,
     random_seed: SeedOpt = None,

@@ -55,7 +55,7 @@ def summarize_array(a, first=5, digits=5):
     def num(v):
         return format_number(v, digits)
 
-    parts = [f"shape {_shape_text(a.shape)}, {a.size} elements"]
+    parts = [f"shape {_shape_text(a.shape)}" + (f", {a.size} elements" if a.ndim > 1 else "")]
     if finite.size:
         with np.errstate(all="ignore"):
             parts.append(f"min {num(finite.min())}, max {num(finite.max())}")
