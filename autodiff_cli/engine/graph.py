@@ -76,7 +76,9 @@ class Tensor:
         return self.data.size
 
     def item(self):
-        return float(self.data)
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+        return float(np.asarray(self.data).item())
 
     def numpy(self):
         return np.asarray(self.data)
@@ -120,7 +122,7 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self):
-        return float(self.data)
+        return self.item()
 
     def __len__(self):
         return len(self.data)
@@ -181,14 +183,16 @@ class Node:
             inputs, ans = self.inputs, Tensor._result(self.out, self)
         else:
             F = np
-            inputs, ans = tuple(raw(x) for x in self.inputs), self.out
+            inputs, ans = [x.data if isinstance(x, Tensor) else x for x in self.inputs], self.out
         grads = []
-        for (edge, _), vjp, x in zip(self.next_functions, self.vjps, self.inputs):
+        params = self.params
+        for (edge, _), vjp, x in zip(self.next_functions, self.vjps, inputs):
             if edge is None:
                 grads.append(None)
                 continue
-            gx = vjp(F, g, ans, *inputs, **self.params)
-            grads.append(_unbroadcast(F, gx, raw(x).shape))
+            gx = vjp(F, g, ans, *inputs, **params)
+            shape = x.shape
+            grads.append(gx if gx.shape == shape else _unbroadcast(F, gx, shape))
         return grads
 
 
@@ -229,24 +233,39 @@ def defop(name, forward, *vjps):
     """
     node_class = type(name, (Node,), {"__slots__": (), "vjps": vjps})
 
-    def op(*args, **params):
-        inputs = tuple(_as_input(a) for a in args)
-        arrays = tuple(raw(x) for x in inputs)
+    def run_forward(arrays, params):
         if _state.numpy_quiet:
-            out = forward(*arrays, **params)
-        else:
-            with np.errstate(all="ignore"):
-                out = forward(*arrays, **params)
-        if not _state.grad_enabled:
-            return Tensor._result(out, None)
-        edges = tuple(x._edge() if isinstance(x, Tensor) else None for x in inputs)
-        if all(e is None for e in edges):
-            return Tensor._result(out, None)
-        node = node_class.__new__(node_class)
-        node.inputs, node.out, node.params = inputs, out, params
-        node.next_functions = tuple((e, 0) for e in edges)
-        node._retained = None
-        return Tensor._result(out, node)
+            return forward(*arrays, **params)
+        with np.errstate(all="ignore"):
+            return forward(*arrays, **params)
+
+    def record(inputs, out, params):
+        """The output tensor, with a node in the graph when any input requires grad."""
+        if _state.grad_enabled:
+            edges = tuple((x._edge() if isinstance(x, Tensor) else None, 0) for x in inputs)
+            for edge, _ in edges:
+                if edge is not None:
+                    node = node_class.__new__(node_class)
+                    node.inputs, node.out, node.params = inputs, out, params
+                    node.next_functions = edges
+                    node._retained = None
+                    return Tensor._result(out, node)
+        return Tensor._result(out, None)
+
+    # The same op specialised by arity: this is the innermost loop of every forward pass.
+    if len(vjps) == 1:
+        def op(x, **params):
+            x = x if isinstance(x, Tensor) else _as_input(x)
+            return record((x,), run_forward((raw(x),), params), params)
+    elif len(vjps) == 2:
+        def op(a, b, **params):
+            a = a if isinstance(a, Tensor) else _as_input(a)
+            b = b if isinstance(b, Tensor) else _as_input(b)
+            return record((a, b), run_forward((raw(a), raw(b)), params), params)
+    else:
+        def op(*args, **params):
+            inputs = tuple(_as_input(a) for a in args)
+            return record(inputs, run_forward(tuple(raw(x) for x in inputs), params), params)
 
     op.__name__ = name
     op.node_class = node_class
