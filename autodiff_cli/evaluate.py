@@ -141,11 +141,11 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     result.inputs, result.wrt = values, wrt_names
 
     leaves = {name: Tensor(values[name], requires_grad=name in wrt_names) for name in program.inputs}
-    visited = []   # (tree node, tensor) in evaluation order: for steps, kinks and nan origins
-    output, named = lower_to_engine(program, leaves, on_node=lambda node, t: visited.append((node, t)))
+    # (tree node, tensor) in evaluation order, for steps and kinks; skipped on the fast path
+    visited = [] if (trace or check) else None
+    on_node = (lambda node, t: visited.append((node, t))) if visited is not None else None
+    output, named = lower_to_engine(program, leaves, on_node=on_node)
     result.value = np.asarray(output.data, dtype=np.float64)
-    result.warnings.extend(_non_finite_origins(program.source, visited))
-    kinks = _kinks(program.source, visited)
 
     if mode == "grad":
         seed = _gradient_seed(gradient, output, rng)
@@ -158,13 +158,15 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         _jacobian(result, output, leaves)
     if trace:
         result.output, result.leaves = output, leaves
-    for name, g in result.gradients.items():
-        if not np.isfinite(g).all():
-            result.warnings.append(f"the gradient of {name} is not finite")
+
+    bad_gradients = [name for name, g in result.gradients.items() if not np.isfinite(g).all()]
+    if bad_gradients or not np.isfinite(result.value).all():
+        result.warnings.extend(_non_finite_origins(program.source, visited or _replay(program, values)))
+        result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
 
     if check:
         from .check import cross_check   # SymPy is imported only on this path
-        result.check = cross_check(program, result, seed=seed, kinks=kinks, rng=rng)
+        result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
         if result.check.passed is False:
             result.status = "mismatch"
 
@@ -347,6 +349,15 @@ def _kinks(source, visited):
                 found.append(f"{node.func} at column {column(node)} ({snippet}) has ties; PyTorch's convention "
                              f"(the gradient split evenly among the tied elements) was used")
     return found
+
+
+def _replay(program, values):
+    """The forward pass again, recording every node: only needed to explain a nan or inf."""
+    visited = []
+    with engine.no_grad():
+        lower_to_engine(program, {n: Tensor(v) for n, v in values.items()},
+                        on_node=lambda node, t: visited.append((node, t)))
+    return visited
 
 
 def _non_finite_origins(source, visited):
