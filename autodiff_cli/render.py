@@ -17,9 +17,13 @@ from rich.text import Text
 from rich.tree import Tree
 
 SUMMARY_THRESHOLD = 100     # arrays with more elements are summarised, not printed
+CELL_LIMIT = 12             # arrays with more elements are summarised inside table cells
 MATRIX_LIMIT = 40           # largest labelled Hessian/Jacobian matrix printed cell by cell
 GRAPH_MAX_DEPTH = 40        # deepest level of the --graph tree shown
 GRAPH_MAX_NODES = 200       # most tree lines shown by --graph
+STEPS_MAX_ROWS = 200        # most rows shown by --steps (first and last halves)
+TEXT_MAX = 40               # longest source snippet shown in a --steps cell
+FORMULA_MAX = 300           # longest SymPy formula shown (--json has it whole)
 
 CHECK_METHODS = {
     "sympy": "checked with SymPy",
@@ -40,6 +44,14 @@ def format_number(x, digits=10):
     if x == 0:
         return "0"      # also for -0.0
     return f"{x:.{digits}g}"
+
+
+def shorten(text, limit=TEXT_MAX):
+    """`text`, or its start and end around an ellipsis when it is longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 5
+    return f"{text[: keep - keep // 3]} ... {text[len(text) - keep // 3:]}"
 
 
 def _shape_text(shape):
@@ -80,6 +92,23 @@ def format_array(a, *, threshold=SUMMARY_THRESHOLD, width=60):
     body = np.array2string(a, precision=8, floatmode="maxprec", suppress_small=False,
                            max_line_width=width, threshold=threshold + 1)
     return f"{body}\nshape {_shape_text(a.shape)}"
+
+
+def cell_array(a):
+    """A value inside a table cell: small arrays in full (narrow), bigger ones summarised."""
+    return format_array(a, threshold=CELL_LIMIT, width=40)
+
+
+def _full_arrays(title, arrays):
+    """Arrays too big for a cell but small enough to read, printed in full below a table."""
+    shown = [(name, np.asarray(a, dtype=np.float64)) for name, a in arrays if a is not None]
+    shown = [(name, a) for name, a in shown if CELL_LIMIT < a.size <= SUMMARY_THRESHOLD]
+    parts = []
+    for name, a in shown:
+        parts.append(Text(f"{title(name)}, shape {_shape_text(a.shape)}:", style="bold"))
+        parts.append(Text(np.array2string(a, precision=8, floatmode="maxprec", max_line_width=78,
+                                          threshold=SUMMARY_THRESHOLD + 1)))
+    return parts
 
 
 def short_value(a, limit=6):
@@ -149,7 +178,7 @@ def _header(result):
     mode = getattr(result, "mode", "grad")
     text = Text()
     text.append(f"{mode} ", style="bold")
-    text.append(result.expression, style="bold cyan")
+    text.append(shorten(result.expression, 200), style="bold cyan")
     inputs = getattr(result, "inputs", None) or {}
     if inputs:
         text.append("  at  ")
@@ -198,9 +227,9 @@ def _gradients_table(result):
     inputs = getattr(result, "inputs", None) or {}
     for name, grad in result.gradients.items():
         cell, bad = _check_cell(per_variable, name, checked)
-        row = [name, format_array(inputs.get(name)) if name in inputs else "—", format_array(grad)]
+        row = [name, cell_array(inputs.get(name)) if name in inputs else "—", cell_array(grad)]
         if show_symbolic:
-            row.append(_symbolic(result, name) or "—")
+            row.append(shorten(_symbolic(result, name) or "—", FORMULA_MAX))
         row.append(cell)
         if notes:
             row.append(note_of(name) or "")
@@ -214,7 +243,7 @@ def _intermediates_table(result):
     table.add_column("value")
     table.add_column("gradient")
     for name, entry in result.intermediates.items():
-        table.add_row(name, format_array(entry.get("value")), format_array(entry.get("gradient")))
+        table.add_row(name, cell_array(entry.get("value")), cell_array(entry.get("gradient")))
     return table
 
 
@@ -318,8 +347,11 @@ def render_result(result):
     parts = [_header(result), Text(""), _value_table(result), Text("")]
     if getattr(result, "gradients", None):
         parts.append(_gradients_table(result))
+        parts += _full_arrays(lambda name: f"gradient of {name}", result.gradients.items())
     if getattr(result, "intermediates", None):
         parts.append(_intermediates_table(result))
+        parts += _full_arrays(lambda name: f"gradient of {name}",
+                              [(n, e.get("gradient")) for n, e in result.intermediates.items()])
     if getattr(result, "hessian", None):
         parts.append(_hessian_view(result))
     if getattr(result, "jacobian", None):
@@ -334,8 +366,12 @@ STEPS_CAPTION = ("Forward order. Each gradient is d(output)/d(node), summed by t
                  "node's consumers: dL/dnode = Σ dL/dconsumer · dconsumer/dnode.")
 
 
-def render_steps(result):
-    """`result.steps` as a table: each node in forward order, its op, where it is, value, gradient."""
+def render_steps(result, *, max_rows=STEPS_MAX_ROWS):
+    """`result.steps` as a table: each node in forward order, its op, where it is, value, gradient.
+
+    Long programs show their first and last `max_rows // 2` steps, with a row saying how many
+    were left out (a table of thousands of rows is slow to lay out and unreadable anyway).
+    """
     table = Table(title="Steps", title_justify="left", caption=STEPS_CAPTION, caption_justify="left",
                   box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", style="dim")
@@ -344,10 +380,23 @@ def render_steps(result):
     table.add_column("col", justify="right", style="dim")
     table.add_column("value")
     table.add_column("gradient")
-    for i, step in enumerate(getattr(result, "steps", None) or [], 1):
+    steps = list(getattr(result, "steps", None) or [])
+    head, tail = steps, []
+    if len(steps) > max_rows:
+        head, tail = steps[: max_rows // 2], steps[len(steps) - max_rows // 2:]
+
+    def add(number, step):
         column = getattr(step, "column", None)
-        table.add_row(str(i), str(step.label), str(step.op or ""), "" if column is None else str(column),
-                      format_array(step.value), format_array(step.gradient))
+        table.add_row(str(number), shorten(str(step.label)), str(step.op or ""),
+                      "" if column is None else str(column), cell_array(step.value), cell_array(step.gradient))
+
+    for i, step in enumerate(head, 1):
+        add(i, step)
+    if tail:
+        table.add_row("…", Text(f"{len(steps) - len(head) - len(tail)} steps not shown", style="dim"),
+                      "", "", "", "")
+        for i, step in enumerate(tail, len(steps) - len(tail) + 1):
+            add(i, step)
     return table
 
 
