@@ -242,3 +242,20 @@ def test_dot_quotes_labels():
     dot = render.graph_to_dot(x * 2.0, {'a"b': x}, title='say "hi"')
     assert 'label="say \\"hi\\""' in dot
     assert 'AccumulateGrad(a\\"b)' in dot
+
+
+def test_long_programs_show_capped_steps():
+    expr = "+".join(["sin(x)"] * 400)
+    result = evaluate(expr, {"x": "1"}, check=False, trace=True)
+    assert len(result.steps) == 800
+    text = text_of(render.render_steps(result, max_rows=20))
+    assert "780 steps not shown" in text
+    assert re.search(r"^\s+800\s", text, re.MULTILINE)          # the output's row is kept
+    assert all(len(line) <= 120 for line in text.splitlines())
+
+
+def test_shorten():
+    assert render.shorten("x+y") == "x+y"
+    long = "sin(x)+" * 50 + "tail"
+    short = render.shorten(long, 40)
+    assert len(short) <= 40 and short.startswith("sin(x)") and short.endswith("tail") and " ... " in short
