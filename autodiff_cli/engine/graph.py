@@ -225,6 +225,16 @@ def _unbroadcast(F, g, shape):
     return F.reshape(g, shape) if np.shape(raw(g)) != shape else g
 
 
+def _edge_of(x):
+    """Where the gradient of op input x goes: its grad_fn, its leaf's AccumulateGrad, or nowhere."""
+    if isinstance(x, Tensor):
+        if x.grad_fn is not None:
+            return x.grad_fn
+        if x.requires_grad:
+            return x._edge()
+    return None
+
+
 def defop(name, forward, *vjps):
     """Make an op from a numpy `forward(*arrays, **params)` and one VJP per positional input.
 
@@ -239,33 +249,40 @@ def defop(name, forward, *vjps):
         with np.errstate(all="ignore"):
             return forward(*arrays, **params)
 
-    def record(inputs, out, params):
+    def record(inputs, out, params, edges):
         """The output tensor, with a node in the graph when any input requires grad."""
-        if _state.grad_enabled:
-            edges = tuple((x._edge() if isinstance(x, Tensor) else None, 0) for x in inputs)
-            for edge, _ in edges:
-                if edge is not None:
-                    node = node_class.__new__(node_class)
-                    node.inputs, node.out, node.params = inputs, out, params
-                    node.next_functions = edges
-                    node._retained = None
-                    return Tensor._result(out, node)
+        for edge, _ in edges:
+            if edge is not None:
+                node = node_class.__new__(node_class)
+                node.inputs, node.out, node.params = inputs, out, params
+                node.next_functions = edges
+                node._retained = None
+                return Tensor._result(out, node)
         return Tensor._result(out, None)
 
     # The same op specialised by arity: this is the innermost loop of every forward pass.
     if len(vjps) == 1:
         def op(x, **params):
             x = x if isinstance(x, Tensor) else _as_input(x)
-            return record((x,), run_forward((raw(x),), params), params)
+            out = run_forward((raw(x),), params)
+            if not _state.grad_enabled:
+                return Tensor._result(out, None)
+            return record((x,), out, params, ((_edge_of(x), 0),))
     elif len(vjps) == 2:
         def op(a, b, **params):
             a = a if isinstance(a, Tensor) else _as_input(a)
             b = b if isinstance(b, Tensor) else _as_input(b)
-            return record((a, b), run_forward((raw(a), raw(b)), params), params)
+            out = run_forward((raw(a), raw(b)), params)
+            if not _state.grad_enabled:
+                return Tensor._result(out, None)
+            return record((a, b), out, params, ((_edge_of(a), 0), (_edge_of(b), 0)))
     else:
         def op(*args, **params):
             inputs = tuple(_as_input(a) for a in args)
-            return record(inputs, run_forward(tuple(raw(x) for x in inputs), params), params)
+            out = run_forward(tuple(raw(x) for x in inputs), params)
+            if not _state.grad_enabled:
+                return Tensor._result(out, None)
+            return record(inputs, out, params, tuple((_edge_of(x), 0) for x in inputs))
 
     op.__name__ = name
     op.node_class = node_class
