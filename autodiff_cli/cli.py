@@ -49,6 +49,8 @@ def _positionals_last(command, ctx, args):
         if arg == "--" and not after_dashes:
             after_dashes = True
         elif arg in takes_value and not (after_dashes and not arg.startswith("--")):
+            if i + 1 == len(args):
+                raise click.exceptions.BadOptionUsage(arg, f"option '{arg}' requires an argument", ctx=ctx)
             options.extend(args[i:i + 2])
             i += 1
         elif arg in flags and not (after_dashes and not arg.startswith("--")):
@@ -324,9 +326,12 @@ def _parse_bindings(args):
     from .errors import AutodiffError
     values = {}
     for arg in args or ():
-        if arg.startswith("-") and "=" not in arg:
-            raise AutodiffError("usage", f"no such option: {arg}",
-                                hint="see --help; bindings are NAME=VALUE, after the expression")
+        if "=" not in arg:
+            if arg.startswith("-"):
+                raise AutodiffError("usage", f"no such option: {arg}",
+                                    hint="see --help; bindings are NAME=VALUE, after the expression")
+            raise AutodiffError("binding", f"expected NAME=VALUE after the expression, got '{arg}'",
+                                hint="the expression comes first, e.g. autodiff grad \"x**2 + y\" x=3 y=1")
         name, text = parse_binding_arg(arg)
         if name in values:
             raise AutodiffError("binding", f"{name} is bound twice", len(name) + 1, source=arg,

@@ -166,6 +166,9 @@ BAD_INPUTS = [
     (["grad", "x + y", "x=1"], "'y'"),                               # unbound variable
     (["grad", "x**2", "x=[1,2"], "x"),                               # bad binding value
     (["grad", "x**2", "x"], "NAME=VALUE"),                           # not a binding
+    (["grad", "x=1", "x**2"], "the expression comes first"),          # swapped
+    (["grad", "x**2", "x=1", "--wrt"], "requires an argument"),       # an option without its value
+    (["grad", "x**2", "x=1", "-q"], "no such option: -q"),
     (["grad", "x**2", "x=1", "x=2"], "twice"),                       # bound twice
     (["grad", "x**2", "x=1", "--wrt", "q"], "q"),                    # --wrt names no input
     (["grad", "x**2", "x=1", "--random-seed", "abc"], "--random-seed"),   # click usage error
