@@ -94,15 +94,17 @@ def _extreme(which):
 def _pow(sp, base, exponent):
     """`base ** exponent`, but never an exact power with millions of digits.
 
-    SymPy evaluates `Integer(9) ** Integer(387420489)` exactly, which takes forever; numbers
-    that big are overflow (inf) in the float64 engine anyway, so evaluate them in floating point.
+    SymPy evaluates `Integer(9) ** Integer(387420489)` exactly, and `Float(9) ** Float(1e300)`
+    with an exponent field of 300 digits: both take forever. Small exact powers stay exact
+    (`2**10` reads 1024); any other power of two numbers is computed in float64, exactly as the
+    engine does it (inf on overflow, nan for a negative base and a fractional exponent).
     """
     if base.is_Number and exponent.is_Number:
-        if base.is_Rational and exponent.is_Rational:
-            digits_bits = max(abs(base.p), abs(base.q)).bit_length() * abs(exponent)
-            if digits_bits <= 4096:
+        if base.is_Rational and exponent.is_Integer:
+            if max(abs(base.p), abs(base.q)).bit_length() * abs(int(exponent)) <= 4096:
                 return base ** exponent
-        return sp.Float(base) ** sp.Float(exponent)
+        with np.errstate(all="ignore"):
+            return sp.Float(float(np.power(np.float64(base), np.float64(exponent))))
     return base ** exponent
 
 
@@ -143,7 +145,7 @@ FUNCTIONS: dict[str, dict[int, Overload]] = {
             2: Overload("maximum", _elementwise(lambda sp, a, b: sp.Max(a, b), 2))},
     "min": {1: Overload("min", _reduction(_extreme("minimum")), axis=True),
             2: Overload("minimum", _elementwise(lambda sp, a, b: sp.Min(a, b), 2))},
-    "dot": {2: Overload("dot", _operator(np.dot))},
+    "dot": {2: Overload("dot", _operator(np.matmul))},     # the engine's dot is matmul too
     "matmul": {2: Overload("matmul", _operator(np.matmul))},
 }
 

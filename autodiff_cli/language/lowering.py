@@ -14,24 +14,33 @@ import numpy as np
 
 from ..errors import AutodiffError
 from .functions import BINARY_OPERATORS, FUNCTIONS, UNARY_OPERATORS, as_object_array
-from .nodes import Binary, Call, Name, Num, Unary, children, column
+from .nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
+
+
+def postorder(root):
+    """All nodes of the tree under `root`, children before parents, left to right; no recursion."""
+    order = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(children(node))     # the last child is popped next: node, right..., left...
+    order.reverse()                      # ...so reversed: left..., right..., node
+    return order
 
 
 def fold(root, combine):
     """Return `combine(node, child_values)` for the root, computing children first; no recursion."""
     values = []
-    stack = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        kids = children(node)
-        if children_done or not kids:
-            count = len(kids)
-            args = values[len(values) - count:]
-            del values[len(values) - count:]
-            values.append(combine(node, args))
+    for node in postorder(root):
+        cls = type(node)
+        count = 2 if cls is Binary else 1 if cls is Unary else len(node.args) if cls is Call else 0
+        if count:
+            args = values[-count:]
+            del values[-count:]
         else:
-            stack.append((node, True))
-            stack.extend((kid, False) for kid in reversed(kids))
+            args = []
+        values.append(combine(node, args))
     return values[0]
 
 
@@ -87,7 +96,8 @@ def lower_to_sympy(program, env, on_node=None):
         return overload.sympy(sp, *args, axis=axis)
 
     sympy_env = {name: as_object_array(value) for name, value in env.items()}
-    return _lower(program, sympy_env, number, compute, on_node)
+    with np.errstate(all="ignore"):     # float64 corner cases in _pow, as in the engine: no warnings
+        return _lower(program, sympy_env, number, compute, on_node)
 
 
 def _lower(program, env, number, compute, on_node):
@@ -95,16 +105,17 @@ def _lower(program, env, number, compute, on_node):
     named = {}                   # values of the statements that assign a name, so far
 
     def combine(node, args):
-        if isinstance(node, Num):
-            value = number(node)
-        elif isinstance(node, Name):
+        cls = type(node)
+        if cls is Name:
             value = _lookup(node, named, env, program.source)
+        elif cls is Num:
+            value = number(node)
         else:
             overload = overload_of(node)
             if overload is None:                       # unary plus
                 value = args[0]
             else:
-                axis = node.axis if isinstance(node, Call) else None
+                axis = node.axis if cls is Call else None
                 try:
                     value = compute(node, overload, args, axis)
                 except ValueError as exc:
@@ -118,10 +129,11 @@ def _lower(program, env, number, compute, on_node):
         return value
 
     value = None
-    for statement in program.statements:
-        value = fold(statement.expr, combine)
-        if statement.name is not None:
-            named[statement.name] = value
+    with paused_gc():
+        for statement in program.statements:
+            value = fold(statement.expr, combine)
+            if statement.name is not None:
+                named[statement.name] = value
     return value, {name: named[name] for name in program.intermediates}
 
 
