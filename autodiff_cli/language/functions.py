@@ -42,9 +42,21 @@ def as_object_array(value):
 def _elementwise(scalar_fn, nin=1):
     """Builder applying `scalar_fn(sp, *scalars)` element by element, with broadcasting."""
     def build(sp, *arrays, axis=None):
-        ufunc = np.frompyfunc(lambda *xs: scalar_fn(sp, *xs), nin, 1)
+        ufunc = np.frompyfunc(lambda *xs: _float64(sp, scalar_fn(sp, *xs)), nin, 1)
         return as_object_array(ufunc(*arrays))
     return build
+
+
+def _float64(sp, value):
+    """Round a SymPy floating-point number to float64 (inf beyond its range), as the engine would.
+
+    SymPy Floats have an unbounded exponent: exp(exp(exp(exp(3.0)))) would be computed with an
+    exponent of hundreds of millions of digits, which never finishes. Rounding after every
+    function keeps numbers float64-sized. Exact numbers (exp(3), sqrt(2)) stay symbolic.
+    """
+    if getattr(value, "is_Float", False):
+        return sp.Float(float(value))
+    return value
 
 
 def _operator(array_fn):
