@@ -360,8 +360,41 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
         return _internal_error(exc, debug, expression=expr, json_output=json_output)
 
 
+def _quiet_stdout():
+    """After EPIPE (`autodiff ... | head -1`): point stdout at /dev/null, so that the interpreter's
+    final flush does not complain (the recipe of the Python docs' "Note on SIGPIPE")."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _report(result, *, json_output, steps, graph, dot):
-    """Print a result where it belongs; returns the exit code."""
+    """Print a result where it belongs; returns the exit code (the result's, even if the reader of
+    stdout went away early)."""
+    try:
+        return _print_result(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return result.exit_code
+
+
+def _console(**options):
+    """A rich Console that raises BrokenPipeError (rich's default exits with status 1)."""
+    from rich.console import Console
+
+    class _PipeAwareConsole(Console):
+        def on_broken_pipe(self):
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _PipeAwareConsole(**options)
+
+
+def _print_result(result, *, json_output, steps, graph, dot):
     if json_output:
         sys.stdout.write(result.to_json() + "\n")
         sys.stdout.flush()
@@ -376,10 +409,8 @@ def _report(result, *, json_output, steps, graph, dot):
     if json_output and not (steps or graph or dot):
         return result.exit_code        # the JSON path never imports rich
 
-    from rich.console import Console
-
     from . import render
-    out = Console(stderr=True) if json_output else Console()   # --json: stdout holds only the record
+    out = _console(stderr=True) if json_output else _console()   # --json: stdout holds only the record
     if not json_output:
         out.print(render.render_result(result))
     if steps:

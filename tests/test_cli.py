@@ -406,3 +406,17 @@ def test_start_up_does_not_import_sympy(args):
     assert "sympy" not in imported
     if "--json" in args:
         assert "rich" not in imported     # the JSON path prints no tables
+
+
+@pytest.mark.parametrize("extra", [["--steps"], ["--json"]])
+def test_closed_pipe_is_quiet(extra):
+    expr = "+".join(["sin(x)"] * 400) if "--steps" in extra else "x*2"
+    binding = "x=1" if "--steps" in extra else "x=arange(20000)"
+    args = ["grad", expr, binding, "--no-check"] + extra + ([] if "--steps" in extra else ["-g", "ones"])
+    proc = subprocess.Popen([sys.executable, "-m", "autodiff_cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ, COLUMNS="80"))
+    assert proc.stdout.read(100)
+    proc.stdout.close()                     # like `| head -c 100`
+    _, stderr = proc.communicate(timeout=120)
+    assert b"Traceback" not in stderr and b"Exception ignored" not in stderr, stderr[-2000:]
+    assert proc.returncode == 0
