@@ -425,22 +425,25 @@ def _print_result(result, *, json_output, steps, graph, dot):
 
 
 def _write_dot(path, result):
-    """Write the graph as DOT to `path`; .svg/.png/.pdf go through Graphviz when it is installed."""
+    """Write the graph as DOT to `path`; .svg/.png/.pdf go through Graphviz when it is installed,
+    else the DOT text goes next to it (FILE.dot) and stderr says how to render it."""
     import os
     import shutil
     import subprocess
     from . import render
     text = render.graph_to_dot(result.output, getattr(result, "leaves", None), title=result.expression)
     base, extension = os.path.splitext(path)
-    image = extension.lower().lstrip(".") in ("svg", "png", "pdf")
+    image_format = extension.lower().lstrip(".")
+    image = image_format in ("svg", "png", "pdf")
+    why = "Graphviz 'dot' is not installed"
     try:
         if image and shutil.which("dot"):
-            run = subprocess.run(["dot", f"-T{extension.lower().lstrip('.')}", "-o", path],
+            run = subprocess.run(["dot", f"-T{image_format}", "-o", path],
                                  input=text, text=True, capture_output=True, timeout=60)
             if run.returncode == 0:
                 _stderr(f"wrote {path}")
                 return EXIT_OK
-            _stderr(f"warning: Graphviz 'dot' failed ({run.stderr.strip()[:200]}); writing DOT instead")
+            why = f"Graphviz 'dot' failed: {run.stderr.strip()[:200]}"
         target = base + ".dot" if image else path
         with open(target, "w", encoding="utf-8") as f:
             f.write(text)
@@ -448,8 +451,7 @@ def _write_dot(path, result):
         _stderr(f"error: cannot write {path}: {exc}")
         return EXIT_USAGE
     if image:
-        _stderr(f"wrote {target} (Graphviz 'dot' is not installed, so no {extension} was rendered; "
-                f"run: dot -T{extension.lstrip('.')} {target} -o {path})")
+        _stderr(f"wrote {target} instead of {path} ({why}; render it with: dot -T{image_format} {target} -o {path})")
     else:
         _stderr(f"wrote {target}")
     return EXIT_OK
