@@ -247,11 +247,13 @@ def test_engine_and_sympy_lowerings_agree(text, x, y, z):
     symbols = {name: symbol_array(name) for name in program.inputs}
     out, _ = lower_to_sympy(program, symbols)
     expr = out[()]
-    function = sp.lambdify([symbols[n][()] for n in program.inputs], expr, modules=["numpy"])
     with np.errstate(all="ignore"):
         try:
+            # SymPy is exact where the engine rounds (sin(pi) is 0, not 1.2e-16), so some exact
+            # values cannot be evaluated at all (zoo, complex numbers): those points are skipped.
+            function = sp.lambdify([symbols[n][()] for n in program.inputs], expr, modules=["numpy"])
             reference = complex(function(*[point[n] for n in program.inputs]))
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        except Exception:
             reference = complex(np.nan)
     assume(np.isfinite(reference) and abs(reference.imag) <= 1e-12 * max(1.0, abs(reference.real)))
     assert reference.real == pytest.approx(value, rel=1e-9, abs=1e-9 * scale), (text, point)

@@ -63,13 +63,18 @@ def lower_to_engine(program, env, on_node=None):
     engine = importlib.import_module("autodiff_cli.engine")
 
     def number(node):
-        return engine.Tensor(node.value)
+        return node.value    # a plain number, as in PyTorch's x**2: PowBackward0 keeps 2 as a parameter
 
     def compute(node, overload, args, axis):
         function = getattr(engine, overload.engine)
         return function(*args, axis=axis) if axis is not None else function(*args)
 
-    return _lower(program, env, number, compute, on_node)
+    def as_tensor(value):
+        return value if isinstance(value, engine.Tensor) else engine.Tensor(value)
+
+    report = (lambda node, value: on_node(node, as_tensor(value))) if on_node is not None else None
+    value, named = _lower(program, env, number, compute, report)
+    return as_tensor(value), {name: as_tensor(v) for name, v in named.items()}
 
 
 def lower_to_sympy(program, env, on_node=None):
