@@ -29,12 +29,14 @@ class Token(NamedTuple):
 
 MAX_NUMBER_LENGTH = 400   # characters in one number literal; float64 needs at most ~25
 
+# Alternatives are tried in order: the common ones first; `unsupported` before `op` so that
+# `**=`, `//` and `==` are seen whole rather than as `**` `=`, `/` `/` and `=` `=`.
 _TOKEN = re.compile(r"""
-    (?P<space>[ \t\f]+)
-  | (?P<comment>\#[^\r\n]*)
-  | (?P<newline>\r\n|\r|\n)
+    (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<num>(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<space>[ \t\f]+)
+  | (?P<newline>\r\n|\r|\n)
+  | (?P<comment>\#[^\r\n]*)
   | (?P<unsupported>\*\*=|//=?|>>=?|<<=?|==|!=|<=|>=|:=|[-+*/@%&|^]=|[%<>&|~:\[\]{}'"`\\$?!.])
   | (?P<op>\*\*|[-+*/^@(),;=])
   | (?P<other>.)
