@@ -122,7 +122,8 @@ def _symbols(sp, name, value):
 
 def _constants(sp, value):
     """A variable we do not differentiate enters the SymPy expression as its numbers."""
-    floats = np.frompyfunc(lambda v: sp.Float(float(v)), 1, 1)(np.asarray(value, dtype=np.float64))
+    exact = lambda v: sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 2**53 else sp.Float(float(v))
+    floats = np.frompyfunc(exact, 1, 1)(np.asarray(value, dtype=np.float64))
     return np.asarray(floats, dtype=object)
 
 

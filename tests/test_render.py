@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from autodiff_cli import Tensor
-from autodiff_cli.evaluate import evaluate   # (the package attribute `evaluate` can be shadowed by the submodule)
+from autodiff_cli import evaluate
 from autodiff_cli import render
 from autodiff_cli.errors import AutodiffError
 

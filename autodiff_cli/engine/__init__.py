@@ -3,7 +3,7 @@ its derivative, `function` custom ops and gradcheck."""
 from .graph import AccumulateGrad, Node, Tensor, enable_grad, grad, is_grad_enabled, no_grad, quiet_numpy, raw
 from .graph import backward
 from .ops import (abs, acos, add, amax, amin, asin, atan, broadcast_to, cos, cosh, div, dot, exp, expand_dims,
-                  expm1, log, log1p, matmul, max, maximum, mean, min, minimum, mul, neg, pow, power, relu,
+                  expm1, log, log1p, matmul, max, maximum, mean, min, minimum, mul, neg, pow, power, reciprocal, relu,
                   reshape, sigmoid, sin, sinh, sqrt, sub, sum, swapaxes, tan, tanh, transpose, where)
 from .function import Function, FunctionCtx, GradcheckError, gradcheck
 

@@ -78,7 +78,11 @@ class Function:
         edges = tuple(args[i]._edge() for i in positions)
         if not _state.grad_enabled or all(e is None for e in edges):
             return Tensor._result(out_data, None)
-        node = _CustomNode.__new__(_CustomNode)
+        node_class = cls.__dict__.get("_node_class")
+        if node_class is None:   # a node class per Function, so type(grad_fn).__name__ reads "MyExpBackward"
+            node_class = type(f"{cls.__name__}Backward", (_CustomNode,), {"__slots__": ()})
+            cls._node_class = node_class
+        node = node_class.__new__(node_class)
         node.inputs = tuple(args[i] for i in positions)
         node.out, node.params, node._retained = out_data, {}, None
         node.next_functions = tuple((e, 0) for e in edges)

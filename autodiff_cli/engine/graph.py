@@ -418,7 +418,7 @@ def run_backward(outputs, gradients, *, retain_graph=None, create_graph=False, c
                     _store_grad(node.variable, g, create_graph)
                 continue
             retained = node._retained() if node._retained is not None else None
-            if retained is not None and g is not None and capture is None:
+            if retained is not None and g is not None:
                 _store_grad(retained, g, create_graph)
             input_grads = node.apply(g, create_graph) if g is not None else [None] * len(node.next_functions)
             if not retain_graph:

@@ -35,6 +35,8 @@ div = defop("DivBackward0", lambda a, b: a / b,
             lambda F, g, ans, a, b: -g * a / (b * b))
 neg = defop("NegBackward0", lambda x: -x,
             lambda F, g, ans, x: -g)
+reciprocal = defop("ReciprocalBackward0", lambda x: 1.0 / x,
+                   lambda F, g, ans, x: -g * ans * ans)
 
 
 def _pow_vjp_base(F, g, ans, x, y):
@@ -47,16 +49,21 @@ def _pow_vjp_exponent(F, g, ans, x, y):
     return F.where((raw(x) == 0) & (raw(y) >= 0), 0.0, g * ans * F.log(x))
 
 
-_pow_tensor_number = defop("PowBackward0", lambda x, y: x ** y, _pow_vjp_base, _pow_vjp_exponent)
 _pow_tensor_tensor = defop("PowBackward1", lambda x, y: x ** y, _pow_vjp_base, _pow_vjp_exponent)
-_pow_number_tensor = defop("PowBackward2", lambda x, y: x ** y, _pow_vjp_base, _pow_vjp_exponent)
+# With a number on one side PyTorch records one input only, the number being a parameter of the node.
+_pow_tensor_number = defop("PowBackward0", lambda x, exponent: x ** exponent,
+                           lambda F, g, ans, x, exponent: _pow_vjp_base(F, g, ans, x, exponent))
+_pow_number_tensor = defop("PowBackward2", lambda y, base: base ** y,
+                           lambda F, g, ans, y, base: _pow_vjp_exponent(F, g, ans, base, y))
 
 
 def power(x, y):
     """x ** y, named as PyTorch names it: PowBackward0 (exponent a number), 1 (both tensors), 2 (base a number)."""
     if not isinstance(y, Tensor):
-        return _pow_tensor_number(x, y)
-    return _pow_tensor_tensor(x, y) if isinstance(x, Tensor) else _pow_number_tensor(x, y)
+        return _pow_tensor_number(x, exponent=np.float64(y) if np.ndim(y) == 0 else np.asarray(y, np.float64))
+    if isinstance(x, Tensor):
+        return _pow_tensor_tensor(x, y)
+    return _pow_number_tensor(y, base=np.float64(x) if np.ndim(x) == 0 else np.asarray(x, np.float64))
 
 
 pow = power
@@ -240,7 +247,8 @@ def _reflected(op):
 Tensor.__add__, Tensor.__radd__ = add, _reflected(add)
 Tensor.__sub__, Tensor.__rsub__ = sub, _reflected(_rsub)
 Tensor.__mul__, Tensor.__rmul__ = mul, _reflected(mul)
-Tensor.__truediv__, Tensor.__rtruediv__ = div, _reflected(div)
+Tensor.__truediv__ = div
+Tensor.__rtruediv__ = lambda self, other: mul(reciprocal(self), other)   # 2 / x, recorded as PyTorch does
 Tensor.__pow__, Tensor.__rpow__ = power, _reflected(power)
 Tensor.__matmul__, Tensor.__rmatmul__ = matmul, _reflected(matmul)
 Tensor.__neg__ = neg
