@@ -25,6 +25,7 @@ after its deadline, which also stops a record stuck in one numpy call.
 A closed output pipe (`| head -3`) ends the batch quietly with exit code 0: the reader asked for
 no more. Exit codes otherwise: 0 every record ok, 1 any record not ok, 2 unusable input.
 """
+import errno
 import json
 import os
 import pickle
@@ -39,6 +40,7 @@ from .errors import AutodiffError
 
 MODES = ("grad", "hessian", "jacobian")
 JSON_KEYS = ("expr", "bindings", "gradient", "wrt", "mode", "id")
+BIG_MESSAGE = 32 * 1024     # bytes of tasks that may queue up behind a busy worker
 TEXT_OPTIONS = {"--gradient": "gradient", "-g": "gradient", "--wrt": "wrt", "--mode": "mode", "--id": "id"}
 BOM = "\ufeff"
 
@@ -345,27 +347,52 @@ class _RecordTimeout(BaseException):
     `except Exception` on the way (SymPy has some) swallows it."""
 
 
-def _with_deadline(seconds, fn):
-    """fn() under a SIGALRM timer of `seconds` (main thread only; elsewhere no limit)."""
-    if (not seconds or seconds <= 0 or not hasattr(signal, "setitimer")
-            or threading.current_thread() is not threading.main_thread()):
-        return fn()
-    armed = [True]
+class _Deadline:
+    """A per-record time limit on SIGALRM, installed once per batch (or worker):
 
-    def on_alarm(signum, frame):
-        if armed[0]:
+        with _Deadline(seconds) as deadline:
+            deadline.run(fn)          # fn(), or _RecordTimeout once `seconds` have passed
+
+    Only in the main thread (elsewhere, and for seconds None/0, there is no limit). It interrupts
+    Python code; a single long numpy call finishes first. `timeouts.time_limit` (the SymPy
+    budget) nests inside it and hands the alarm on when this deadline comes first.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds if seconds and seconds > 0 else None
+        self.active = (self.seconds is not None and hasattr(signal, "setitimer")
+                       and threading.current_thread() is threading.main_thread())
+        self.armed = False
+        self.previous = None
+
+    def _on_alarm(self, signum, frame):
+        if self.armed:
+            # An exception raised inside a __del__ method or a gc callback is swallowed by the
+            # interpreter ("Exception ignored in ..."); fire again soon until one lands.
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
             raise _RecordTimeout()
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+    def __enter__(self):
+        if self.active:
+            self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+    def run(self, fn):
+        if not self.active:
+            return fn()
+        self.armed = True
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
         try:
             return fn()
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            armed[0] = False
-    finally:
-        signal.signal(signal.SIGALRM, previous)
+            self.armed = False
 
 
 _EVALUATE = None
@@ -390,7 +417,7 @@ def _timeout_message(timeout):
             f"(--timeout, or AUTODIFF_TIMEOUT)")
 
 
-def _run_one(line, record, config):
+def _run_one(line, record, config, deadline):
     """Evaluate one record; returns (output dict, seconds). Never raises (but KeyboardInterrupt)."""
     started = time.perf_counter()
     record_id = record.get("id")
@@ -399,7 +426,7 @@ def _run_one(line, record, config):
     if wrt is None:
         wrt = config["wrt"]
     try:
-        result = _with_deadline(config["timeout"], lambda: _evaluator()(
+        result = deadline.run(lambda: _evaluator()(
             expr, record.get("bindings") or {}, wrt=wrt, gradient=record.get("gradient"),
             mode=record.get("mode") or "grad", check=config["check"], random_seed=config["random_seed"]))
         out = result.as_dict()
@@ -462,6 +489,7 @@ def _worker_main(conn, close_these, config, json_output):
     except OSError:
         pass
     parent = os.getppid()
+    deadline = _Deadline(config["timeout"]).__enter__()
     while True:
         try:
             if not conn.poll(2.0):
@@ -475,7 +503,7 @@ def _worker_main(conn, close_these, config, json_output):
         if tasks is None:
             return
         for seq, line, record in tasks:
-            out, elapsed = _run_one(line, record, config)
+            out, elapsed = _run_one(line, record, config, deadline)
             payload = _dumps(out) if json_output else out
             try:
                 conn.send_bytes(pickle.dumps((seq, payload, out["status"], elapsed), pickle.HIGHEST_PROTOCOL))
@@ -494,12 +522,18 @@ class _Worker:
         self.conn = parent_conn
         self.outstanding = deque()    # [seq, line, record] sent, in the order the worker runs them
         self.head_started = None      # when the worker (probably) started outstanding[0]
+        self.broken = False           # a send failed: it died, its pipe is read to the end
 
-    def send(self, tasks, now):
-        self.conn.send_bytes(pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL))
+    def send(self, tasks, now, data=None):
+        """Send tasks; False if the worker is gone (then nothing was sent)."""
+        try:
+            self.conn.send_bytes(data if data is not None else pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError):
+            return False
         if not self.outstanding:
             self.head_started = now
         self.outstanding.extend(tasks)
+        return True
 
     def stop(self, kill=False):
         if kill:
@@ -553,14 +587,28 @@ def _clip(text, width):
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _console(file, output=False):
+    """A rich Console on `file` whose broken pipe is ours to handle: rich's default answer is
+    SystemExit(1) after pointing *sys.stdout* at /dev/null, whatever file the console has.
+    On the output, a broken pipe ends the batch quietly; on stderr it silences that console."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self):
+            self.quiet = True
+            if output:
+                raise _OutputClosed()
+
+    return _Console(file=file, highlight=False, soft_wrap=True)
+
+
 class _Human:
     """The compact human report: one line per record as it completes, then a summary."""
 
     STYLES = {"ok": "green", "mismatch": "yellow", "error": "red"}
 
     def __init__(self, out):
-        from rich.console import Console
-        self.console = Console(file=out, highlight=False, soft_wrap=True)
+        self.console = _console(out, output=True)
 
     def row(self, out):
         from rich.text import Text
@@ -604,22 +652,21 @@ def _summary(console, stats, elapsed, json_output):
     table.add_row(str(total), f"[green]{stats['ok']}[/green]", f"[yellow]{stats['mismatch']}[/yellow]",
                   f"[red]{stats['error']}[/red]", str(stats["timeout"]), f"{elapsed:.2f} s", f"{rate:,.0f}")
     console.print(table)
-    slowest = sorted(stats["slowest"], reverse=True)
+    slowest = sorted(stats["slowest"], key=lambda entry: entry[0], reverse=True)
     if slowest and total > 1:
-        console.print("slowest: " + "; ".join(
-            f"line {line}{'' if rid is None else ' [' + escape(_clip(rid, 20)) + ']'} {secs:.3f} s ({escape(_clip(expr, 30))})"
-            for secs, line, rid, expr in slowest))
+        console.print(escape("slowest: " + "; ".join(
+            f"line {line}{'' if rid is None else ' [' + _clip(rid, 20) + ']'} {secs:.3f} s ({_clip(expr, 30)})"
+            for secs, line, rid, expr in slowest)))
 
 
 class _Progress:
     """A rich progress bar on stderr, refreshed by hand (no thread: workers are forked)."""
 
     def __init__(self, err, total_bytes):
-        from rich.console import Console
         from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn)
         columns = [SpinnerColumn(), TextColumn("batch"), BarColumn() if total_bytes else TextColumn(""),
                    TextColumn("{task.fields[records]} records ({task.fields[rate]}/s)"), TimeElapsedColumn()]
-        self.progress = Progress(*columns, console=Console(file=err), transient=True, auto_refresh=False)
+        self.progress = Progress(*columns, console=_console(err), transient=True, auto_refresh=False)
         self.task = self.progress.add_task("batch", total=total_bytes or None, records=0, rate="0")
         self.progress.start()
         self.last = 0.0
@@ -651,6 +698,10 @@ def _isatty(stream):
 # --------------------------------------------------------------------------------------------
 # the batch
 
+class _OutputClosed(Exception):
+    """The reader of our output went away (EPIPE): stop quietly."""
+
+
 class _Batch:
     def __init__(self, json_output, out, err, config):
         self.json_output, self.out, self.err, self.config = json_output, out, err, config
@@ -659,11 +710,18 @@ class _Batch:
 
     def emit(self, payload, status, elapsed, line, record_id, expression, kind=None):
         """Write one output record (a JSON line, or a dict for the human row) and count it."""
-        if self.json_output:
-            self.out.write((payload if isinstance(payload, str) else _dumps(payload)) + "\n")
-            self.out.flush()
-        else:
-            self.human.row(payload if isinstance(payload, dict) else json.loads(payload))
+        try:
+            if self.json_output:
+                self.out.write((payload if isinstance(payload, str) else _dumps(payload)) + "\n")
+                self.out.flush()
+            else:
+                self.human.row(payload if isinstance(payload, dict) else json.loads(payload))
+        except BrokenPipeError:
+            raise _OutputClosed() from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise _OutputClosed() from None
+            raise
         stats = self.stats
         stats["records"] += 1
         stats[status if status in ("ok", "mismatch") else "error"] += 1
@@ -673,9 +731,11 @@ class _Batch:
         entry = (elapsed, line, record_id, expression)
         if len(slowest) < 3:
             slowest.append(entry)
-        elif elapsed > min(slowest)[0]:
-            slowest.remove(min(slowest))
-            slowest.append(entry)
+        else:
+            fastest = min(slowest, key=lambda e: e[0])
+            if elapsed > fastest[0]:
+                slowest.remove(fastest)
+                slowest.append(entry)
 
 
 def _emit_output(batch, out, elapsed):
@@ -684,14 +744,15 @@ def _emit_output(batch, out, elapsed):
 
 
 def _run_serial(batch, records, progress, reader):
-    for line, record in records:
-        if isinstance(record, RecordError):
-            out, elapsed = _record_error_output(line, record), 0.0
-        else:
-            out, elapsed = _run_one(line, record, batch.config)
-        _emit_output(batch, out, elapsed)
-        if progress:
-            progress.update(reader.bytes_read, batch.stats["records"])
+    with _Deadline(batch.config["timeout"]) as deadline:
+        for line, record in records:
+            if isinstance(record, RecordError):
+                out, elapsed = _record_error_output(line, record), 0.0
+            else:
+                out, elapsed = _run_one(line, record, batch.config, deadline)
+            _emit_output(batch, out, elapsed)
+            if progress:
+                progress.update(reader.bytes_read, batch.stats["records"])
 
 
 def _run_parallel(batch, records, progress, reader, jobs):
@@ -722,12 +783,13 @@ def _run_parallel(batch, records, progress, reader, jobs):
         """Kill worker `index`; its running record gets an error, the rest are sent again."""
         worker = workers[index]
         worker.stop(kill=True)
-        head, rest = worker.outstanding[0], list(worker.outstanding)[1:]
-        seq, line, record = head
-        out = _error_record(record["expr"], why_kind, why_message, line, record.get("id"))
-        elapsed = time.perf_counter() - worker.head_started if worker.head_started else 0.0
-        finish(seq, out, "error", elapsed, why_kind)
-        pending.extendleft(reversed(rest))
+        if worker.outstanding:
+            head, rest = worker.outstanding[0], list(worker.outstanding)[1:]
+            seq, line, record = head
+            out = _error_record(record["expr"], why_kind, why_message, line, record.get("id"))
+            elapsed = time.perf_counter() - worker.head_started if worker.head_started else 0.0
+            finish(seq, out, "error", elapsed, why_kind)
+            pending.extendleft(reversed(rest))
         workers[index] = _Worker(ctx, [w for i, w in enumerate(workers) if i != index], config, json_output)
 
     try:
@@ -747,14 +809,28 @@ def _run_parallel(batch, records, progress, reader, jobs):
                     meta[seq] = (line, record.get("id"), record["expr"])
                     pending.append((seq, line, record))
             # send: top up every worker to about two chunks of work
+            # (a big message goes only to an idle worker: writing it to a busy one could block
+            # this loop, and with it the time limits, until that worker is done)
             now = time.perf_counter()
-            for worker in workers:
+            for index, worker in enumerate(workers):
                 if not pending:
                     break
-                if len(worker.outstanding) < chunk:
+                if len(worker.outstanding) < chunk and not worker.broken:
                     size = max(1, min(chunk, (len(pending) + len(workers) - 1) // len(workers)))
-                    tasks = [pending.popleft() for _ in range(min(size, len(pending)))]
-                    worker.send(tasks, now)
+                    tasks = [pending[i] for i in range(min(size, len(pending)))]
+                    data = pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
+                    if len(data) > BIG_MESSAGE and len(tasks) > 1:
+                        tasks = tasks[:1]
+                        data = pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
+                    if len(data) > BIG_MESSAGE and worker.outstanding:
+                        continue
+                    if worker.send(tasks, now, data):
+                        for _ in tasks:
+                            pending.popleft()
+                    elif worker.outstanding:      # it died: its results so far are read first, below
+                        worker.broken = True
+                    else:
+                        replace(index, "internal", "")
             # write what is done, in input order
             while next_out in ready:
                 payload, status, elapsed, line, rid, expr, kind = ready.pop(next_out)
@@ -781,7 +857,8 @@ def _run_parallel(batch, records, progress, reader, jobs):
                             break
                         seq, payload, status, elapsed = pickle.loads(conn.recv_bytes())
                     except (EOFError, OSError):
-                        code = worker.proc.exitcode if not worker.proc.is_alive() else None
+                        worker.proc.join(timeout=1.0)
+                        code = worker.proc.exitcode
                         replace(index, "internal",
                                 f"the worker process evaluating this record died ({_describe_exit(code)})")
                         break
@@ -897,9 +974,8 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
             progress.stop()
             progress = None
         elapsed = time.perf_counter() - started
-        from rich.console import Console
         if json_output:
-            console = Console(file=err, highlight=False, soft_wrap=True)
+            console = _console(err)
         else:
             console = batch.human.console
         _summary(console, batch.stats, elapsed, json_output)
@@ -907,14 +983,11 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
             out.flush()
         stats = batch.stats
         return 0 if stats["ok"] == stats["records"] else 1
-    except BrokenPipeError:
+    except _OutputClosed:
         _quiet_stdout(out)
         return 0
     except OSError as exc:
-        if exc.errno == 32:               # EPIPE raised as a plain OSError by some writers
-            _quiet_stdout(out)
-            return 0
-        return fail(f"reading {'stdin' if source == '-' else source}: {exc.strerror or exc}")
+        return fail(f"{'stdin' if source == '-' else source}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         fail("interrupted")
         return 130
