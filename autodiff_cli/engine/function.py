@@ -85,7 +85,7 @@ class Function:
         node = node_class.__new__(node_class)
         node.inputs = tuple(args[i] for i in positions)
         node.out, node.params, node._retained = out_data, {}, None
-        node.next_functions = tuple((e, 0) for e in edges)
+        node.edges = edges
         node.ctx, node.function, node.tensor_positions = ctx, cls, positions
         return Tensor._result(out_data, node)
 

@@ -13,12 +13,22 @@ VJP formulas take a namespace `F` as their first argument: plain `numpy` during 
 backward (fast: no graph is recorded), or the engine's own ops when `create_graph=True`, so that the
 same formula, run on Tensors, records a graph of the backward pass and higher derivatives work.
 """
+import gc
 import weakref
 
 import numpy as np
 
 __all__ = ["Tensor", "Node", "AccumulateGrad", "defop", "no_grad", "enable_grad", "is_grad_enabled",
            "grad", "raw", "quiet_numpy"]
+
+
+# Building a graph allocates a few small long-lived objects per op, and with CPython's default
+# collection threshold (700 allocations) the cyclic garbage collector then costs more than the ops
+# themselves (measured: the forward pass of a 300,000-node chain ran 2.5x slower). Our graphs hold
+# no reference cycles (leaves reach their AccumulateGrad through a weak reference), so we let the
+# collector run less often, unless the program has tuned it itself.
+if gc.get_threshold()[0] == 700:
+    gc.set_threshold(20_000, *gc.get_threshold()[1:])
 
 
 class _State:
@@ -152,14 +162,19 @@ class Node:
     inputs:         the op's arguments (Tensors, or arrays for constants), saved for the VJPs
     out:            the op's output array (some VJPs are cheapest in terms of it: exp, tanh, sqrt)
     params:         the op's keyword arguments (axis, shape, ...)
-    next_functions: ((node or None, 0), ...) one per input: where each input's gradient goes
+    edges:          (node or None, ...) one per input: where each input's gradient goes
+                    (PyTorch's next_functions without the output indices, which are always 0 here)
     """
 
-    __slots__ = ("inputs", "out", "params", "next_functions", "_retained", "__weakref__")
+    __slots__ = ("inputs", "out", "params", "edges", "_retained", "__weakref__")
     vjps = ()
 
     def name(self):
         return type(self).__name__
+
+    @property
+    def next_functions(self):
+        return tuple((edge, 0) for edge in self.edges)
 
     def __repr__(self):
         return f"<{self.name()} object at {id(self):#x}>"
@@ -186,7 +201,7 @@ class Node:
             inputs, ans = [x.data if isinstance(x, Tensor) else x for x in self.inputs], self.out
         grads = []
         params = self.params
-        for (edge, _), vjp, x in zip(self.next_functions, self.vjps, inputs):
+        for edge, vjp, x in zip(self.edges, self.vjps, inputs):
             if edge is None:
                 grads.append(None)
                 continue
@@ -199,11 +214,11 @@ class Node:
 class AccumulateGrad:
     """The sink for a leaf tensor: what arrives here is summed into `variable.grad`."""
 
-    __slots__ = ("variable", "next_functions", "_retained", "__weakref__")
+    __slots__ = ("variable", "_retained", "__weakref__")
+    edges = next_functions = ()
 
     def __init__(self, variable):
         self.variable = variable
-        self.next_functions = ()
         self._retained = None
 
     def name(self):
@@ -251,38 +266,48 @@ def defop(name, forward, *vjps):
 
     def record(inputs, out, params, edges):
         """The output tensor, with a node in the graph when any input requires grad."""
-        for edge, _ in edges:
+        for edge in edges:
             if edge is not None:
                 node = node_class.__new__(node_class)
                 node.inputs, node.out, node.params = inputs, out, params
-                node.next_functions = edges
+                node.edges = edges
                 node._retained = None
                 return Tensor._result(out, node)
         return Tensor._result(out, None)
 
-    # The same op specialised by arity: this is the innermost loop of every forward pass.
+    # The same op specialised by arity: this is the innermost loop of every forward pass, so the
+    # one- and two-input cases spell out what the general case does with tuples.
     if len(vjps) == 1:
         def op(x, **params):
-            x = x if isinstance(x, Tensor) else _as_input(x)
-            out = run_forward((raw(x),), params)
-            if not _state.grad_enabled:
-                return Tensor._result(out, None)
-            return record((x,), out, params, ((_edge_of(x), 0),))
+            if isinstance(x, Tensor):
+                data = x.data
+            else:
+                x = data = _as_input(x)
+            out = forward(data, **params) if _state.numpy_quiet else run_forward((data,), params)
+            if _state.grad_enabled:
+                return record((x,), out, params, (_edge_of(x),))
+            return Tensor._result(out, None)
     elif len(vjps) == 2:
         def op(a, b, **params):
-            a = a if isinstance(a, Tensor) else _as_input(a)
-            b = b if isinstance(b, Tensor) else _as_input(b)
-            out = run_forward((raw(a), raw(b)), params)
-            if not _state.grad_enabled:
-                return Tensor._result(out, None)
-            return record((a, b), out, params, ((_edge_of(a), 0), (_edge_of(b), 0)))
+            if isinstance(a, Tensor):
+                da = a.data
+            else:
+                a = da = _as_input(a)
+            if isinstance(b, Tensor):
+                db = b.data
+            else:
+                b = db = _as_input(b)
+            out = forward(da, db, **params) if _state.numpy_quiet else run_forward((da, db), params)
+            if _state.grad_enabled:
+                return record((a, b), out, params, (_edge_of(a), _edge_of(b)))
+            return Tensor._result(out, None)
     else:
         def op(*args, **params):
             inputs = tuple(_as_input(a) for a in args)
             out = run_forward(tuple(raw(x) for x in inputs), params)
-            if not _state.grad_enabled:
-                return Tensor._result(out, None)
-            return record(inputs, out, params, tuple((_edge_of(x), 0) for x in inputs))
+            if _state.grad_enabled:
+                return record(inputs, out, params, tuple(_edge_of(x) for x in inputs))
+            return Tensor._result(out, None)
 
     op.__name__ = name
     op.node_class = node_class
@@ -364,7 +389,7 @@ def _topological_consumers(roots):
     stack = list(roots)
     while stack:
         node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt in node.edges:
             if nxt is None:
                 continue
             consumers[nxt] = consumers.get(nxt, 0) + 1
@@ -411,25 +436,28 @@ def run_backward(outputs, gradients, *, retain_graph=None, create_graph=False, c
         while ready:
             node = ready.pop()
             g = grads.pop(node, None)
-            if capture is not None and node in capture and g is not None:
+            if capture is not None and g is not None and node in capture:
                 capture[node] = _accumulate(capture[node], g)
-            if isinstance(node, AccumulateGrad):
+            if node.__class__ is AccumulateGrad:
                 if capture is None and g is not None:
                     _store_grad(node.variable, g, create_graph)
                 continue
-            retained = node._retained() if node._retained is not None else None
-            if retained is not None and g is not None:
-                _store_grad(retained, g, create_graph)
-            input_grads = node.apply(g, create_graph) if g is not None else [None] * len(node.next_functions)
+            if node._retained is not None and g is not None:
+                retained = node._retained()
+                if retained is not None:
+                    _store_grad(retained, g, create_graph)
+            input_grads = node.apply(g, create_graph) if g is not None else [None] * len(node.edges)
             if not retain_graph:
                 node.release()
-            for (nxt, _), gx in zip(node.next_functions, input_grads):
+            for nxt, gx in zip(node.edges, input_grads):
                 if nxt is None:
                     continue
                 if gx is not None:
-                    grads[nxt] = _accumulate(grads.get(nxt), gx)
-                consumers[nxt] -= 1
-                if consumers[nxt] == 0:
+                    total = grads.get(nxt)
+                    grads[nxt] = gx if total is None else total + gx
+                remaining = consumers[nxt] - 1
+                consumers[nxt] = remaining
+                if not remaining:
                     ready.append(nxt)
 
 
