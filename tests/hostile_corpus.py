@@ -1,0 +1,463 @@
+"""A corpus of hostile, broken and edge-case inputs for the installed `autodiff` CLI.
+
+Each `Case` is one subprocess run. Placeholders in args/stdin/env:
+  {tmp}     a scratch directory holding the files `make_files` writes
+  {marker}  a path unique to the case, under {tmp}/markers/: an injection payload tries to
+            create it; the test asserts that nothing under {tmp}/markers/ ever exists.
+
+Expectations: `rc` (exit code), `kind` (the JSON error kind), `has` (substrings of stdout+stderr),
+`value` (the JSON value), `warn` (a substring of some JSON warning), `records` / `statuses`
+(batch: one output line per input record, in order), `usage` (a click-level usage error: no
+JSON record exists yet), `help` (stderr is the help text). `bug` names a known defect: such cases
+run as strict xfail tests instead of in the main sweep.
+
+Used by tests/test_hostile.py; counted per category there.
+"""
+import json
+from dataclasses import dataclass, field
+
+NO = "--no-check"
+J = "--json"
+
+
+@dataclass
+class Case:
+    id: str
+    category: str
+    args: list
+    rc: int
+    stdin: str | bytes | None = None
+    env: dict = field(default_factory=dict)
+    kind: str | None = None
+    has: tuple = ()
+    value: object = None
+    warn: str | None = None
+    records: int | None = None
+    statuses: list | None = None
+    usage: bool = False
+    help: bool = False
+    bug: str | None = None
+    timeout: float = 25.0
+    address_space: int = 2 * 1024**3
+
+
+# Inputs that also run packed, many to one `autodiff batch` process (tests/test_hostile.py,
+# test_packed_inputs): (category, expression, bindings, expected error kind).
+PACKED = []
+
+
+CASES = []
+
+
+def add(category, id, args, rc, **kw):
+    CASES.append(Case(id=f"{category}:{id}", category=category, args=list(args), rc=rc, **kw))
+
+
+def grad(expr, *rest, rc=2, category, id, **kw):
+    add(category, id, ["grad", expr, *rest, J, NO], rc, **kw)
+
+
+def batch_stdin(category, id, text, rc, *, extra=(), **kw):
+    add(category, id, ["batch", "-", J, NO, *extra], rc, stdin=text, **kw)
+
+
+def jl(*records):
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. syntax garbage and unicode junk (exit 2, kind parse)
+S = "syntax"
+GARBAGE = [
+    "", "   ", "\t", "x = ", ";;", ";", "x +* y", "**", "x**", "* x", "/x", "x /", "((x)", "x))",
+    ")(", "()", "(", ")", "2x", "2(x)", "x y", "x,y", "(x,y)", "sin(x,)", "sin(,x)", "sin()",
+    "sin(x", "sin x", "x^^2", "x***2", "x//2", "x%2", "x==y", "x<y", "x&y", "x|y", "~x", "!x",
+    "x = y = 1", "1 = x", "sin = x", "pi = 3", "z = x; z = 2*x", "z = w; w = x", "x; y",
+    "sum(x, axis=)", "sum(x, axis=1.5)", "sum(x, axis=y)", "sum(x, axis=1, 2)", "sin(x, axis=0)",
+    "sum(x, keepdims=1)", "0x1F", "1j", "1e", "1.2.3", "..", "x.", "'x'", "x\\", "$x", "x?", "#",
+    "x = 1 +", "0b101", "x @", "@x",
+]
+for i, expr in enumerate(GARBAGE):
+    PACKED.append((S, expr, {"x": 1, "y": 2}, "parse"))
+    if i % 3 == 0 or not expr.strip():     # a third of them (and the blank ones) also alone
+        add(S, f"garbage{i}", ["grad", expr, "x=1", "y=2", J, NO], 2, kind="parse")
+for i, expr in enumerate([
+    "x\u200b+1",          # zero-width space
+    "\u202ex+1",          # right-to-left override
+    "\u200fx",            # right-to-left mark
+    "\U0001F600",         # emoji
+    "x + \U0001F4A9" * 50,
+    "\uff58 + 1",         # fullwidth x
+    "x\u00b2",            # superscript two
+    "\u03c0*x",           # greek pi
+    "x \u00d7 y",         # multiplication sign
+    "x \u2212 y",         # unicode minus
+    "\u221ax",            # square root sign
+    "\ufeffx",            # byte order mark inside the expression
+    "x\u00a0+ 1",         # no-break space
+    "x\u0301",            # combining accent
+    "\u0445",             # cyrillic ha (looks like x)
+    "\u00e9t\u00e9",      # non-ASCII identifier
+    "x\x1b[2J",           # terminal escape
+    "x\u2028y",           # line separator
+]):
+    add(S, f"unicode{i}", ["grad", expr, "x=1", "y=2", J, NO], 2, kind="parse")
+add(S, "long-identifier", ["grad", "a" * 100_000, J, NO], 2, kind="name")
+add(S, "long-identifier-bound", ["grad", "b" * 60_000 + "*2", "b" * 60_000 + "=3", J, NO], 0, value=6.0)
+add(S, "keywords", ["grad", "x if x else None", "x=1", J, NO], 2, kind="parse")
+add(S, "human-parse-error", ["grad", "x +* y", "x=1", "y=2", NO], 2, has=("^",))
+
+# ------------------------------------------------------------------------------------------------
+# 2. code injection: the expression, binding values, files, batch records. Nothing may run.
+I = "injection"
+for i, expr in enumerate([
+    "__import__('os').system('touch {marker}')",
+    "exec(\"open('{marker}','w')\")",
+    "eval(\"open('{marker}','w')\")",
+    "open('{marker}', 'w')",
+    "compile('1','f','exec')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "x.__class__.__mro__",
+    "sin.__globals__['os']",
+    "lambda: open('{marker}','w')",
+    "[open('{marker}','w') for _ in (1,)]",
+    "f\"{{open('{marker}','w')}}\"",
+    "x[0]",
+    "globals()['__builtins__']",
+    "getattr(x, 'real')",
+    "import os",
+    "x; import os; os.system('touch {marker}')",
+    "x\nimport os",
+    "breakpoint()",
+    "$(touch {marker})",
+    "`touch {marker}`",
+    "sum(x, axis=__import__('os').system('touch {marker}'))",
+    "sin(x, y=open('{marker}','w'))",
+    "x := 1",
+    "{{'a': 1}}",
+]):
+    PACKED.append((I, expr, {"x": 1}, "parse"))
+    if i % 2 == 0 or "{marker}" in expr:
+        add(I, f"expr{i}", ["grad", expr, "x=1", J, NO], 2, kind="parse")
+for i, value in enumerate([
+    "__import__('os').system('touch {marker}')",
+    "exec(\"open('{marker}','w')\")",
+    "open('{marker}','w')",
+    "$(touch {marker})",
+    "`touch {marker}`",
+    "[__import__('os')]",
+    "ones(__import__('os').system('touch {marker}'))",
+    "1;import os",
+    "lambda: 1",
+    "x.__class__",
+    "@/etc/passwd",
+    "@/etc/shadow",
+    "@{tmp}/evil.npy",
+    "@{tmp}/evil_open.npy",
+    "@{tmp}/evil_as.csv",
+    "@{tmp}/payload.csv",
+    "@{tmp}",
+    "@",
+    "@{tmp}/missing.npy",
+    "@{tmp}/garbage.npy",
+    "@{tmp}/truncated.npy",
+    "@{tmp}/complex.npy",
+    "@{tmp}/strings.npy",
+    "@{tmp}/binary.csv",
+    "@{tmp}/ragged.csv",
+]):
+    add(I, f"binding{i}", ["grad", "sum(x)", f"x={value}", J, NO], 2, kind="binding")
+add(I, "gradient-seed", ["grad", "x*2", "x=[1,2]", "-g", "__import__('os').system('touch {marker}')", J, NO], 2,
+    kind="binding")
+add(I, "gradient-seed-file", ["grad", "x*2", "x=[1,2]", "-g", "@{tmp}/evil.npy", J, NO], 2, kind="binding")
+add(I, "wrt", ["grad", "x", "x=1", "--wrt", "__import__('os').system('touch {marker}')", J, NO], 2, kind="usage")
+add(I, "binding-name", ["grad", "x", "__import__('os')=1", J, NO], 2, kind="binding")
+batch_stdin(I, "batch-json", jl(
+    {"expr": "__import__('os').system('touch {marker}')"},
+    {"expr": "x", "bindings": {"x": "__import__('os').system('touch {marker}')"}},
+    {"expr": "x", "bindings": {"x": "@{tmp}/evil.npy"}},
+    {"expr": "sum(x)", "bindings": {"x": 1}, "gradient": "open('{marker}','w')"},
+    {"expr": "x", "bindings": {"x": 1}, "wrt": ["__import__('os')"]},
+    {"expr": "x", "bindings": {"__import__('os')": 1}},
+    {"expr": "x", "bindings": {"x": 1}, "mode": "__import__('os')"},
+    {"expr": "x", "bindings": {"x": 1}, "id": "$(touch {marker})"},
+), 1, records=8, statuses=["error"] * 7 + ["ok"])
+batch_stdin(I, "batch-text",
+            "__import__('os').system('touch {marker}') | x=1\n"
+            "x | x=__import__('os').system('touch {marker}')\n"
+            "x | x=@{tmp}/evil.npy\n"
+            "x | x=1 --gradient \"open('{marker}','w')\"\n"
+            "x | x=1 --mode eval\n"
+            "x | x=1 --exec 'touch {marker}'\n"
+            "x | x=1 --id \"$(touch {marker})\"\n",
+            1, records=7, statuses=["error"] * 6 + ["ok"])
+
+# ------------------------------------------------------------------------------------------------
+# 3. unknown names and shape mismatches (exit 2)
+N = "names-shapes"
+grad("foo(x)", "x=1", category=N, id="unknown-function", kind="parse", has=("unknown function",))
+grad("sinn(x)", "x=1", category=N, id="typo-function", kind="parse", has=("did you mean",))
+grad("x + y", "x=1", category=N, id="unbound", kind="name", has=("'y'",))
+grad("a*b*c", category=N, id="unbound-3", kind="name")
+grad("pi(x)", "x=1", category=N, id="constant-call", kind="parse")
+grad("sin", category=N, id="function-as-value", kind="parse")
+grad("A@B", "A=[[1,2]]", "B=[[1,2]]", category=N, id="matmul", kind="shape")
+grad("sum(A@B)", "A=rand(2,3,4)", "B=rand(5,4,3)", category=N, id="matmul-batched", kind="shape")
+grad("x@y", "x=1", "y=2", category=N, id="matmul-scalars", kind="shape")
+grad("dot(x,y)", "x=[1,2]", "y=[1,2,3]", category=N, id="dot", kind="shape")
+grad("sum(x+y)", "x=[1,2]", "y=[1,2,3]", category=N, id="broadcast", kind="shape")
+grad("sum(max(x,y))", "x=[1,2]", "y=[1,2,3]", category=N, id="broadcast-max", kind="shape")
+grad("sum(x, axis=5)", "x=[1,2]", category=N, id="axis-5", kind="shape")
+grad("sum(x, axis=-3)", "x=[1,2]", category=N, id="axis-neg", kind="shape")
+grad("mean(x, axis=2)", "x=[[1,2]]", category=N, id="axis-mean", kind="shape")
+grad("max(x)", "x=[]", category=N, id="max-empty", kind="shape")
+grad("x*2", "x=[1,2]", "-g", "[1,2,3]", category=N, id="seed-shape", kind="shape")
+grad("x*2", "x=[1,2]", "-g", "[[1,2]]", category=N, id="seed-rank", kind="shape")
+grad("x*2", "x=[1,2]", "-g", "garbage", category=N, id="seed-garbage", kind="binding")
+grad("x*2", "x=[1,2]", category=N, id="implicit-seed", kind="shape", has=("scalar outputs",))
+add(N, "hessian-vector", ["hessian", "x*2", "x=[1,2]", J, NO], 2, kind="shape")
+add(N, "hessian-matrix", ["hessian", "A", "A=ones(2,2)", J, NO], 2, kind="shape")
+grad("x", "x=[1,[2]]", category=N, id="ragged", kind="binding")
+grad("x", "x=[[1,2],[3]]", category=N, id="ragged-2", kind="binding")
+grad("x", "x=1", "x=2", category=N, id="bound-twice", kind="binding")
+
+# ------------------------------------------------------------------------------------------------
+# 4. resource bombs: each is fast, bounded, and either a result or a clear error
+R = "bombs"
+grad("9**9**9**9", rc=0, category=R, id="tower-9", value="inf", warn="at column")
+grad("2**2**2**2**2**2**2", rc=0, category=R, id="tower-2", value="inf")
+grad("x**9**9**9", "x=2", rc=0, category=R, id="tower-x", value="inf")
+add(R, "tower-checked", ["grad", "x**9**9**9", "x=2", J], 0, value="inf")
+grad("x", "x=rand(100000,100000)", category=R, id="rand-huge", kind="limit", has=("AUTODIFF_MAX_ELEMENTS",))
+grad("sum(x)", "x=ones(10**9)", category=R, id="ones-pow", kind="binding")
+grad("x", "x=ones(1000000000)", category=R, id="ones-1e9", kind="limit")
+grad("x", "x=eye(99999999999)", category=R, id="eye-huge", kind="limit")
+grad("x", "x=linspace(0,1,999999999999999999999999999999)", category=R, id="linspace-huge", kind="limit")
+grad("x", "x=arange(0,1e300,1e-300)", category=R, id="arange-huge", kind="limit")
+grad("x", "x=zeros(" + ",".join(["100"] * 32) + ")", category=R, id="zeros-32d", kind="limit")
+grad("(" * 10_000 + "x" + ")" * 10_000, "x=1", category=R, id="parens-10k", kind="limit", has=("AUTODIFF_MAX_DEPTH",))
+grad("sin(" * 5_000 + "x" + ")" * 5_000, "x=1", category=R, id="sin-5k", kind="limit")
+grad("x" + "**-x" * 3_000, "x=1", category=R, id="signs-pow-3k", kind="limit")
+grad("1" * 100_000, category=R, id="digits-100k", kind="limit")
+grad("x", "x=" + "[" * 10_000 + "1" + "]" * 10_000, category=R, id="list-10k-deep", kind="limit")
+grad("x", "x=1" + "0" * 100_000, rc=0, category=R, id="binding-100k-digits", value="inf")
+add(R, "argv-5MB", ["grad", "x" + "+x" * 2_500_000, "x=1", J, NO], -7)   # E2BIG at exec: not ours
+batch_stdin(R, "stdin-5MB-blank", jl({"expr": "x" + " " * 5_000_000, "bindings": {"x": 1}}), 0, records=1)
+batch_stdin(R, "stdin-5MB-digits", jl({"expr": "1" * 5_000_000}), 1, records=1, statuses=["error"])
+batch_stdin(R, "stdin-5MB-sum", "x" + "+x" * 2_500_000 + " | x=1\n", 1, extra=["--timeout", "2"],
+            records=1, statuses=["error"], timeout=40)
+batch_stdin(R, "stdin-200k-sum", jl({"expr": "+".join(["x"] * 200_000), "bindings": {"x": 1}}), 0,
+            records=1, timeout=40)
+batch_stdin(R, "json-deep", "[" * 100_000 + "\n" + "{" * 100_000 + "\n"
+            + '{"expr":"x","bindings":{"x":' + "[" * 100_000 + "]" * 100_000 + "}}\n", 1, records=3,
+            statuses=["error"] * 3)
+batch_stdin(R, "long-line", jl({"expr": "x", "bindings": {"x": 1}}) + "x" * 2000 + "\n", 1,
+            env={"AUTODIFF_MAX_LINE_BYTES": "1000"}, records=2, statuses=["ok", "error"])
+
+# ------------------------------------------------------------------------------------------------
+# 5. numeric edge cases: valid, exit 0, non-finite values as strings, warnings say where
+E = "numeric"
+grad("log(x)", "x=0", rc=0, category=E, id="log0", value="-inf", warn="log at column 1")
+grad("sqrt(-1)", rc=0, category=E, id="sqrt-1", value="nan", warn="sqrt at column 1")
+grad("1/0", rc=0, category=E, id="div0", value="inf", warn="at column 2")
+grad("0/0", rc=0, category=E, id="zero-div0", value="nan", warn="at column 2")
+grad("exp(x)", "x=1000", rc=0, category=E, id="exp1000", value="inf", warn="exp at column 1")
+grad("x**0.5", "x=-1", rc=0, category=E, id="pow-half", value="nan", warn="at column 2")
+grad("asin(x)", "x=2", rc=0, category=E, id="asin2", value="nan", warn="asin at column 1")
+grad("acos(x)", "x=-2", rc=0, category=E, id="acos-2", value="nan", warn="acos at column 1")
+grad("1 + log(x)", "x=0", rc=0, category=E, id="log-col5", value="-inf", warn="log at column 5")
+grad("sum(log(x))", "x=[1,0,-1]", rc=0, category=E, id="log-array", value="nan", warn="log at column 5")
+grad("sum(x)", "x=[1e308,1e308]", rc=0, category=E, id="overflow-sum", value="inf", warn="sum at column 1")
+grad("1e999999", rc=0, category=E, id="literal-inf", value="inf", warn="column 1")
+grad("1e-999999", rc=0, category=E, id="literal-underflow", value=0.0)
+grad("sqrt(x)", "x=0", rc=0, category=E, id="sqrt0-grad", value=0.0, warn="not finite")
+grad("sum(x)", "x=[]", rc=0, category=E, id="sum-empty", value=0.0)
+add(E, "hessian-log0", ["hessian", "log(x)", "x=0", J], 0, value="-inf", warn="log at column 1")
+add(E, "checked-log0", ["grad", "log(x)", "x=0", J], 0, value="-inf", warn="log at column 1")
+add(E, "human-log0", ["grad", "log(x)", "x=0", NO], 0, has=("log at column 1", "-inf"))
+add(E, "human-asin", ["grad", "2 * asin(x)", "x=2", NO], 0, has=("asin at column 5", "nan"))
+
+# ------------------------------------------------------------------------------------------------
+# 6. batch input: broken records become error records, the batch goes on
+B = "batch"
+batch_stdin(B, "empty", "", 0, records=0)
+batch_stdin(B, "blank-comments", "\n\n# comment\n   \n", 0, records=0)
+batch_stdin(B, "wrong-types",
+            '{"expr": 5}\n{"expr":"x","bindings":[]}\n{"expr":"x**2","bindings":{"x":3}}\n{"expr":"x","foo":1}\n'
+            '{bad json\n[1,2]\n"str"\nnull\n{"expr":"x","bindings":{"x":true}}\n{"expr":"x","bindings":{"x":null}}\n'
+            '{"expr":"x","bindings":{"x":{"a":1}}}\n{"expr":"x","mode":"eval"}\n{"expr":"x","wrt":5,"bindings":{"x":1}}\n'
+            '{"expr":"x","gradient":{},"bindings":{"x":1}}\n{"expr":"x","expr":"y"}\n{}\n',
+            1, records=16, statuses=["error", "error", "ok"] + ["error"] * 13)
+batch_stdin(B, "bom-crlf", "\ufeff" + '{"expr":"x**2","bindings":{"x":3}}\r\n{"expr":"x**3","bindings":{"x":3}}\r\n',
+            0, records=2, statuses=["ok", "ok"])
+batch_stdin(B, "text-records",
+            "x**2 | x=3\nx** | x=3\n| x=3\nx | x=\nx | --bogus 1\nx | --mode\nx | \"unterminated\nx | x=1 x=2\n"
+            "x | 1x=2\nsum(x) | x=[1, 2] --wrt x --mode grad --id t1\n",
+            1, records=10, statuses=["ok"] + ["error"] * 8 + ["ok"])
+batch_stdin(B, "invalid-utf8", b"x \xed\xa0\x80 | x=1\n\xff\xfe garbage\n\x00\x01\x02\nx | x=1\n", 1, records=4,
+            statuses=["error"] * 3 + ["ok"])
+batch_stdin(B, "binary-garbage", bytes(range(256)) * 4 + b"\nx | x=1\n", 1)
+batch_stdin(B, "nul-bytes", "x\x00 | x=1\n" + jl({"expr": "x\x00", "bindings": {"x": 1}}), 1, records=2,
+            statuses=["error", "error"])
+batch_stdin(B, "bom-only", "\ufeff", 0, records=0)
+batch_stdin(B, "mixed-ok-bad", jl({"expr": "x", "bindings": {"x": 1}}, {"expr": "x +"},
+                                  {"expr": "y", "bindings": {"y": 2}, "id": 7}), 1, records=3,
+            statuses=["ok", "error", "ok"])
+batch_stdin(B, "jobs-2", jl(*[{"expr": "x +" if k % 3 == 0 else "x*2", "bindings": {"x": k}} for k in range(12)]),
+            1, extra=["--jobs", "2"], records=12, statuses=["error" if k % 3 == 0 else "ok" for k in range(12)])
+batch_stdin(B, "json-nan-binding", '{"expr":"x","bindings":{"x":NaN}}\n{"expr":"x","bindings":{"x":1e999}}\n',
+            0, records=2)
+batch_stdin(B, "modes", jl({"expr": "x*y", "bindings": {"x": 1, "y": 2}, "mode": "hessian"},
+                           {"expr": "x*2", "bindings": {"x": [1, 2]}, "mode": "jacobian"},
+                           {"expr": "x*2", "bindings": {"x": [1, 2]}, "mode": "hessian"},
+                           {"expr": "x*2", "bindings": {"x": [1, 2]}, "gradient": [1, 2, 3]}),
+            1, records=4, statuses=["ok", "ok", "error", "error"])
+add(B, "missing-file", ["batch", "{tmp}/no-such-file.jsonl", J], 2)
+add(B, "directory", ["batch", "{tmp}", J], 2)
+add(B, "utf16", ["batch", "{tmp}/utf16.jsonl", J], 2)
+add(B, "file-crlf-bom", ["batch", "{tmp}/crlf.jsonl", J, NO], 1, records=3, statuses=["ok", "error", "ok"])
+add(B, "dev-null", ["batch", "/dev/null", J], 0, records=0)
+
+# ------------------------------------------------------------------------------------------------
+# 7. CLI misuse (exit 2, one error line; click-level errors print no JSON record)
+C = "cli"
+add(C, "unknown-option", ["grad", "x", "x=1", "--bogus", J], 2, usage=True)
+add(C, "unknown-short", ["grad", "x", "x=1", "-Z", J], 2, kind="usage")
+add(C, "seed-abc", ["grad", "x", "x=1", "--random-seed", "abc", J], 2, usage=True)
+add(C, "seed-missing-value", ["grad", "x", "x=1", "--random-seed"], 2, usage=True)
+add(C, "wrt-missing-var", ["grad", "x", "x=1", "--wrt", "y", J, NO], 2, kind="usage")
+add(C, "wrt-empty-names", ["grad", "x", "x=1", "--wrt", ",,,", J, NO], 2, kind="usage")
+add(C, "missing-expr", ["grad", J], 2, usage=True)
+add(C, "no-args", ["grad"], 2, help=True)
+add(C, "gradient-garbage", ["grad", "x*2", "x=[1,2]", "--gradient", "[1,2", J, NO], 2, kind="binding")
+add(C, "gradient-no-value", ["grad", "x*2", "x=[1,2]", "--gradient"], 2, usage=True)
+add(C, "jobs-negative", ["batch", "-", "--jobs", "-5"], 2, usage=True, stdin="")
+add(C, "jobs-abc", ["batch", "-", "--jobs", "abc"], 2, usage=True, stdin="")
+add(C, "timeout-abc", ["batch", "-", "--timeout", "abc"], 2, usage=True, stdin="")
+add(C, "timeout-negative", ["batch", "-", "--timeout", "-1"], 2, usage=True, stdin="")
+add(C, "unknown-command", ["gradient", "x"], 2, usage=True)
+add(C, "binding-not-pair", ["grad", "x", "x", J, NO], 2, kind="binding")
+add(C, "binding-no-name", ["grad", "x", "=1", J, NO], 2, kind="binding")
+add(C, "binding-bad-name", ["grad", "x", "1x=1", J, NO], 2, kind="binding")
+add(C, "binding-empty", ["grad", "x", "x=", J, NO], 2, kind="binding")
+add(C, "dashes-expr", ["grad", "--", "-x**2", "x=1", J, NO], 0, value=-1.0)
+add(C, "leading-minus", ["grad", "-x**2", "x=1", J, NO], 0, value=-1.0)
+add(C, "hessian-gradient-option", ["hessian", "x", "x=1", "-g", "ones"], 2, usage=True)
+add(C, "json-twice", ["grad", "x", "x=1", J, J, NO], 0, value=1.0)
+add(C, "python-m", ["@python-m", "grad", "x +* y", "x=1", "y=1", J, NO], 2, kind="parse")
+
+# ------------------------------------------------------------------------------------------------
+# 8. limits: each triggers with a clear error naming the limit; the environment raises/lowers it
+L = "limits"
+grad("x", "x=ones(11)", category=L, id="elements-env", env={"AUTODIFF_MAX_ELEMENTS": "10"}, kind="limit",
+     has=("AUTODIFF_MAX_ELEMENTS", "10"))
+grad("sum(x)", "x=ones(10)", rc=0, category=L, id="elements-env-at", env={"AUTODIFF_MAX_ELEMENTS": "10"}, value=10.0)
+grad("sum(x)", "x=[1,2,3,4,5,6,7,8,9,10,11]", category=L, id="elements-list", env={"AUTODIFF_MAX_ELEMENTS": "10"},
+     kind="limit", has=("AUTODIFF_MAX_ELEMENTS",))
+grad("sum(x)", "x=@{tmp}/eleven.npy", category=L, id="elements-npy", env={"AUTODIFF_MAX_ELEMENTS": "10"},
+     kind="limit", has=("AUTODIFF_MAX_ELEMENTS",))
+grad("sum(x)", "x=@{tmp}/eleven.csv", category=L, id="elements-csv", env={"AUTODIFF_MAX_ELEMENTS": "10"},
+     kind="limit", has=("AUTODIFF_MAX_ELEMENTS",))
+grad("((((((x))))))", "x=1", category=L, id="depth-env", env={"AUTODIFF_MAX_DEPTH": "5"}, kind="limit",
+     has=("AUTODIFF_MAX_DEPTH", "5"))
+grad("(((((x)))))", "x=1", rc=0, category=L, id="depth-env-at", env={"AUTODIFF_MAX_DEPTH": "5"}, value=1.0)
+grad("x*------x", "x=1", category=L, id="depth-signs", env={"AUTODIFF_MAX_DEPTH": "5"}, kind="limit")
+grad("(" * 1_500 + "x" + ")" * 1_500, "x=1", rc=0, category=L, id="depth-raised",
+     env={"AUTODIFF_MAX_DEPTH": "2000"}, value=1.0)
+grad("x+x+x+x+x+x", "x=1", category=L, id="length-env", env={"AUTODIFF_MAX_EXPR_LENGTH": "5"}, kind="limit",
+     has=("AUTODIFF_MAX_EXPR_LENGTH",))
+grad("x+x", "x=1", rc=0, category=L, id="length-env-at", env={"AUTODIFF_MAX_EXPR_LENGTH": "3"}, value=2.0)
+batch_stdin(L, "length-batch", jl({"expr": "x+x+x", "bindings": {"x": 1}}), 1,
+            env={"AUTODIFF_MAX_EXPR_LENGTH": "4"}, records=1, statuses=["error"])
+batch_stdin(L, "timeout-env", jl({"expr": "x", "bindings": {"x": 1}}), 0, env={"AUTODIFF_TIMEOUT": "5"}, records=1)
+batch_stdin(L, "elements-batch", jl({"expr": "sum(x)", "bindings": {"x": "ones(11)"}}), 1,
+            env={"AUTODIFF_MAX_ELEMENTS": "10"}, records=1, statuses=["error"], has=("AUTODIFF_MAX_ELEMENTS",))
+
+
+# ------------------------------------------------------------------------------------------------
+# Known defects (strict xfail in tests/test_hostile.py; each names the module to fix)
+K = "bugs"
+batch_stdin(K, "json-int-5000-digits",
+            jl({"expr": "x", "bindings": {"x": 1}}) + '{"expr":"x","bindings":{"x":' + "1" * 5000 + "}}\n"
+            + jl({"expr": "x", "bindings": {"x": 2}}),
+            1, records=3, statuses=["ok", "error", "ok"],
+            bug="batch.py parse_json_record: json.loads raises ValueError (int max str digits) for a "
+                "5000-digit integer; it is not caught, the whole batch dies with 'internal error', exit 2")
+add(K, "lone-surrogate-human", ["batch", "-", NO], 1,
+    stdin='{"expr": "x\\ud800", "bindings": {"x": 1}}\n{"expr": "x", "bindings": {"x": 1}}\n',
+    bug="batch.py (human output / summary): an expression with a lone surrogate (JSON \\ud800) makes "
+        "writing the table raise UnicodeEncodeError: 'internal error', exit 2, the batch is lost")
+grad("__builtins__", category=N, id="dunder-name", kind="name")
+grad("x", "x=nan", rc=0, category=K, id="input-nan-warning", value="nan", warn="x",
+     bug="evaluate.py _non_finite_origins: a non-finite INPUT is reported as ' at column 1 (x) produced nan' "
+         "(empty operator name, reads as if x were computed)")
+grad("y = log(x); z = y + 1", "x=0", rc=0, category=K, id="intermediate-ref-warning", value="-inf",
+     warn="log at column 5",
+     bug="evaluate.py _non_finite_origins: a reference to a named intermediate is reported as a second "
+         "origin ' at column 17 (y) produced -inf'")
+grad("mean(x)", "x=[]", rc=0, category=K, id="mean-empty-warning-leak", value="nan",
+     bug="engine mean: numpy 'RuntimeWarning: Mean of empty slice' (with a source line) leaks to stderr; "
+         "np.errstate does not silence warnings.warn")
+grad("x", "x=ones(" + "9" * 5000 + ")", category=K, id="int-digits-message", kind="limit",
+     bug="bindings.py _constructor: a 5000-digit size gives kind 'binding' and Python's 'use "
+         "sys.set_int_max_str_digits()' advice instead of a limit error naming AUTODIFF_MAX_ELEMENTS")
+add(K, "escape-in-caret", ["grad", "x\x1b]0;PWNED\x07+1", "x=1", NO], 2,
+    bug="render.py caret_picture: the raw expression (with ESC/BEL) is echoed to stderr, so an "
+        "expression can retitle/clear the user's terminal; control characters should be escaped")
+add(K, "memory-grad-30M", ["grad", "sum(x)", "x=ones(30000000)", J], 2, kind="limit", address_space=1024**3,
+    bug="evaluate.py/check.py: a 3e7-element array (under the 1e8 limit) runs out of memory under a 1 GiB "
+        "address space; MemoryError surfaces as 'internal error' instead of a clear limit error")
+add(K, "jacobian-size", ["jacobian", "x", "x=ones(1100)", J, NO], 2, kind="limit",
+    env={"AUTODIFF_MAX_ELEMENTS": "1000000"},
+    bug="evaluate.py _jacobian: the Jacobian (output.size x input.size = 1.21e6 here) is not checked "
+        "against AUTODIFF_MAX_ELEMENTS; at the default limit `jacobian x x=ones(10000)` dies with "
+        "'internal error: MemoryError' after ~10 s")
+add(K, "hessian-size", ["hessian", "sum(x**2)", "x=ones(1100)", J, NO], 2, kind="limit",
+    env={"AUTODIFF_MAX_ELEMENTS": "1000000"},
+    bug="evaluate.py _hessian: the Hessian block (1.21e6 elements here) is not checked against "
+        "AUTODIFF_MAX_ELEMENTS; at the default `hessian sum(x**2) x=ones(10000)` dies with "
+        "'internal error: MemoryError'")
+grad("sum(x)", "x=@{tmp}/zero.csv", category=K, id="csv-dev-zero", env={"AUTODIFF_MAX_ELEMENTS": "10"},
+     kind="limit", has=("AUTODIFF_MAX_ELEMENTS",),
+     bug="bindings.py _read_csv: the size check uses os.path.getsize (0 for /dev/zero, FIFOs, /proc); "
+         "reading then has no bound: one endless line until MemoryError")
+
+
+def make_files(tmp):
+    """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
+    import builtins
+    import os
+
+    import numpy as np
+
+    (tmp / "markers").mkdir(exist_ok=True)
+    marker = str(tmp / "markers" / "UNPICKLED")
+
+    class Touch:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    class Open:
+        def __reduce__(self):
+            return (builtins.open, (marker + "_open", "w"))
+
+    for name, payload in (("evil.npy", Touch()), ("evil_open.npy", Open())):
+        array = np.empty(2, dtype=object)
+        array[0], array[1] = payload, 1.0
+        np.save(tmp / name, array, allow_pickle=True)
+    (tmp / "evil_as.csv").write_bytes((tmp / "evil.npy").read_bytes())
+    (tmp / "payload.csv").write_text(f"__import__('os').system('touch {marker}'),1\n")
+    (tmp / "garbage.npy").write_bytes(bytes(range(256)) * 3)
+    (tmp / "truncated.npy").write_bytes((tmp / "evil.npy").read_bytes()[:20])
+    np.save(tmp / "complex.npy", np.array([1 + 2j]))
+    np.save(tmp / "strings.npy", np.array(["a", "b"]))
+    (tmp / "binary.csv").write_bytes(b"\xff\xfe\x00garbage\n")
+    (tmp / "ragged.csv").write_text("1,2\n3\n")
+    np.save(tmp / "eleven.npy", np.ones(11))
+    (tmp / "eleven.csv").write_text(",".join(["1"] * 11) + "\n")
+    (tmp / "utf16.jsonl").write_bytes('{"expr": "x"}\n'.encode("utf-16"))
+    (tmp / "crlf.jsonl").write_bytes(b'\xef\xbb\xbf{"expr":"x","bindings":{"x":1}}\r\nx +\r\n\r\nx | x=2\r\n')
+    (tmp / "graphs").mkdir(exist_ok=True)
+    zero = tmp / "zero.csv"
+    if not zero.exists():
+        os.symlink("/dev/zero", zero)
