@@ -8,6 +8,7 @@ Output rules (docs/cli-contract): with `--json` stdout carries exactly one JSON 
 else; warnings, errors and progress always go to stderr. Exit codes: 0 ok, 1 a cross-check
 mismatch (or a batch record not ok), 2 bad input (and, with "internal error", a bug of ours).
 """
+import re
 import sys
 from typing import Annotated, Optional
 
@@ -25,6 +26,9 @@ EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
 
 # --- parsing: an expression may start with '-' --------------------------------------------------
+
+_LONG_OPTION = re.compile(r"--[A-Za-z][-A-Za-z0-9]*(=|$)")   # --json, --wrt=x (not "------x")
+
 
 def _positionals_last(command, ctx, args):
     """Reorder argv so that anything that is not one of the command's options is positional.
@@ -55,7 +59,7 @@ def _positionals_last(command, ctx, args):
             i += 1
         elif arg in flags and not (after_dashes and not arg.startswith("--")):
             options.append(arg)
-        elif arg.startswith("--") and len(arg) > 2 and (
+        elif _LONG_OPTION.match(arg) and (
                 not after_dashes or arg.split("=", 1)[0] in takes_value):
             options.append(arg)   # --name=value, or an unknown --option that click will report
         else:
@@ -204,7 +208,7 @@ BindingsArg = Annotated[Optional[list[str]], typer.Argument(
     metavar="NAME=VALUE", show_default=False, help="Values of the variables, e.g. x=2 y=[1,2,3].")]
 
 
-@app.command(cls=ExprCommand, epilog=GRAD_EPILOG, no_args_is_help=True,
+@app.command(cls=ExprCommand, epilog=GRAD_EPILOG,
              short_help="Value and gradient of EXPR (reverse mode), cross-checked.")
 def grad(
     expr: ExprArg,
@@ -227,7 +231,7 @@ def grad(
                           check=check, random_seed=random_seed, debug=debug, steps=steps, graph=graph, dot=dot))
 
 
-@app.command(cls=ExprCommand, epilog=HESSIAN_EPILOG, no_args_is_help=True,
+@app.command(cls=ExprCommand, epilog=HESSIAN_EPILOG,
              short_help="All second derivatives of a scalar EXPR (double backward).")
 def hessian(
     expr: ExprArg,
@@ -245,7 +249,7 @@ def hessian(
                           random_seed=random_seed, debug=debug, graph=graph, dot=dot))
 
 
-@app.command(cls=ExprCommand, epilog=JACOBIAN_EPILOG, no_args_is_help=True,
+@app.command(cls=ExprCommand, epilog=JACOBIAN_EPILOG,
              short_help="The full Jacobian of EXPR w.r.t. its variables.")
 def jacobian(
     expr: ExprArg,

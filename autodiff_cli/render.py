@@ -145,7 +145,9 @@ def caret_picture(source, position, indent="  "):
         shown = ("..." if start else "") + line[start:start + 100] + ("..." if start + 100 < len(line) else "")
         column = column - start + (3 if start else 0)
         line = shown
-    line = line.replace("\t", " ")
+    # one visible character per source character, so the caret stays aligned and a control or
+    # line-separator character (U+2028, NUL, ...) cannot break the picture into extra lines
+    line = "".join(ch if ch.isprintable() else ("·" if ch != "\t" else " ") for ch in line)
     return f"{indent}{line}\n{indent}{' ' * column}^"
 
 
