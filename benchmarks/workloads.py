@@ -141,24 +141,26 @@ W4_POINT = {"x": 2.0, "y": 1.0}
 
 # --- W6: batch ------------------------------------------------------------------------------------
 _W6_TEMPLATES = (
-    "x*y + sin(x)",
-    "exp(-x**2)*cos(y)",
-    "log(1 + x**2) + sqrt(1 + y**2)",
-    "tanh(x*y) - x/(2 + cos(y))",
-    "(x - y)**2 + 3*x*y",
-    "sin(x)*cos(y) + z**3",
-    "x**3 - 2*x*y*z + z/(1 + y**2)",
-    "exp(0.3*x) * log(2 + sin(z)) + y",
+    "{a}*x*y + sin({b}*x)",
+    "exp(-{a}*x**2)*cos(y + {b})",
+    "log(1 + {a}*x**2) + sqrt(1 + {b}*y**2)",
+    "tanh({a}*x*y) - x/(2 + cos({b}*y))",
+    "(x - {a}*y)**2 + {b}*x*y",
+    "sin({a}*x)*cos(y) + {b}*z**3",
+    "x**3 - {a}*x*y*z + z/(1 + {b}*y**2)",
+    "exp({a}*x) * log(2 + sin(z)) + {b}*y",
 )
 
 
 def w6_records(n, seed=6):
-    """n small scalar JSON-Lines records (2-3 variables each)."""
+    """n small scalar JSON-Lines records (2-3 variables each). Random coefficients make every expression text
+    distinct, as in a real batch: nothing can be served from a cache keyed by the text."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        expr = rng.choice(_W6_TEMPLATES)
-        names = [v for v in ("x", "y", "z") if v in expr.replace("exp", "")]
+        template = rng.choice(_W6_TEMPLATES)
+        names = [v for v in ("x", "y", "z") if v in template.replace("exp", "")]
+        expr = template.format(a=round(rng.uniform(0.2, 2.0), 4), b=round(rng.uniform(0.2, 2.0), 4))
         bindings = {v: round(rng.uniform(-1.5, 1.5), 4) for v in names}
         out.append({"id": i, "expr": expr, "bindings": bindings})
     return out
