@@ -74,39 +74,117 @@ class _LongLine:
         self.size, self.limit = size, limit
 
 
+class _NotReady:
+    """Yielded by a non-blocking _LineReader when no whole line has arrived yet."""
+
+
+NOT_READY = _NotReady()
+
+
 class _LineReader:
-    """Lines of a binary stream, never more than `limit` bytes of one line in memory."""
+    """Lines (bytes, with their line end) of a binary stream, read in large chunks.
+
+    Never holds more than about `limit` bytes of one line: a longer line is skipped and stands as
+    a _LongLine. With `blocking = False` it yields NOT_READY instead of waiting for input that has
+    not arrived (a pipe, a terminal), so that the parallel loop can write results meanwhile.
+    Streams without a file descriptor (io.BytesIO) are read with .read() and never wait.
+    """
+
+    CHUNK = 1 << 18
 
     def __init__(self, stream, limit=None):
         self.stream = stream
         self.limit = max_line_bytes() if limit is None else limit
         self.bytes_read = 0
+        self.blocking = True
+        self.buf, self.pos = bytearray(), 0
+        self.eof = False
+        self.skipping = None          # bytes of an over-long line skipped so far
+        try:
+            self.fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            self.fd = None
+        if self.fd is not None:
+            self._read = lambda n: os.read(self.fd, n)
+        else:
+            self._read = getattr(stream, "read1", None) or stream.read
+
+    def fileno(self):
+        return self.fd
+
+    def _fill(self):
+        chunk = self._read(self.CHUNK)
+        if not chunk:
+            self.eof = True
+            return
+        self.bytes_read += len(chunk)
+        if self.pos and (self.pos > len(self.buf) // 2 or self.pos > self.CHUNK):
+            del self.buf[:self.pos]
+            self.pos = 0
+        self.buf += chunk
+
+    def _readable(self):
+        if self.fd is None:
+            return True
+        import select
+        try:
+            return bool(select.select([self.fd], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+
+    def head(self, n):
+        """Up to n bytes of what comes next, without consuming them (at most one read)."""
+        if len(self.buf) - self.pos < n and not self.eof:
+            self._fill()
+        return bytes(self.buf[self.pos:self.pos + n])
 
     def __iter__(self):
-        stream, limit = self.stream, self.limit
         while True:
-            raw = stream.readline(limit + 1)
-            if not raw:
+            item = self._next()
+            if item is None:
                 return
-            self.bytes_read += len(raw)
-            if len(raw) > limit and not raw.endswith(b"\n"):
-                size = len(raw)
-                while True:
-                    chunk = stream.readline(1 << 20)
-                    size += len(chunk)
-                    self.bytes_read += len(chunk)
-                    if not chunk or chunk.endswith(b"\n"):
-                        break
-                yield _LongLine(size - (1 if chunk.endswith(b"\n") else 0), limit)
-            else:
-                yield raw
+            yield item
+
+    def _next(self):
+        while True:
+            newline = self.buf.find(b"\n", self.pos)
+            if newline >= 0:
+                start, self.pos = self.pos, newline + 1
+                if self.skipping is not None or newline - start > self.limit:
+                    size, self.skipping = (self.skipping or 0) + (newline - start), None
+                    return _LongLine(size, self.limit)
+                return bytes(self.buf[start:newline + 1])
+            waiting = len(self.buf) - self.pos
+            if self.skipping is not None or waiting > self.limit:
+                self.skipping = (self.skipping or 0) + waiting
+                del self.buf[:]
+                self.pos = 0
+            if self.eof:
+                if self.skipping is not None:
+                    size, self.skipping = self.skipping, None
+                    return _LongLine(size, self.limit)
+                if waiting:
+                    line = bytes(self.buf[self.pos:])
+                    del self.buf[:]
+                    self.pos = 0
+                    return line
+                return None
+            if not self.blocking and not self._readable():
+                return NOT_READY
+            self._fill()
 
 
 def read_records(lines):
     """(line number, record) for every record line of `lines` (bytes or str, with or without line
     ends); a record is a dict with the keys of JSON_KEYS (absent ones None), or a RecordError
-    saying why the line is not one. Blank lines and `#` comment lines yield nothing."""
-    for number, raw in enumerate(lines, 1):
+    saying why the line is not one. Blank lines and `#` comment lines yield nothing.
+    (A NOT_READY from a non-blocking reader is passed on as (None, NOT_READY).)"""
+    number = 0
+    for raw in lines:
+        if raw is NOT_READY:
+            yield None, NOT_READY
+            continue
+        number += 1
         if isinstance(raw, _LongLine):
             yield number, RecordError(f"line is {raw.size} bytes long, over the limit of {raw.limit} "
                                       f"(set AUTODIFF_MAX_LINE_BYTES to raise it)")
@@ -794,12 +872,17 @@ def _run_parallel(batch, records, progress, reader, jobs):
 
     try:
         while True:
-            # read, while the window has room
+            # read, while the window has room (without waiting for input while work is in flight)
+            input_waiting = False
             while not exhausted and next_seq - next_out < window:
+                reader.blocking = not (pending or ready or any(w.outstanding for w in workers))
                 try:
                     line, record = next(records)
                 except StopIteration:
                     exhausted = True
+                    break
+                if record is NOT_READY:
+                    input_waiting = True
                     break
                 seq, next_seq = next_seq, next_seq + 1
                 if isinstance(record, RecordError):
@@ -848,7 +931,10 @@ def _run_parallel(batch, records, progress, reader, jobs):
             wait_for = 0.5
             if hard_limit:
                 wait_for = min(wait_for, max(0.0, min(w.head_started + hard_limit for w in busy) - now))
-            for conn in wait([w.conn for w in busy], timeout=wait_for):
+            watch = [w.conn for w in busy] + ([reader.fd] if input_waiting and reader.fd is not None else [])
+            for conn in wait(watch, timeout=wait_for):
+                if conn is reader.fd:
+                    continue
                 index = next(i for i, w in enumerate(workers) if w.conn is conn)
                 worker = workers[index]
                 while True:
@@ -900,14 +986,8 @@ def _open_source(source, stdin, err):
     return stream, size, True
 
 
-def _sniff_encoding_error(stream, source):
-    peek = getattr(stream, "peek", None)
-    if peek is None:
-        return None
-    try:
-        head = peek(4)[:4]
-    except (OSError, ValueError):
-        return None
+def _sniff_encoding_error(reader, source):
+    head = reader.head(4)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         name = "stdin" if source == "-" else source
         return (f"{name} is UTF-16 encoded; batch input must be UTF-8 "
@@ -951,11 +1031,11 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
     progress = None
     started = time.perf_counter()
     try:
-        problem = _sniff_encoding_error(stream, source)
+        reader = _LineReader(stream)
+        problem = _sniff_encoding_error(reader, source)
         if problem:
             return fail(problem)
         batch = _Batch(json_output, out, err, config)
-        reader = _LineReader(stream)
         records = read_records(reader)
         if _isatty(err) and (json_output or not _isatty(out)):
             progress = _Progress(err, size)

@@ -465,3 +465,26 @@ def test_memory_stays_flat_on_100k_records_of_1kb(tmp_path, jobs):
     assert count == 100_000
     peak = max(parent_kb, children_kb)
     assert peak < base_kb + 40_000, (peak, base_kb)      # whole-file would be base + 100,000+ KB
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_results_stream_while_input_is_still_open(jobs):
+    """A slow producer (`tail -f log | autodiff batch - --json`) gets each result as soon as its
+    record is done, not when the input ends or a window fills up."""
+    import select
+    proc = subprocess.Popen([PY, "-m", "autodiff_cli", "batch", "-", "--json", "--no-check", "--jobs", jobs],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        for i in range(3):
+            proc.stdin.write(f"x*{i} | x=2 --id {i}\n".encode())
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, f"no result for record {i} while the input stays open"
+            record = json.loads(proc.stdout.readline())
+            assert record["id"] == str(i) and record["value"] == 2.0 * i
+        rest, _ = proc.communicate(timeout=30)      # closes stdin: end of input
+        assert rest == b"" and proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
