@@ -371,6 +371,11 @@ def value_from_json(obj, *, rng=None, max_elements=None, name=None):
 
     if isinstance(obj, str):
         return parse_value(obj, rng=rng, max_elements=max_elements, name=name)
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf":   # from the library: no walk needed
+        if obj.size > max_elements:
+            fail(f"the value{_for(name)} has {obj.size} elements; the limit is {max_elements} "
+                 f"(set AUTODIFF_MAX_ELEMENTS to raise it)", kind="limit")
+        return np.array(obj, dtype=np.float64)
     if isinstance(obj, np.ndarray):
         obj = obj.tolist()
     if not isinstance(obj, list):
