@@ -32,7 +32,10 @@ def time_limit(seconds):
             outer_handler(signum, frame)
 
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_remaining) if outer_remaining > 0 else seconds)
+    # Keep firing every 50 ms after the first alarm: an exception raised while Python runs a
+    # __del__ or a garbage-collector callback is swallowed, and the next one then lands.
+    first = min(seconds, outer_remaining) if outer_remaining > 0 else seconds
+    signal.setitimer(signal.ITIMER_REAL, max(first, 1e-4), 0.05)
     try:
         yield
     finally:
