@@ -375,7 +375,7 @@ def value_from_json(obj, *, rng=None, max_elements=None, name=None):
         if obj.size > max_elements:
             fail(f"the value{_for(name)} has {obj.size} elements; the limit is {max_elements} "
                  f"(set AUTODIFF_MAX_ELEMENTS to raise it)", kind="limit")
-        return np.array(obj, dtype=np.float64)
+        return np.asarray(obj, dtype=np.float64)
     if isinstance(obj, np.ndarray):
         obj = obj.tolist()
     if not isinstance(obj, list):

@@ -52,7 +52,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = np.array(data, dtype=np.float64)
+        self.data = np.asarray(data, dtype=np.float64)   # shares a float64 array: the engine never writes into data
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.grad_fn = None
@@ -250,11 +250,32 @@ def _edge_of(x):
     return None
 
 
-def defop(name, forward, *vjps):
+class _ShapeOnly:
+    """Stands in for a saved input that no VJP of its op reads (x + y needs only the shapes)."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+# Arrays up to this many elements are saved even when not needed: forgetting costs more than keeping.
+_FORGET_ABOVE = 4096
+
+
+def _forget_values(inputs):
+    if all(raw(x).size <= _FORGET_ABOVE for x in inputs):
+        return inputs
+    return tuple(_ShapeOnly(x.shape) if raw(x).size > _FORGET_ABOVE else x for x in inputs)
+
+
+def defop(name, forward, *vjps, saves_inputs=True, saves_output=True):
     """Make an op from a numpy `forward(*arrays, **params)` and one VJP per positional input.
 
     Each VJP is `vjp(F, g, ans, *inputs, **params)` and returns the gradient for its input: the
     engine sums it back to the input's shape (broadcasting), so formulas can ignore broadcasting.
+    saves_inputs / saves_output: False where no VJP reads the inputs' values / the output, so
+    that large arrays are freed during the forward pass (only their shapes are kept).
     """
     node_class = type(name, (Node,), {"__slots__": (), "vjps": vjps})
 
@@ -269,7 +290,9 @@ def defop(name, forward, *vjps):
         for edge in edges:
             if edge is not None:
                 node = node_class.__new__(node_class)
-                node.inputs, node.out, node.params = inputs, out, params
+                node.inputs = inputs if saves_inputs else _forget_values(inputs)
+                node.out = out if saves_output or out.size <= _FORGET_ABOVE else None
+                node.params = params
                 node.edges = edges
                 node._retained = None
                 return Tensor._result(out, node)

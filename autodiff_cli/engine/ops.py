@@ -20,23 +20,23 @@ from .graph import Tensor, defop, raw
 # operator path on float64 scalars is ten times faster than calling the ufunc.
 add = defop("AddBackward0", lambda a, b: a + b,
             lambda F, g, ans, a, b: g,
-            lambda F, g, ans, a, b: g)
+            lambda F, g, ans, a, b: g, saves_inputs=False, saves_output=False)
 sub = defop("SubBackward0", lambda a, b: a - b,
             lambda F, g, ans, a, b: g,
-            lambda F, g, ans, a, b: -g)
+            lambda F, g, ans, a, b: -g, saves_inputs=False, saves_output=False)
 _rsub = defop("RsubBackward1", lambda a, b: a - b,          # number - tensor
               lambda F, g, ans, a, b: g,
-              lambda F, g, ans, a, b: -g)
+              lambda F, g, ans, a, b: -g, saves_inputs=False, saves_output=False)
 mul = defop("MulBackward0", lambda a, b: a * b,
             lambda F, g, ans, a, b: g * b,
-            lambda F, g, ans, a, b: g * a)
+            lambda F, g, ans, a, b: g * a, saves_output=False)
 div = defop("DivBackward0", lambda a, b: a / b,
             lambda F, g, ans, a, b: g / b,
-            lambda F, g, ans, a, b: -g * a / (b * b))
+            lambda F, g, ans, a, b: -g * a / (b * b), saves_output=False)
 neg = defop("NegBackward0", lambda x: -x,
-            lambda F, g, ans, x: -g)
+            lambda F, g, ans, x: -g, saves_inputs=False, saves_output=False)
 reciprocal = defop("ReciprocalBackward0", lambda x: 1.0 / x,
-                   lambda F, g, ans, x: -g * ans * ans)
+                   lambda F, g, ans, x: -g * ans * ans, saves_inputs=False)
 
 
 def _pow_vjp_base(F, g, ans, x, y):
@@ -52,7 +52,8 @@ def _pow_vjp_exponent(F, g, ans, x, y):
 _pow_tensor_tensor = defop("PowBackward1", lambda x, y: x ** y, _pow_vjp_base, _pow_vjp_exponent)
 # With a number on one side PyTorch records one input only, the number being a parameter of the node.
 _pow_tensor_number = defop("PowBackward0", lambda x, exponent: x ** exponent,
-                           lambda F, g, ans, x, exponent: _pow_vjp_base(F, g, ans, x, exponent))
+                           lambda F, g, ans, x, exponent: _pow_vjp_base(F, g, ans, x, exponent),
+                           saves_output=False)
 _pow_number_tensor = defop("PowBackward2", lambda y, base: base ** y,
                            lambda F, g, ans, y, base: _pow_vjp_exponent(F, g, ans, base, y))
 
@@ -69,24 +70,25 @@ def power(x, y):
 pow = power
 
 # --- elementwise functions -----------------------------------------------------------------------
-sin = defop("SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x))
-cos = defop("CosBackward0", np.cos, lambda F, g, ans, x: -g * F.sin(x))
-tan = defop("TanBackward0", np.tan, lambda F, g, ans, x: g * (1.0 + ans * ans))
-asin = defop("AsinBackward0", np.arcsin, lambda F, g, ans, x: g / F.sqrt(1.0 - x * x))
-acos = defop("AcosBackward0", np.arccos, lambda F, g, ans, x: -g / F.sqrt(1.0 - x * x))
-atan = defop("AtanBackward0", np.arctan, lambda F, g, ans, x: g / (1.0 + x * x))
-sinh = defop("SinhBackward0", np.sinh, lambda F, g, ans, x: g * F.cosh(x))
-cosh = defop("CoshBackward0", np.cosh, lambda F, g, ans, x: g * F.sinh(x))
-tanh = defop("TanhBackward0", np.tanh, lambda F, g, ans, x: g * (1.0 - ans * ans))
-exp = defop("ExpBackward0", np.exp, lambda F, g, ans, x: g * ans)
-expm1 = defop("Expm1Backward0", np.expm1, lambda F, g, ans, x: g * (ans + 1.0))
-log = defop("LogBackward0", np.log, lambda F, g, ans, x: g / x)
-log1p = defop("Log1PBackward0", np.log1p, lambda F, g, ans, x: g / (1.0 + x))
-sqrt = defop("SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans))
-abs = defop("AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)))
+sin = defop("SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x), saves_output=False)
+cos = defop("CosBackward0", np.cos, lambda F, g, ans, x: -g * F.sin(x), saves_output=False)
+tan = defop("TanBackward0", np.tan, lambda F, g, ans, x: g * (1.0 + ans * ans), saves_inputs=False)
+asin = defop("AsinBackward0", np.arcsin, lambda F, g, ans, x: g / F.sqrt(1.0 - x * x), saves_output=False)
+acos = defop("AcosBackward0", np.arccos, lambda F, g, ans, x: -g / F.sqrt(1.0 - x * x), saves_output=False)
+atan = defop("AtanBackward0", np.arctan, lambda F, g, ans, x: g / (1.0 + x * x), saves_output=False)
+sinh = defop("SinhBackward0", np.sinh, lambda F, g, ans, x: g * F.cosh(x), saves_output=False)
+cosh = defop("CoshBackward0", np.cosh, lambda F, g, ans, x: g * F.sinh(x), saves_output=False)
+tanh = defop("TanhBackward0", np.tanh, lambda F, g, ans, x: g * (1.0 - ans * ans), saves_inputs=False)
+exp = defop("ExpBackward0", np.exp, lambda F, g, ans, x: g * ans, saves_inputs=False)
+expm1 = defop("Expm1Backward0", np.expm1, lambda F, g, ans, x: g * (ans + 1.0), saves_inputs=False)
+log = defop("LogBackward0", np.log, lambda F, g, ans, x: g / x, saves_output=False)
+log1p = defop("Log1PBackward0", np.log1p, lambda F, g, ans, x: g / (1.0 + x), saves_output=False)
+sqrt = defop("SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans), saves_inputs=False)
+abs = defop("AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)), saves_output=False)
 sigmoid = defop("SigmoidBackward0", lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),   # no overflow for any x
-                lambda F, g, ans, x: g * ans * (1.0 - ans))
-relu = defop("ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0))
+                lambda F, g, ans, x: g * ans * (1.0 - ans), saves_inputs=False)
+relu = defop("ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0),
+             saves_inputs=False)
 
 
 def _tie_share(a, b):
@@ -102,7 +104,7 @@ minimum = defop("MinimumBackward0", np.minimum,
                 lambda F, g, ans, a, b: g * _tie_share(raw(a), raw(b)))
 _where = defop("WhereBackward0", lambda a, b, cond: np.where(cond, a, b),
                lambda F, g, ans, a, b, cond: F.where(cond, g, 0.0),
-               lambda F, g, ans, a, b, cond: F.where(cond, 0.0, g))
+               lambda F, g, ans, a, b, cond: F.where(cond, 0.0, g), saves_inputs=False, saves_output=False)
 
 
 def where(cond, a, b):
@@ -111,13 +113,15 @@ def where(cond, a, b):
 
 # --- shapes --------------------------------------------------------------------------------------
 _reshape = defop("ViewBackward0", lambda x, shape: np.reshape(x, shape),
-                 lambda F, g, ans, x, shape: F.reshape(g, np.shape(raw(x))))
+                 lambda F, g, ans, x, shape: F.reshape(g, x.shape), saves_inputs=False, saves_output=False)
 _broadcast_to = defop("ExpandBackward0", lambda x, shape: np.broadcast_to(x, shape),
-                      lambda F, g, ans, x, shape: g)   # the engine sums g back to x's shape
+                      lambda F, g, ans, x, shape: g,   # the engine sums g back to x's shape
+                      saves_inputs=False, saves_output=False)
 _permute = defop("PermuteBackward0", lambda x, axes: np.transpose(x, axes),
-                 lambda F, g, ans, x, axes: F.transpose(g, tuple(np.argsort(axes))))
+                 lambda F, g, ans, x, axes: F.transpose(g, tuple(np.argsort(axes))),
+                 saves_inputs=False, saves_output=False)
 _swapaxes = defop("TransposeBackward0", lambda x, a1, a2: np.swapaxes(x, a1, a2),
-                  lambda F, g, ans, x, a1, a2: F.swapaxes(g, a1, a2))
+                  lambda F, g, ans, x, a1, a2: F.swapaxes(g, a1, a2), saves_inputs=False, saves_output=False)
 
 
 def reshape(x, shape):
@@ -159,11 +163,11 @@ def _keep_reduced_dims(F, g, x, axis, keepdims):
 
 
 def _sum_vjp(F, g, ans, x, axis=None, keepdims=False):
-    return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), np.shape(raw(x)))
+    return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), x.shape)
 
 
 def _mean_vjp(F, g, ans, x, axis=None, keepdims=False):
-    shape = np.shape(raw(x))
+    shape = x.shape
     count = np.prod([shape[a] for a in axis]) if axis is not None else np.prod(shape)
     return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), shape) / count
 
@@ -175,10 +179,12 @@ def _extremum_vjp(F, g, ans, x, axis=None, keepdims=False):
     return _keep_reduced_dims(F, g, x, axis, keepdims) * share
 
 
-_sum_all = defop("SumBackward0", lambda x, axis=None, keepdims=False: np.sum(x, keepdims=keepdims), _sum_vjp)
-_sum_dim = defop("SumBackward1", np.sum, _sum_vjp)
-_mean_all = defop("MeanBackward0", lambda x, axis=None, keepdims=False: np.mean(x, keepdims=keepdims), _mean_vjp)
-_mean_dim = defop("MeanBackward1", np.mean, _mean_vjp)
+_sum_all = defop("SumBackward0", lambda x, axis=None, keepdims=False: np.sum(x, keepdims=keepdims), _sum_vjp,
+                 saves_inputs=False, saves_output=False)
+_sum_dim = defop("SumBackward1", np.sum, _sum_vjp, saves_inputs=False, saves_output=False)
+_mean_all = defop("MeanBackward0", lambda x, axis=None, keepdims=False: np.mean(x, keepdims=keepdims), _mean_vjp,
+                  saves_inputs=False, saves_output=False)
+_mean_dim = defop("MeanBackward1", np.mean, _mean_vjp, saves_inputs=False, saves_output=False)
 _max_all = defop("MaxBackward1", lambda x, axis=None, keepdims=False: np.max(x, keepdims=keepdims), _extremum_vjp)
 _max_dim = defop("AmaxBackward0", np.max, _extremum_vjp)
 _min_all = defop("MinBackward1", lambda x, axis=None, keepdims=False: np.min(x, keepdims=keepdims), _extremum_vjp)
