@@ -105,6 +105,7 @@ for i, expr in enumerate([
 add(S, "long-identifier", ["grad", "a" * 100_000, J, NO], 2, kind="name")
 add(S, "long-identifier-bound", ["grad", "b" * 60_000 + "*2", "b" * 60_000 + "=3", J, NO], 0, value=6.0)
 add(S, "keywords", ["grad", "x if x else None", "x=1", J, NO], 2, kind="parse")
+add(S, "escape-in-caret", ["grad", "x\x1b]0;PWNED\x07+1", "x=1", NO], 2)     # no raw ESC echoed
 add(S, "human-parse-error", ["grad", "x +* y", "x=1", "y=2", NO], 2, has=("^",))
 
 # ------------------------------------------------------------------------------------------------
@@ -272,7 +273,9 @@ grad("1e999999", rc=0, category=E, id="literal-inf", value="inf", warn="column 1
 grad("1e-999999", rc=0, category=E, id="literal-underflow", value=0.0)
 grad("sqrt(x)", "x=0", rc=0, category=E, id="sqrt0-grad", value=0.0, warn="not finite")
 grad("sum(x)", "x=[]", rc=0, category=E, id="sum-empty", value=0.0)
-add(E, "hessian-log0", ["hessian", "log(x)", "x=0", J], 0, value="-inf", warn="log at column 1")
+add(E, "checked-x-div-0", ["grad", "x/0", "x=0.5", J], 0, value="inf", warn="/ at column 2")
+add(E, "hessian-log0-unchecked", ["hessian", "log(x)", "x=0", J, NO], 0, value="-inf", warn="log at column 1",
+    has=('"hessian": {"x": {"x": "-inf"}}',))
 add(E, "checked-log0", ["grad", "log(x)", "x=0", J], 0, value="-inf", warn="log at column 1")
 add(E, "human-log0", ["grad", "log(x)", "x=0", NO], 0, has=("log at column 1", "-inf"))
 add(E, "human-asin", ["grad", "2 * asin(x)", "x=2", NO], 0, has=("asin at column 5", "nan"))
@@ -328,7 +331,8 @@ add(C, "seed-missing-value", ["grad", "x", "x=1", "--random-seed"], 2, usage=Tru
 add(C, "wrt-missing-var", ["grad", "x", "x=1", "--wrt", "y", J, NO], 2, kind="usage")
 add(C, "wrt-empty-names", ["grad", "x", "x=1", "--wrt", ",,,", J, NO], 2, kind="usage")
 add(C, "missing-expr", ["grad", J], 2, usage=True)
-add(C, "no-args", ["grad"], 2, help=True)
+add(C, "no-args", ["grad"], 2, usage=True)
+add(C, "no-command", [], 2, help=True)
 add(C, "gradient-garbage", ["grad", "x*2", "x=[1,2]", "--gradient", "[1,2", J, NO], 2, kind="binding")
 add(C, "gradient-no-value", ["grad", "x*2", "x=[1,2]", "--gradient"], 2, usage=True)
 add(C, "jobs-negative", ["batch", "-", "--jobs", "-5"], 2, usage=True, stdin="")
@@ -401,9 +405,6 @@ grad("mean(x)", "x=[]", rc=0, category=K, id="mean-empty-warning-leak", value="n
 grad("x", "x=ones(" + "9" * 5000 + ")", category=K, id="int-digits-message", kind="limit",
      bug="bindings.py _constructor: a 5000-digit size gives kind 'binding' and Python's 'use "
          "sys.set_int_max_str_digits()' advice instead of a limit error naming AUTODIFF_MAX_ELEMENTS")
-add(K, "escape-in-caret", ["grad", "x\x1b]0;PWNED\x07+1", "x=1", NO], 2,
-    bug="render.py caret_picture: the raw expression (with ESC/BEL) is echoed to stderr, so an "
-        "expression can retitle/clear the user's terminal; control characters should be escaped")
 add(K, "memory-grad-30M", ["grad", "sum(x)", "x=ones(30000000)", J], 2, kind="limit", address_space=1024**3,
     bug="evaluate.py/check.py: a 3e7-element array (under the 1e8 limit) runs out of memory under a 1 GiB "
         "address space; MemoryError surfaces as 'internal error' instead of a clear limit error")
@@ -417,6 +418,19 @@ add(K, "hessian-size", ["hessian", "sum(x**2)", "x=ones(1100)", J, NO], 2, kind=
     bug="evaluate.py _hessian: the Hessian block (1.21e6 elements here) is not checked against "
         "AUTODIFF_MAX_ELEMENTS; at the default `hessian sum(x**2) x=ones(10000)` dies with "
         "'internal error: MemoryError'")
+add(K, "jacobian-empty-reduction", ["jacobian", "sum(x, axis=0)", "x=[]", J, NO], 0,
+    bug="evaluate.py _jacobian: blocks[name].reshape((-1,) + (0,)) of an empty block raises "
+        "ValueError ('cannot reshape array of size 0'): 'internal error', exit 2")
+add(K, "checked-hessian-log0", ["hessian", "log(x)", "x=0", J], 0, value="-inf", warn="log at column 1",
+    bug="check.py (since fa5a739, SymPy by substitution): -1/x**2 at 0 is zoo, and the engine's -inf (PyTorch's "
+        "value too) is reported as a mismatch: status mismatch, exit 1")
+add(K, "checked-grad-reciprocal0", ["grad", "1/x", "x=0", J], 0, value="inf", warn="/ at column 2",
+    bug="check.py: d(1/x)/dx at 0 is -inf in the engine and in PyTorch; SymPy's -1/x**2 gives zoo and the "
+        "check reports a mismatch (exit 1)")
+add(K, "hessian-reciprocal0", ["hessian", "1/x", "x=0", J, NO], 0, value="inf",
+    has=('"hessian": {"x": {"x": "inf"}}',),
+    bug="engine (reciprocal/div double backward): the Hessian of 1/x at x=0 is nan; PyTorch gives inf "
+        "(2/x**3 -> inf)")
 grad("sum(x)", "x=@{tmp}/zero.csv", category=K, id="csv-dev-zero", env={"AUTODIFF_MAX_ELEMENTS": "10"},
      kind="limit", has=("AUTODIFF_MAX_ELEMENTS",),
      bug="bindings.py _read_csv: the size check uses os.path.getsize (0 for /dev/zero, FIFOs, /proc); "

@@ -118,7 +118,7 @@ def check_case(case, tmp):
             problems.append(f"Python traceback on {stream}")
         if "internal error" in text and not case.help:
             problems.append(f"'internal error' on {stream}: {text[:300]!r}")
-    is_batch = case.args[0] == "batch"
+    is_batch = bool(case.args) and case.args[0] == "batch"
     is_json = "--json" in case.args
     records = []
     for line in out.splitlines() if is_json else ():
@@ -195,7 +195,7 @@ def check_case(case, tmp):
     for text in case.has:
         if text not in out + err:
             problems.append(f"output lacks {text!r}")
-    if case.id.startswith("bugs:") and "\x1b" in err:
+    if "\x1b" in err or "\x1b" in out:
         problems.append("raw ESC character echoed to stderr")
     if case.id == "bugs:mean-empty-warning-leak" and "RuntimeWarning" in err:
         problems.append("numpy RuntimeWarning leaked to stderr")
