@@ -374,6 +374,22 @@ grad("x+x", "x=1", rc=0, category=L, id="length-env-at", env={"AUTODIFF_MAX_EXPR
 batch_stdin(L, "length-batch", jl({"expr": "x+x+x", "bindings": {"x": 1}}), 1,
             env={"AUTODIFF_MAX_EXPR_LENGTH": "4"}, records=1, statuses=["error"])
 batch_stdin(L, "timeout-env", jl({"expr": "x", "bindings": {"x": 1}}), 0, env={"AUTODIFF_TIMEOUT": "5"}, records=1)
+SLOW_RECORD = {"expr": "+".join(["sin(x)"] * 150_000), "bindings": {"x": 1}}
+batch_stdin(L, "timeout-env-triggers", jl(SLOW_RECORD, {"expr": "x", "bindings": {"x": 1}}), 1,
+            env={"AUTODIFF_TIMEOUT": "1"}, records=2, statuses=["error", "ok"],
+            has=('"kind": "timeout"', "AUTODIFF_TIMEOUT", "--timeout"))
+batch_stdin(L, "timeout-option-workers", jl(SLOW_RECORD, {"expr": "x", "bindings": {"x": 1}}), 1,
+            extra=["--timeout", "1", "--jobs", "2"], records=2, statuses=["error", "ok"], has=('"kind": "timeout"',))
+batch_stdin(L, "timeout-env-tiny", jl({"expr": "x", "bindings": {"x": 1}}), 1,
+            env={"AUTODIFF_TIMEOUT": "0.000001"}, records=1, statuses=["error"], has=('"kind": "timeout"',))
+batch_stdin(L, "timeout-option-beats-env", jl({"expr": "x", "bindings": {"x": 1}}), 0, extra=["--timeout", "30"],
+            env={"AUTODIFF_TIMEOUT": "0.000001"}, records=1, statuses=["ok"])
+CHECK_HEAVY = ["grad", "sum(sin(x)*exp(x)**2/(1+x**2))", "x=rand(50)", "--random-seed", "1"]
+add(L, "check-budget-env", CHECK_HEAVY + [J], 0, env={"AUTODIFF_CHECK_SECONDS": "0.01"},
+    has=('"method": "finite-difference"',))
+add(L, "check-budget-default", CHECK_HEAVY + [J], 0, has=('"method": "sympy"',))
+add(L, "check-budget-human", CHECK_HEAVY, 0, env={"AUTODIFF_CHECK_SECONDS": "0.01"},
+    has=("finite differences", "0.01 s"))
 batch_stdin(L, "elements-batch", jl({"expr": "sum(x)", "bindings": {"x": "ones(11)"}}), 1,
             env={"AUTODIFF_MAX_ELEMENTS": "10"}, records=1, statuses=["error"], has=("AUTODIFF_MAX_ELEMENTS",))
 
@@ -431,6 +447,11 @@ add(K, "hessian-reciprocal0", ["hessian", "1/x", "x=0", J, NO], 0, value="inf",
     has=('"hessian": {"x": {"x": "inf"}}',),
     bug="engine (reciprocal/div double backward): the Hessian of 1/x at x=0 is nan; PyTorch gives inf "
         "(2/x**3 -> inf)")
+add(K, "check-budget-names-variable", CHECK_HEAVY, 0, env={"AUTODIFF_CHECK_SECONDS": "0.01"},
+    has=("AUTODIFF_CHECK_SECONDS",),
+    bug="check.py/render.py: when the SymPy budget runs out the note says 'SymPy took longer than 0.01 s; "
+        "finite differences used instead' but not how to raise it (AUTODIFF_CHECK_SECONDS), unlike every "
+        "other limit")
 grad("sum(x)", "x=@{tmp}/zero.csv", category=K, id="csv-dev-zero", env={"AUTODIFF_MAX_ELEMENTS": "10"},
      kind="limit", has=("AUTODIFF_MAX_ELEMENTS",),
      bug="bindings.py _read_csv: the size check uses os.path.getsize (0 for /dev/zero, FIFOs, /proc); "
