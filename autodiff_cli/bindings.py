@@ -229,6 +229,9 @@ def _constructor(call, text, start, name, rng, max_elements, fail):
         token, col = arg
         if not _INTEGER.fullmatch(token):
             fail(f"{func}: '{token}' is not a whole number", col)
+        if token.lstrip("+-").lstrip("0").__len__() > 18:   # beyond any array: and int() of 5000 digits refuses
+            fail(f"{func}: size {token[:20]}... is far beyond the element limit {max_elements} "
+                 f"(set AUTODIFF_MAX_ELEMENTS to raise it)", col, kind="limit")
         if int(token) < 0:
             fail(f"{func}: negative size {token}", col)
         return int(token)
@@ -298,6 +301,8 @@ def _read_file(path, name, max_elements, fail):
         fail(f"cannot read {path}{_for(name)}: no such file")
     if os.path.isdir(full):
         fail(f"cannot read {path}{_for(name)}: it is a directory")
+    if not os.path.isfile(full):   # /dev/zero, a FIFO: no size to check, and maybe no end
+        fail(f"cannot read {path}{_for(name)}: not a regular file")
     try:
         if extension == ".npy":
             return _read_npy(full, path, name, max_elements, fail)
@@ -408,7 +413,7 @@ def _json_number(item, name, fail):
     try:
         return float(item)
     except OverflowError:
-        fail(f"number{_for(name)} is too large for float64: {str(item)[:40]}")
+        fail(f"number{_for(name)} is too large for float64")
 
 
 def parse_gradient_seed(value, output_shape, *, rng=None, max_elements=None, offset=0, source=None):

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import limits
 from .engine import Tensor, no_grad
+from .errors import AutodiffError
 from .engine import grad as engine_grad
 from .language import lower_to_engine, lower_to_sympy
 from .language.nodes import children
@@ -63,6 +64,8 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None):
         return CheckReport("none", None, None, notes=["no variables to differentiate"])
     if not all(np.isfinite(v).all() for v in result.inputs.values()):
         return CheckReport("none", None, None, notes=["an input is not finite; nothing to check against"])
+    if any(np.size(result.inputs[name]) == 0 for name in result.wrt):
+        return CheckReport("none", None, None, notes=["an input is empty; nothing to check"])
     report = None
     try:
         _require_small(program, result)
@@ -71,13 +74,17 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None):
     except _Unsuitable as why:
         notes.append(f"SymPy not used: {why}")
     except TimeLimitExceeded:
-        notes.append(f"SymPy took longer than {limits.check_time_budget():g} s; finite differences used instead")
+        notes.append(f"SymPy took longer than {limits.check_time_budget():g} s (set AUTODIFF_CHECK_SECONDS to "
+                     f"give it longer); finite differences used instead")
     except (TypeError, ValueError, AttributeError, NotImplementedError, ZeroDivisionError, OverflowError,
-            RecursionError) as err:
+            RecursionError, AutodiffError) as err:
         notes.append(f"SymPy could not differentiate this ({type(err).__name__}); finite differences used instead")
     if report is None:
         report = _finite_difference_check(program, result, seed, rng)
     report.notes[:0] = notes
+    if report.passed is False and not np.isfinite(result.value).all():
+        report.passed = None   # e.g. 0*log(x) at 0: nan here, while SymPy simplified it to 0 first
+        report.notes.append("the value itself is not finite here, so the check cannot judge the derivative")
     if kinks:
         report.notes.extend(kinks)
         if report.passed is False:
@@ -133,21 +140,23 @@ def _evaluate_at(sp, expressions, point):
     Substitution and evalf rather than lambdify: lambdify's printer simplifies every Piecewise
     condition (relu, max) and took seconds where this takes milliseconds.
     """
-    values = []
+    values, unsigned_infinity = [], []
     for expression in expressions:
         value = expression.xreplace(point).evalf()
+        unsigned_infinity.append(value == sp.zoo)   # 1/0: SymPy does not know the sign, numpy does
         try:
             values.append(float(value))
         except (TypeError, ValueError):   # zoo, nan, AccumBounds, or a complex result
             values.append(float("inf") if value in (sp.zoo, sp.oo) else float("-inf") if value == -sp.oo else float("nan"))
-    return np.array(values, dtype=np.float64)
+    return np.array(values, dtype=np.float64), np.array(unsigned_infinity, dtype=bool)
 
 
-def _compare(engine_values, reference):
-    """Max abs error and agreement of two arrays; nan == nan and same-signed infinities agree."""
+def _compare(engine_values, reference, unsigned_infinity=False):
+    """Max abs error and agreement of two arrays; nan == nan and same-signed infinities agree
+    (and any infinity agrees with SymPy's unsigned one, zoo)."""
     a = np.asarray(engine_values, dtype=np.float64)
     b = np.asarray(reference, dtype=np.float64).reshape(a.shape)
-    same_nonfinite = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
+    same_nonfinite = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & ((a == b) | np.reshape(unsigned_infinity, a.shape)))
     diff = np.where(same_nonfinite, 0.0, np.abs(a - b))
     diff = np.where(np.isnan(diff), np.inf, diff)
     ok = diff <= ATOL + RTOL * np.maximum(np.abs(np.where(np.isfinite(a), a, 0)), np.abs(np.where(np.isfinite(b), b, 0)))
@@ -192,8 +201,8 @@ def _sympy_check(program, result, seed):
         text = str(shown[name][0]) if np.shape(result.inputs[name]) == () and len(shown[name]) == 1 else str(shown[name])
         report.symbolic[name] = text if len(text) <= 400 else None
     for name in result.wrt:
-        reference = _evaluate_at(sp, derivatives[name], point)
-        error, ok = _compare(np.ravel(engine_blocks[name]), reference)
+        reference, unsigned_infinity = _evaluate_at(sp, derivatives[name], point)
+        error, ok = _compare(np.ravel(engine_blocks[name]), reference, unsigned_infinity)
         report.per_variable[name] = VariableCheck(error, ok)
         report.max_abs_error = max(report.max_abs_error, error)
         report.passed = report.passed and ok

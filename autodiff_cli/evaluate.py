@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import engine
+from . import engine, limits
 from .bindings import parse_gradient_seed, value_from_json
 from .engine import Tensor, quiet_numpy
 from .errors import AutodiffError
@@ -121,6 +121,10 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
         with quiet_numpy():
             _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
                            check=check, random_seed=random_seed, trace=trace)
+    except MemoryError:
+        result.status = "error"
+        result.error = AutodiffError("limit", "out of memory: the arrays of this computation do not fit "
+                                              "(lower AUTODIFF_MAX_ELEMENTS to be stopped earlier)")
     except AutodiffError as err:
         if err.source is None and isinstance(expr, str) and err.position is not None:
             err.source = expr
@@ -208,7 +212,7 @@ def _first_use(program, name):
 def _differentiate_wrt(program, wrt):
     if wrt is None or wrt == "":
         return list(program.inputs)
-    names = [w.strip() for w in (wrt.split(",") if isinstance(wrt, str) else wrt)]
+    names = [w.strip() if isinstance(w, str) else w for w in (wrt.split(",") if isinstance(wrt, str) else wrt)]
     for name in names:
         if not isinstance(name, str) or name not in program.inputs:
             known = ", ".join(program.inputs) or "none"
@@ -267,6 +271,13 @@ def _steps(source, visited, output, seed):
     return steps
 
 
+def _require_room(kind, elements):
+    """A Hessian or Jacobian is allocated whole: refuse one larger than the array limit."""
+    if elements > limits.max_elements():
+        raise AutodiffError("limit", f"the {kind} would have {elements} elements; the limit is "
+                                     f"{limits.max_elements()} (set AUTODIFF_MAX_ELEMENTS to raise it)")
+
+
 def _unit_seeds(shape):
     """One-hot seeds, one per element of an array of this shape."""
     for k in range(int(np.prod(shape))):
@@ -282,12 +293,13 @@ def _hessian(result, output, leaves):
         raise AutodiffError("shape", f"the Hessian needs a scalar output, and the output has shape {shape}",
                             hint="reduce it with sum()/mean(), or use the jacobian command")
     wanted = [leaves[n] for n in result.wrt]
+    _require_room("Hessian", sum(leaf.size for leaf in wanted) ** 2)
     first = (engine.grad(output, wanted, create_graph=True, allow_unused=True)
              if output.requires_grad else [None] * len(wanted))
     for row, g in zip(result.wrt, first):
         row_shape = np.shape(leaves[row].data)
         blocks = {col: np.zeros(row_shape + np.shape(leaves[col].data)) for col in result.wrt}
-        if g is not None and g.requires_grad:
+        if g is not None and g.requires_grad and g.size and all(leaf.size for leaf in wanted):
             for k, seed in enumerate(_unit_seeds(row_shape)):
                 second = engine.grad(g, wanted, grad_outputs=seed, retain_graph=True, allow_unused=True)
                 for col, s in zip(result.wrt, second):
@@ -301,8 +313,9 @@ def _jacobian(result, output, leaves):
     """d output / d input, one backward per output element over the retained graph."""
     out_shape = np.shape(output.data)
     wanted = [leaves[n] for n in result.wrt]
+    _require_room("Jacobian", output.size * sum(leaf.size for leaf in wanted))
     blocks = {n: np.zeros(out_shape + np.shape(leaves[n].data)) for n in result.wrt}
-    if output.requires_grad:
+    if output.requires_grad and output.size and all(leaf.size for leaf in wanted):
         for k, seed in enumerate(_unit_seeds(out_shape)):
             row = engine.grad(output, wanted, grad_outputs=seed, retain_graph=True, allow_unused=True)
             for name, g in zip(result.wrt, row):
@@ -364,13 +377,21 @@ def _non_finite_origins(source, visited):
     """Where nan/inf first appeared: the nodes whose inputs were finite but whose output is not."""
     finite = {}
     found = []
+    computed = set()   # tensors some node computed: a name referring to one is not an origin
     for node, tensor in visited:
         ok = bool(np.isfinite(tensor.data).all())
         finite[id(node)] = ok
+        if not isinstance(node, Name):
+            computed.add(id(tensor))
         if ok or not all(finite.get(id(c), True) for c in children(node)):
             continue
         if isinstance(node, Num):
             found.append(f"the number at column {column(node)} is {_describe(tensor.data)}")
+            continue
+        if isinstance(node, Name):   # an input given as nan/inf (an intermediate was reported where computed)
+            message = f"the input {node.id} is {_describe(tensor.data)}"
+            if id(tensor) not in computed and message not in found:
+                found.append(message)
             continue
         what = node.func if isinstance(node, Call) else getattr(node, "op", "")
         snippet = source[node.start:node.end]

@@ -30,13 +30,21 @@ _rsub = defop("RsubBackward1", lambda a, b: a - b,          # number - tensor
 mul = defop("MulBackward0", lambda a, b: a * b,
             lambda F, g, ans, a, b: g * b,
             lambda F, g, ans, a, b: g * a, saves_output=False)
-div = defop("DivBackward0", lambda a, b: a / b,
-            lambda F, g, ans, a, b: g / b,
-            lambda F, g, ans, a, b: -g * a / (b * b), saves_output=False)
+_div = defop("DivBackward0", lambda a, b: a / b,
+             lambda F, g, ans, a, b: g / b,
+             lambda F, g, ans, a, b: -g * a / (b * b), saves_output=False)
 neg = defop("NegBackward0", lambda x: -x,
             lambda F, g, ans, x: -g, saves_inputs=False, saves_output=False)
 reciprocal = defop("ReciprocalBackward0", lambda x: 1.0 / x,
                    lambda F, g, ans, x: -g * ans * ans, saves_inputs=False)
+
+
+def div(a, b):
+    """a / b; a number over a tensor is reciprocal(b) * a, as PyTorch records it (then the second
+    derivative of 1/x at 0 is inf, where the quotient rule's -g*a/(b*b) would give 0/0)."""
+    if isinstance(a, Tensor) or not isinstance(b, Tensor):
+        return _div(a, b)
+    return mul(reciprocal(b), a)
 
 
 def _pow_vjp_base(F, g, ans, x, y):
@@ -182,9 +190,14 @@ def _extremum_vjp(F, g, ans, x, axis=None, keepdims=False):
 _sum_all = defop("SumBackward0", lambda x, axis=None, keepdims=False: np.sum(x, keepdims=keepdims), _sum_vjp,
                  saves_inputs=False, saves_output=False)
 _sum_dim = defop("SumBackward1", np.sum, _sum_vjp, saves_inputs=False, saves_output=False)
-_mean_all = defop("MeanBackward0", lambda x, axis=None, keepdims=False: np.mean(x, keepdims=keepdims), _mean_vjp,
-                  saves_inputs=False, saves_output=False)
-_mean_dim = defop("MeanBackward1", np.mean, _mean_vjp, saves_inputs=False, saves_output=False)
+def _mean(x, axis=None, keepdims=False):
+    """np.mean without its 'Mean of empty slice' warning: an empty mean is 0/0 = nan, quietly."""
+    count = np.prod([np.shape(x)[a] for a in axis]) if axis is not None else np.size(x)
+    return np.sum(x, axis=axis, keepdims=keepdims) / count
+
+
+_mean_all = defop("MeanBackward0", _mean, _mean_vjp, saves_inputs=False, saves_output=False)
+_mean_dim = defop("MeanBackward1", _mean, _mean_vjp, saves_inputs=False, saves_output=False)
 _max_all = defop("MaxBackward1", lambda x, axis=None, keepdims=False: np.max(x, keepdims=keepdims), _extremum_vjp)
 _max_dim = defop("AmaxBackward0", np.max, _extremum_vjp)
 _min_all = defop("MinBackward1", lambda x, axis=None, keepdims=False: np.min(x, keepdims=keepdims), _extremum_vjp)
@@ -253,8 +266,7 @@ def _reflected(op):
 Tensor.__add__, Tensor.__radd__ = add, _reflected(add)
 Tensor.__sub__, Tensor.__rsub__ = sub, _reflected(_rsub)
 Tensor.__mul__, Tensor.__rmul__ = mul, _reflected(mul)
-Tensor.__truediv__ = div
-Tensor.__rtruediv__ = lambda self, other: mul(reciprocal(self), other)   # 2 / x, recorded as PyTorch does
+Tensor.__truediv__, Tensor.__rtruediv__ = div, _reflected(div)
 Tensor.__pow__, Tensor.__rpow__ = power, _reflected(power)
 Tensor.__matmul__, Tensor.__rmatmul__ = matmul, _reflected(matmul)
 Tensor.__neg__ = neg
