@@ -169,7 +169,7 @@ def test_size_limit_is_checked_before_allocating():
                            "(set AUTODIFF_MAX_ELEMENTS to raise it)")
     assert error(parse_value, "arange(0, 1e300)").kind == "limit"
     assert error(parse_value, "arange(0, 1, 1e-320)").kind == "limit"
-XX
+    assert error(parse_value, "ones(99999999999999999999999999,0)").kind == "limit"  # beyond any array
 
 
 def test_size_limit_environment_override(monkeypatch):
