@@ -471,8 +471,7 @@ def torch_loop(path, out):
 def w6_case(case, system, quick, workdir):
     n = W.sizes(quick)["W6_records" if case == "W6" else "W6_checked"]
     path = Path(workdir) / f"w6_{n}.jsonl"
-    if not path.exists():
-        W.write_w6_file(path, n)
+    W.write_w6_file(path, n)    # always regenerated: a file left by an older generator must not be reused
     if system.startswith("autodiff"):
         import importlib.util
         if importlib.util.find_spec("autodiff_cli.batch") is None:
@@ -557,7 +556,7 @@ def main(argv=None):
         record["rss_base_kb"] = rss_kb()
         first, times, answer = measure(run, args.repeat, args.budget, process=isinstance(run, ProcessRun))
         record.update(first=first, times=times, median=statistics.median(times), answer=answer,
-                      rss_peak_kb=rss_kb())
+                      rss_peak_kb=rss_kb(), recursion_limit=sys.getrecursionlimit())   # after: not raised inside
         if isinstance(run, ProcessRun):   # the started processes, not this one
             children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             record.update(rss_base_kb=0, rss_peak_kb=children, note="whole process timed from outside")

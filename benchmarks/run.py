@@ -346,6 +346,9 @@ def write_report(path, results, info, args, started, elapsed, loads, png):
         f"{' --only ' + args.only if args.only else ''}` — **{mode} run**, {started:%Y-%m-%d %H:%M} UTC, "
         f"{elapsed / 60:.1f} min.",
         "",
+        (f"This was an `--update` run: {', '.join(info['updated'])} re-measured now; the other workloads come from "
+         f"the run started {info.get('previous_run')} (same machine, same report format)." if info.get("updated") else ""),
+        "",
         "## Machine and versions",
         "",
         f"- CPU: {info['cpu']}, {info['cores']} cores (shared with other jobs while this ran: load average "
@@ -461,6 +464,8 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, help="seconds per pair before it is stopped (default 60, quick 20)")
     ap.add_argument("--profile", action="store_true", help="cProfile autodiff on W1/W2/W3/W5 into RESULTS.md")
     ap.add_argument("--results", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--update", action="store_true",
+                    help="with --only: re-run those workloads and keep the others from the last run's results.json")
     ap.add_argument("--chart", nargs=2, metavar=("DATA_JSON", "PNG"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.chart:
@@ -488,7 +493,13 @@ def main(argv=None):
     print(f"python: {python}\nCPU: {info['cpu']} x {info['cores']}\n" +
           ", ".join(f"{k} {v}" for k, v in info["versions"].items()), flush=True)
 
-    results = {}
+    raw = HERE / "_work" / ("results_quick.json" if args.quick else "results.json")
+    results, updated = {}, []
+    if args.update and raw.exists():
+        previous = json.loads(raw.read_text())
+        results = previous["results"]
+        info["previous_run"] = previous["info"].get("previous_run") or previous["info"].get("started")
+    info["started"] = f"{started:%Y-%m-%d %H:%M} UTC"
     for case, group, description, systems, torch_ref in case_table(args.quick):
         if selected and case not in selected and group not in selected:
             continue
@@ -502,10 +513,14 @@ def main(argv=None):
         reference = cross_check(records)
         rows = summarise(case, torch_ref, records)
         results[case] = {"description": description, "rows": rows, "reference": reference}
+        updated.append(case)
         print(f"\n## {case}: {description}\n\n{table_md(rows)}\n", flush=True)
 
     elapsed = time.perf_counter() - t0
-    raw = HERE / "_work" / ("results_quick.json" if args.quick else "results.json")
+    order = [c for c, *_ in case_table(args.quick)]
+    results = {c: results[c] for c in order if c in results}
+    if args.update:
+        info["updated"] = updated
     raw.write_text(json.dumps({"info": info, "results": results}, indent=1, default=str))
 
     png = HERE / "ratios.png"
