@@ -246,6 +246,8 @@ def parse_json_record(text):
         raise RecordError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:
         raise RecordError("invalid JSON record: nested too deeply") from None
+    except ValueError as exc:   # e.g. an integer of more than 4300 digits
+        raise RecordError(f"invalid JSON record: {exc}") from None
     if not isinstance(obj, dict):
         raise RecordError(f"a JSON record must be an object like {{\"expr\": \"x**2\"}}, not {_type_name(obj)}")
     record_id = obj.get("id")
@@ -715,8 +717,14 @@ class _Human:
                 verdict = {True: "passed", False: "FAILED"}.get(check.get("passed"), "inconclusive")
                 parts.append(f"({check['method']} check {verdict})")
             detail = "  ".join(parts)
-        self.console.print(Text.assemble(label, "  ", (f"{status:<8}", self.STYLES.get(status, "")), " ",
-                                         expr, "  ", detail))
+        line = Text.assemble(label, "  ", (f"{status:<8}", self.STYLES.get(status, "")), " ", _printable(expr),
+                             "  ", _printable(detail))
+        self.console.print(line)
+
+
+def _printable(text):
+    """Text that any terminal encoding can show: a lone surrogate (from a JSON '\\ud800') escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _summary(console, stats, elapsed, json_output):
@@ -732,9 +740,9 @@ def _summary(console, stats, elapsed, json_output):
     console.print(table)
     slowest = sorted(stats["slowest"], key=lambda entry: entry[0], reverse=True)
     if slowest and total > 1:
-        console.print(escape("slowest: " + "; ".join(
+        console.print(escape(_printable("slowest: " + "; ".join(
             f"line {line}{'' if rid is None else ' [' + _clip(rid, 20) + ']'} {secs:.3f} s ({_clip(expr, 30)})"
-            for secs, line, rid, expr in slowest)))
+            for secs, line, rid, expr in slowest))))
 
 
 class _Progress:
