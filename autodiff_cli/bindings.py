@@ -254,7 +254,7 @@ def _constructor(call, text, start, name, rng, max_elements, fail):
             fail("arange: step must not be zero", args[2][1])
         count = (stop - begin) / step
         if not math.isfinite(count):
-            fail(f"arange: too many elements", start, "limit")
+            fail("arange: too many elements", start, "limit")
         shape = (max(0, math.ceil(count)),)
     _check_size(text, math.prod(shape), max_elements)
 

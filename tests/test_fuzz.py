@@ -4,11 +4,10 @@ grammar (text and JSON), `evaluate()` and the batch reader. Whatever the input, 
 JSON. Bounded: the whole file runs in well under a minute (deadline=None: CI machines are slow).
 """
 import json
-import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from autodiff_cli.bindings import parse_binding_arg, parse_gradient_seed, parse_value, value_from_json

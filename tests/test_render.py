@@ -7,7 +7,6 @@ import re
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 from rich.console import Console
 
 from autodiff_cli import Tensor
