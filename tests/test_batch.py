@@ -1,7 +1,6 @@
 """Batch mode: both record formats, order and count, time limits, workers, streaming, broken pipes."""
 import io
 import json
-import math
 import os
 import signal
 import subprocess
@@ -16,10 +15,10 @@ from hypothesis import strategies as st
 
 from autodiff_cli import batch
 from autodiff_cli.batch import RecordError, parse_json_record, parse_text_record, read_records, run_batch
+from seeds import SEEDS, close
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-SEEDS = ROOT.parent / "shared" / "acceptance" / "seed_examples.jsonl"
 PY = sys.executable
 SLOW_EXPR = "+".join(["sin(x)*x"] * 150000)      # well over a second of pure-Python work: parse + forward + backward
 
@@ -38,17 +37,6 @@ def run(text, **options):
 def cli(args, stdin=None, timeout=60, **kwargs):
     return subprocess.run([PY, "-m", "autodiff_cli", "batch", *args], input=stdin, capture_output=True,
                           timeout=timeout, cwd=ROOT, **kwargs)
-
-
-def close(got, want):
-    """The acceptance check's comparison (rtol 1e-7, atol 1e-9), on JSON values."""
-    if isinstance(want, list):
-        return isinstance(got, list) and len(got) == len(want) and all(map(close, got, want))
-    if isinstance(want, dict):
-        return isinstance(got, dict) and all(k in got and close(got[k], v) for k, v in want.items())
-    if isinstance(want, str) or isinstance(got, str):
-        return str(got) == str(want)
-    return isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-7, abs_tol=1e-9)
 
 
 # --- the text format -------------------------------------------------------------------------

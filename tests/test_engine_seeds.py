@@ -1,8 +1,6 @@
 """The library-level seed examples (/work/shared/acceptance/seed_examples.jsonl), built directly with
 the Tensor API and compared with the file's "expect" values (computed with PyTorch in float64)."""
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,14 +8,10 @@ import pytest
 import autodiff_cli.engine as ad
 from autodiff_cli import Tensor, grad
 
-SEEDS = Path(__file__).parents[1].parent / "shared" / "acceptance" / "seed_examples.jsonl"
+from seeds import SEEDS
+from seeds import seed_cases as _records
+
 RTOL, ATOL = 1e-7, 1e-9   # the acceptance checker's tolerances
-
-
-def _records():
-    if not SEEDS.exists():
-        return []
-    return [json.loads(line) for line in SEEDS.read_text().splitlines() if line.strip()]
 
 
 def _var(rec, name):

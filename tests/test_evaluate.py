@@ -1,34 +1,14 @@
 """evaluate(): the contract's records, for every seed example and the error paths."""
 import json
-import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autodiff_cli.evaluate import evaluate
-
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "acceptance" / "seed_examples.jsonl"
-
-
-def _seed_cases():
-    if not SEEDS.exists():
-        return []
-    return [json.loads(line) for line in SEEDS.read_text().splitlines() if line.strip()]
+from seeds import SEEDS, close, seed_cases
 
 
-def close(got, want):
-    """The acceptance check's comparison (rtol 1e-7, atol 1e-9), on JSON values."""
-    if isinstance(want, list):
-        return isinstance(got, list) and len(got) == len(want) and all(map(close, got, want))
-    if isinstance(want, dict):
-        return isinstance(got, dict) and all(k in got and close(got[k], v) for k, v in want.items())
-    if isinstance(want, str) or isinstance(got, str):
-        return str(got) == str(want)
-    return isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-7, abs_tol=1e-9)
-
-
-@pytest.mark.parametrize("case", _seed_cases(), ids=lambda c: c["id"])
+@pytest.mark.parametrize("case", seed_cases(), ids=lambda c: c["id"])
 def test_seed_example(case):
     result = evaluate(case["expr"], case.get("bindings"), wrt=case.get("wrt"), gradient=case.get("gradient"),
                       mode=case.get("mode", "grad"))
