@@ -3,17 +3,29 @@
 Limits exist so that hostile or accidental input (a giant array, an exponent tower, 10,000 nested
 parentheses) gets a clear error instead of a crash, a hang or an out-of-memory kill.
 """
+import math
 import os
+import sys
+
+_reported = set()
 
 
 def _env_number(name, default, kind=int):
+    """The variable's value (`1e9` is fine for a count), or the default with a one-time warning."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return kind(raw)
+        value = float(raw)
+        if math.isfinite(value) and value >= 0 and (kind is float or value.is_integer()):
+            return kind(value)
     except ValueError:
-        return default
+        pass
+    if name not in _reported:
+        _reported.add(name)
+        sys.stderr.write(f"warning: {name}={raw!r} is not a {'whole ' if kind is int else ''}non-negative "
+                         f"number; using the default {default}\n")
+    return default
 
 
 def max_elements():
