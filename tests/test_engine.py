@@ -739,41 +739,8 @@ def test_no_warnings_from_ordinary_ops(no_warnings):
 
 # --- custom Functions and gradcheck --------------------------------------------------------------
 
-class MulConstant(Function):
-    @staticmethod
-    def forward(ctx, tensor, constant):
-        ctx.constant = constant
-        return tensor * constant
+from custom_functions import BuggyMulConstant, MulConstant, MyExp  # noqa: E402
 
-    @staticmethod
-    def backward(ctx, grad_output):
-        return grad_output * ctx.constant, None
-
-
-class BuggyMulConstant(Function):
-    """The seed document's bug: the gradient is not scaled by the constant."""
-
-    @staticmethod
-    def forward(ctx, tensor, constant):
-        ctx.constant = constant
-        return tensor * constant
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return grad_output, None
-
-
-class MyExp(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = ad.exp(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (y,) = ctx.saved_tensors
-        return grad_output * y
 
 
 class WeightedProduct(Function):
