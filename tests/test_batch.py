@@ -346,7 +346,6 @@ def test_evaluate_raising_is_an_error_record(monkeypatch):
     assert "ValueError: boom" in records[0]["error"]["message"]
 
 
-@pytest.mark.skipif(not SEEDS.exists(), reason="the acceptance seed examples are not next to the repo")
 @pytest.mark.parametrize("sample", ["seed_examples.jsonl", "examples.txt"])
 def test_seed_examples_through_run_batch(sample):
     cases = [json.loads(line) for line in SEEDS.read_text().splitlines() if line.strip()]
@@ -390,7 +389,6 @@ def test_cli_file_with_crlf_and_bom(tmp_path):
     assert human.returncode == 0 and b"= 9" in human.stdout and human.stderr == b""
 
 
-@pytest.mark.skipif(not SEEDS.exists(), reason="the acceptance check is not next to the repo")
 def test_acceptance_check_script():
     run_ = subprocess.run([PY, str(SEEDS.parent / "check_seed_examples.py"), "--cmd", f"{PY} -m autodiff_cli"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
