@@ -353,6 +353,9 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
         except AutodiffError as err:
             return _input_error(err, expr, json_output)
         from .evaluate import evaluate
+        if check:
+            from .check import prepare   # import the CAS outside the check's time budget
+            prepare()
         options = {"gradient": gradient} if mode == "grad" else {}
         result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
                           trace=bool(steps or graph or dot), **options)

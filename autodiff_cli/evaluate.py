@@ -172,7 +172,7 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
 
     if check:
-        from .check import cross_check   # SymPy is imported only on this path
+        from .check import cross_check   # the CAS is imported only on this path
         result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
         if result.check.passed is False:
             result.status = "mismatch"
@@ -338,32 +338,32 @@ _KINK_RULES = {
 
 
 def _kinks(source, visited):
-    """Non-differentiable points the forward pass went through: (column, description) pairs."""
+    """Non-differentiable points the forward pass went through: (tree node, description) pairs."""
     values = {id(node): np.asarray(t.data) for node, t in visited}
     found = []
     for node, tensor in visited:
         snippet = source[node.start:node.end]
         is_power = (isinstance(node, Binary) and node.op == "**") or (isinstance(node, Call) and node.func == "pow")
         if is_power and np.any(values[id(children(node)[0])] == 0):
-            found.append(f"the power at column {column(node)} ({snippet}) has base 0; PyTorch's convention "
-                         f"(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0) was used")
+            found.append((node, f"the power at column {column(node)} ({snippet}) has base 0; PyTorch's convention "
+                         f"(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0) was used"))
             continue
         if not isinstance(node, Call):
             continue
         args = [values[id(a)] for a in node.args]
         if node.func in _KINK_RULES and _KINK_RULES[node.func][0](args[0]):
-            found.append(f"{node.func} at column {column(node)} ({snippet}) is evaluated where its argument is 0; "
-                         f"PyTorch's convention {_KINK_RULES[node.func][1]} was used")
+            found.append((node, f"{node.func} at column {column(node)} ({snippet}) is evaluated where its argument is 0; "
+                         f"PyTorch's convention {_KINK_RULES[node.func][1]} was used"))
         elif node.func in ("max", "min") and len(args) == 2 and np.any(np.equal(*np.broadcast_arrays(*args))):
-            found.append(f"{node.func} at column {column(node)} ({snippet}) has tied arguments; PyTorch's "
-                         f"convention (half the gradient to each side) was used")
+            found.append((node, f"{node.func} at column {column(node)} ({snippet}) has tied arguments; PyTorch's "
+                         f"convention (half the gradient to each side) was used"))
         elif node.func in ("max", "min") and len(args) == 1 and np.asarray(args[0]).size > 1:
             extremum = np.asarray(tensor.data)
             arg = args[0]
             winners = arg == (extremum if node.axis is None else np.expand_dims(extremum, node.axis))
             if np.sum(winners) > np.asarray(extremum).size:
-                found.append(f"{node.func} at column {column(node)} ({snippet}) has ties; PyTorch's convention "
-                             f"(the gradient split evenly among the tied elements) was used")
+                found.append((node, f"{node.func} at column {column(node)} ({snippet}) has ties; PyTorch's convention "
+                             f"(the gradient split evenly among the tied elements) was used"))
     return found
 
 

@@ -1,0 +1,64 @@
+"""Judge derivative entries one by one: excused (and why) or compared within a rounding tolerance.
+
+An entry is excused, and only that entry, when
+  - the engine's value is not finite (a pole, an overflow: nothing to compare),
+  - the symbolic value is not finite (log(0), 0**-1, an overflow), or its terms overflow,
+  - one of its switches is at 0 (within rounding): the derivative is taken at a kink or a tie,
+    where the engine follows PyTorch's convention, which no other derivative has to agree with.
+Every other entry must agree within ROUNDING * eps * (its terms in absolute value): the scale of
+the rounding error either side can make, whatever cancels in the exact result.
+"""
+import numpy as np
+
+from .report import CheckReport, Excused, VariableCheck
+
+EPS = np.finfo(np.float64).eps
+ROUNDING = 256          # eps-multiples of an entry's term magnitude it may be off (~6e-14 relative)
+SWITCH_ROUNDING = 16    # a switch within this many eps-multiples of its magnitude is taken to be at 0
+
+
+def judge_entries(engine, reference, scale, switches, switch_scales, derivation, reasons):
+    with np.errstate(all="ignore"):
+        at_kink = ~(np.abs(switches) > SWITCH_ROUNDING * EPS * switch_scales)   # nan counts as at a kink
+        error = np.abs(engine - reference)
+        within = error <= ROUNDING * EPS * scale
+    report = CheckReport("sympy", None, 0.0)
+    per_variable = {}
+    for i, label in enumerate(derivation.labels):
+        why = _why_excused(engine[i], reference[i], scale[i], derivation.switches[i], at_kink,
+                           derivation, derivation.variables[i], reasons)
+        owner = derivation.owners[i]
+        worst, ok = per_variable.get(owner, (None, None))
+        if why is not None:
+            report.excused.append(Excused(label, why))
+        else:
+            report.judged += 1
+            worst = max(worst or 0.0, float(error[i]))
+            ok = (ok is not False) and bool(within[i])
+            report.max_abs_error = max(report.max_abs_error, float(error[i]))
+        per_variable[owner] = (worst, ok)
+    for name, (worst, ok) in per_variable.items():
+        note = None if ok is not None else "every entry excused (kink, tie, pole or non-finite value)"
+        report.per_variable[name] = VariableCheck(worst, ok, note)
+    report.conclude()
+    return report
+
+
+def _why_excused(engine, reference, scale, switches, at_kink, derivation, variables, reasons):
+    if not np.isfinite(engine):
+        return f"the engine's value is {_name(engine)} here"
+    if switches.size and at_kink[switches].any():
+        kinks = reasons.kinks_reaching(variables)
+        if kinks:
+            return "; ".join(kinks)
+        texts = [derivation.switch_text[k] for k in switches[at_kink[switches]][:2]]
+        return f"the derivative is piecewise and {' and '.join(texts)} is 0 here (a kink or a tie)"
+    if not np.isfinite(reference):
+        return f"the symbolic derivative is {_name(reference)} here (a pole, 0**y or an overflow)"
+    if not np.isfinite(scale):
+        return "the derivative's terms overflow float64 here"
+    return None
+
+
+def _name(value):
+    return "nan" if np.isnan(value) else "inf" if value > 0 else "-inf"

@@ -1,0 +1,373 @@
+"""Symbolic derivatives: derived once per expression, compiled, then evaluated in float64 at each point.
+
+`derive(program, result, seed_shape)` returns a `Derivation` for the problem's *shape* (expression,
+mode, differentiated names, input shapes): every input is a symbol (the constants too), so the same
+Derivation serves every point and is kept in a bounded in-process LRU cache. Its one compiled
+function maps the point (one flat float64 vector) to, for every derivative entry,
+  - the symbolic value,
+  - a rounding scale: the entry's terms in absolute value, taken from the derivative of a copy of
+    the expression whose sums are tagged term by term, so that nothing cancels before the absolute
+    values are taken ((x+1e10)**2 - x**2 - 2e10*x has derivative 0, but terms of 2e10);
+and for every switch of a piecewise derivative (an abs, relu, max/min, sign or Heaviside argument,
+a Piecewise condition) its value and scale: a switch at 0 is a kink this entry goes through.
+
+Evaluating in float64 by a compiled function is also what keeps the check bounded: SymPy never
+does big-number arithmetic (exp(exp(exp(23.5))) is inf, as in the engine, not a 6 GB integer).
+
+CAS: SymEngine (a C++ CAS with SymPy-compatible bindings; derivation plus compilation of a small
+expression takes ~2 ms where SymPy + lambdify takes ~18 ms), else SymPy + `lambdify` on numpy.
+SymEngine cannot differentiate Abs/Max/Min, so it is handed them as the equivalent Piecewise.
+"""
+import importlib
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..language import lower_to_sympy
+
+CACHE_SIZE = 256
+
+
+class Unsuitable(Exception):
+    """The symbolic route cannot serve this problem; the message says why (shown as a note)."""
+
+
+# --- the two computer-algebra back ends ------------------------------------------------------------
+
+class _SymEngineNamespace:
+    """symengine as the lowering's `sp`, with abs/max/min written as Piecewise (differentiable there)."""
+
+    def __init__(self, se):
+        self._se = se
+
+    def __getattr__(self, name):
+        return getattr(self._se, name)
+
+    def Abs(self, u):
+        if u.is_Number:
+            return self._se.Abs(u)
+        return self._se.Piecewise((u, u > 0), (-u, True))
+
+    def Max(self, *args):
+        return self._first_winner(args, lambda a, b: a >= b, self._se.Max)
+
+    def Min(self, *args):
+        return self._first_winner(args, lambda a, b: a <= b, self._se.Min)
+
+    def _first_winner(self, args, beats, numeric):
+        """The first argument that beats every later one (which is the extremum: see the note below)."""
+        if all(a.is_Number for a in args) or len(args) == 1:
+            return numeric(*args)
+        # If a_i beats all later a_j and every earlier one lost to some later one, a_i is the extremum:
+        # an earlier winner over a_i would need an ever-better later one, without end.
+        pieces = [(a, self._se.And(*[beats(a, b) for b in args[i + 1:]])) for i, a in enumerate(args[:-1])]
+        return self._se.Piecewise(*pieces, (args[-1], True))
+
+
+class _Backend:
+    """What the check needs from a CAS: build, differentiate, walk trees, compile to float64."""
+
+    def __init__(self, name):
+        self.name = name
+        if name == "symengine":
+            se = self.module = importlib.import_module("symengine")
+            self.namespace = _SymEngineNamespace(se)
+            self.relationals = (se.StrictLessThan, se.LessThan, se.Equality, se.Unequality)
+            self.booleans = (se.And, se.Or, se.Not)
+            self.switch_functions = (se.sign, se.Abs)
+            self.extrema = (se.Max, se.Min)
+            self.undefined = (se.Derivative, se.Subs)
+        else:
+            sp = self.module = importlib.import_module("sympy")
+            self.namespace = sp
+            self.relationals = (sp.core.relational.Relational,)
+            self.booleans = (sp.And, sp.Or, sp.Not)
+            self.switch_functions = (sp.sign, sp.Abs, sp.Heaviside, sp.DiracDelta)
+            self.extrema = (sp.Max, sp.Min)
+            self.undefined = (sp.Derivative, sp.Subs)
+        m = self.module
+        self.Add, self.Mul, self.Pow, self.Piecewise = m.Add, m.Mul, m.Pow, m.Piecewise
+
+    def symbol(self, name):
+        return self.module.Symbol(name) if self.name == "symengine" else self.module.Symbol(name, real=True)
+
+    def diff(self, expr, symbol):
+        try:
+            derivative = self.module.diff(expr, symbol)
+        except RuntimeError as err:   # SymEngine's way of saying it cannot (RecursionError is ours)
+            if isinstance(err, RecursionError):
+                raise
+            raise Unsuitable(f"{self.name} cannot differentiate this: {err}") from err
+        if self.name == "symengine" and self.contains(derivative, self.Piecewise):
+            derivative = self._collapse(derivative)
+        return derivative
+
+    def _collapse(self, expr):
+        """Piecewise((0, z > 0), (0, True)) -> 0: SymEngine leaves such branches, and they would
+        make every entry through them look like it went through the kink."""
+        if not expr.args:
+            return expr
+        if isinstance(expr, self.Piecewise):
+            pieces = [(self._collapse(v), c) for v, c in self.pieces(expr)]
+            if all(v == pieces[0][0] for v, _ in pieces):
+                return pieces[0][0]
+            return self.Piecewise(*pieces)
+        if isinstance(expr, self.relationals + self.booleans):
+            return expr
+        return self.rebuild(expr, [self._collapse(a) for a in expr.args])
+
+    def substitute(self, expr, values):
+        """expr with some symbols replaced by float64 numbers, for display; never evaluated in big
+        numbers (SymPy would compute exp(exp(exp(23.5))) exactly)."""
+        if self.name == "symengine":
+            return expr.subs(values)      # SymEngine's floats are float64s
+        with self.module.evaluate(False):
+            return expr.xreplace(values)
+
+    def rebuild(self, expr, args):
+        return type(expr)(*args) if self.name == "symengine" else expr.func(*args)
+
+    def contains(self, expr, types):
+        stack = [expr]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, types):
+                return True
+            stack.extend(e.args)
+        return False
+
+    def pieces(self, expr):
+        """[(value, condition)] of a Piecewise (SymEngine keeps them flat: v0, c0, v1, c1, ...)."""
+        args = expr.args
+        if self.name == "symengine":
+            return list(zip(args[0::2], args[1::2]))
+        return [tuple(piece) for piece in args]
+
+    def compile(self, arguments, expressions):
+        """A function of one flat float64 vector returning every expression's float64 value."""
+        m = self.module
+        if self.name == "symengine":
+            expressions = [e.subs({m.zoo: m.nan}) if e.has(m.zoo) else e for e in expressions]
+            try:
+                function = m.Lambdify(arguments, expressions, real=True, cse=True, backend="lambda")
+            except RuntimeError as err:
+                if isinstance(err, RecursionError):
+                    raise
+                raise Unsuitable(f"{self.name} cannot compile this: {err}") from err
+            return lambda point: np.asarray(function(point), dtype=np.float64).ravel()
+        undefined_at_0 = {"DiracDelta": lambda x, k=0: np.where(np.asarray(x) == 0, np.nan, 0.0)}
+        function = m.lambdify([arguments], [e.subs(m.zoo, m.nan) for e in expressions],
+                              modules=[undefined_at_0, "numpy"], cse=True)
+        return lambda point: np.asarray(function(point), dtype=np.float64).ravel()
+
+
+_backends = {}
+
+
+def backend():
+    """SymEngine when installed, else SymPy; AUTODIFF_CHECK_CAS=sympy forces SymPy."""
+    wanted = os.environ.get("AUTODIFF_CHECK_CAS", "").strip().lower() or None
+    for name in ([wanted] if wanted in ("sympy", "symengine") else ["symengine", "sympy"]):
+        if name not in _backends:
+            try:
+                _backends[name] = _Backend(name)
+            except ImportError:
+                _backends[name] = None
+        if _backends[name] is not None:
+            return _backends[name]
+    raise Unsuitable("neither SymEngine nor SymPy can be imported")
+
+
+# --- one problem, derived --------------------------------------------------------------------------
+
+@dataclass
+class Derivation:
+    """Everything about a problem that does not depend on the point; see the module docstring."""
+    backend: str
+    layout: list            # [(input name, shape)] in the order of the flat point, then the seed
+    tags: int               # trailing ones in the point (the term tags)
+    labels: list            # entry -> "x", "W[0,1]", "x/y" (Hessian), "f[2]/x" (Jacobian); in the order
+                            # of `engine_entries` (a Hessian's rows follow the gradient of their name)
+    variables: list         # entry -> set of variable names it differentiates by
+    owners: list            # entry -> the wrt name whose block it belongs to
+    switches: list          # entry -> array of switch indices
+    switch_text: list       # switch -> its expression as text
+    function: object        # flat point -> [values (N), scales (N), switch values (K), switch scales (K)]
+    display: dict           # wrt name -> first-derivative expressions (to show), or None when too long
+    parameters: list        # (symbol, input name, flat index) of inputs not differentiated (shown as numbers)
+
+    def evaluate(self, inputs, seed):
+        parts = [np.ravel(inputs[name]) for name, _ in self.layout if name != "<seed>"]
+        if any(name == "<seed>" for name, _ in self.layout):
+            parts.append(np.ravel(seed))
+        parts.append(np.ones(self.tags))
+        out = self.function(np.concatenate(parts).astype(np.float64))
+        n, k = len(self.labels), len(self.switch_text)
+        return out[:n], out[n:2 * n], out[2 * n:2 * n + k], out[2 * n + k:]
+
+
+_cache = OrderedDict()
+
+
+def derive(program, result, seed):
+    """The cached Derivation of this problem's shape, building it on a miss."""
+    cas = backend()
+    shapes = tuple((name, np.shape(value)) for name, value in result.inputs.items())
+    key = (program.source, result.mode, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name)
+    if key in _cache:
+        _cache.move_to_end(key)
+        entry = _cache[key]
+    else:
+        try:
+            entry = _build(cas, program, result, seed)
+        except Unsuitable as why:
+            entry = why                     # remembered too: the next record of this shape goes straight on
+        _cache[key] = entry
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    if isinstance(entry, Unsuitable):
+        raise entry
+    return entry
+
+
+def forget():
+    """Empty the cache (tests)."""
+    _cache.clear()
+
+
+def _element_symbols(cas, name, shape):
+    if shape == ():
+        symbols = [cas.symbol(name)]
+        labels = [name]
+    else:
+        labels = [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
+        symbols = [cas.symbol(label) for label in labels]
+    array = np.empty(len(symbols), dtype=object)
+    array[:] = symbols
+    return array.reshape(shape), labels
+
+
+def _build(cas, program, result, seed):
+    env, symbols, labels, layout, parameters = {}, {}, {}, [], []
+    offset = 0
+    for name, value in result.inputs.items():
+        shape = np.shape(value)
+        env[name], labels[name] = _element_symbols(cas, name, shape)
+        symbols[name] = list(env[name].ravel())
+        layout.append((name, shape))
+        if name not in result.wrt:
+            parameters.extend((s, name, offset + i) for i, s in enumerate(symbols[name]))
+        offset += len(symbols[name])
+    output, _ = lower_to_sympy(program, env, cas=cas.namespace)
+    outputs = list(output.ravel())
+    arguments = [s for name, _ in layout for s in symbols[name]]
+    if result.mode == "grad" and seed is not None:
+        seed_symbols = [cas.symbol(f"<seed>[{i}]") for i in range(len(outputs))]
+        layout.append(("<seed>", np.shape(seed)))
+        arguments += seed_symbols
+        functions = [cas.Add(*[w * o for w, o in zip(seed_symbols, outputs)])]
+    else:
+        functions = outputs[:1] if result.mode != "jacobian" else outputs
+
+    tags = []
+    tagged = [_tag_terms(cas, f, tags) for f in functions]
+    entries, entry_labels, entry_variables, owners, display = [], [], [], [], {}
+    for name in result.wrt:
+        if result.mode == "grad":
+            pairs = _first(cas, functions[0], tagged[0], symbols[name])
+            names = [(label, {name}) for label in labels[name]]
+            display[name] = [d for d, _ in pairs]
+        elif result.mode == "hessian":       # the first derivatives are judged too
+            pairs = _first(cas, functions[0], tagged[0], symbols[name])
+            display[name] = [d for d, _ in pairs]
+            names = [(label, {name}) for label in labels[name]]
+            for (d, t), row in zip(list(pairs), labels[name]):
+                for col_name in result.wrt:
+                    pairs += _first(cas, d, t, symbols[col_name])
+                    names += [(f"{row}/{col}", {name, col_name}) for col in labels[col_name]]
+        else:
+            pairs, names = [], []
+            out_labels = [f"f{list(idx)}".replace(" ", "") if output.ndim else "f" for idx in np.ndindex(*output.shape)]
+            for f, t, out_label in zip(functions, tagged, out_labels):
+                pairs += _first(cas, f, t, symbols[name])
+                names += [(f"{out_label}/{label}", {name}) for label in labels[name]]
+            display[name] = [d for d, _ in pairs]
+        entries += pairs
+        entry_labels += [label for label, _ in names]
+        entry_variables += [variables for _, variables in names]
+        owners += [name] * len(names)
+
+    values = [d for d, _ in entries]
+    for d in values:
+        if cas.contains(d, cas.undefined):
+            raise Unsuitable(f"{cas.name} cannot differentiate a function of this expression")
+    scales = [_magnitude(cas, t) for _, t in entries]
+    switch_index, switch_exprs, entry_switches = {}, [], []
+    for d in values:
+        found = []
+        for s in _switches(cas, d):
+            if s not in switch_index:
+                switch_index[s] = len(switch_exprs)
+                switch_exprs.append(s)
+            found.append(switch_index[s])
+        entry_switches.append(np.array(sorted(set(found)), dtype=np.intp))
+    switch_scales = [_magnitude(cas, s) for s in switch_exprs]
+    function = cas.compile(arguments + tags, values + scales + switch_exprs + switch_scales)
+    shown = {name: (exprs if sum(len(str(e)) for e in exprs[:20]) <= 400 else None) for name, exprs in display.items()}
+    return Derivation(cas.name, layout, len(tags), entry_labels, entry_variables, owners,
+                      entry_switches, [str(s) for s in switch_exprs], function, shown, parameters)
+
+
+def _first(cas, f, tagged, symbols):
+    """[(df/ds, d(tagged f)/ds)] for every symbol."""
+    return [(cas.diff(f, s), cas.diff(tagged, s)) for s in symbols]
+
+
+def _tag_terms(cas, expr, tags):
+    """A copy of expr with every term of every sum multiplied by its own symbol (evaluated as 1), so
+    that differentiating it keeps terms apart that would otherwise combine or cancel."""
+    if not expr.args:
+        return expr
+    if isinstance(expr, cas.Piecewise):
+        return cas.Piecewise(*[(_tag_terms(cas, v, tags), c) for v, c in cas.pieces(expr)])
+    if isinstance(expr, cas.relationals + cas.booleans):
+        return expr
+    args = [_tag_terms(cas, a, tags) for a in expr.args]
+    if isinstance(expr, cas.Add):
+        tagged = []
+        for a in args:
+            tags.append(cas.symbol(f"<tag{len(tags)}>"))
+            tagged.append(tags[-1] * a)
+        return cas.Add(*tagged)
+    return cas.rebuild(expr, args)
+
+
+def _magnitude(cas, expr):
+    """The expression with every sum and product taken over absolute values: the size of its terms."""
+    if isinstance(expr, cas.Add):
+        return cas.Add(*[_magnitude(cas, a) for a in expr.args])
+    if isinstance(expr, cas.Mul):
+        return cas.Mul(*[_magnitude(cas, a) for a in expr.args])
+    if isinstance(expr, cas.Pow) and expr.args[1].is_Number and float(expr.args[1]) > 0:
+        return _magnitude(cas, expr.args[0]) ** expr.args[1]
+    if isinstance(expr, cas.Piecewise):
+        return cas.Piecewise(*[(_magnitude(cas, v), c) for v, c in cas.pieces(expr)])
+    return abs(expr)
+
+
+def _switches(cas, expr):
+    """Arguments whose sign selects a branch of expr: at 0 the derivative is taken at a kink."""
+    found, stack = [], [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, cas.relationals):
+            found.append(e.args[0] - e.args[1])
+            continue
+        if isinstance(e, cas.switch_functions):
+            found.append(e.args[0])
+        elif isinstance(e, cas.extrema):
+            found.extend(a - b for i, a in enumerate(e.args) for b in e.args[i + 1:])
+        stack.extend(e.args)
+    return found
