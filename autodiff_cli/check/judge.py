@@ -18,28 +18,30 @@ SWITCH_ROUNDING = 16    # a switch within this many eps-multiples of its magnitu
 
 
 def judge_entries(engine, reference, scale, switches, switch_scales, derivation, reasons):
-    with np.errstate(all="ignore"):
-        at_kink = ~(np.abs(switches) > SWITCH_ROUNDING * EPS * switch_scales)   # nan counts as at a kink
-        error = np.abs(engine - reference)
-        within = error <= ROUNDING * EPS * scale
+    """A CheckReport from the engine's and the symbolic entries (numpy warnings are off: evaluate())."""
+    at_kink = ~(np.abs(switches) > SWITCH_ROUNDING * EPS * switch_scales)   # nan counts as at a kink
+    error = np.abs(engine - reference)
+    within = error <= ROUNDING * EPS * scale
+    suspect = ~(np.isfinite(engine) & np.isfinite(reference) & np.isfinite(scale))
+    if at_kink.any():
+        suspect |= np.array([bool(at_kink[k].any()) for k in derivation.switches], dtype=bool)
     report = CheckReport("sympy", None, 0.0)
-    per_variable = {}
-    for i, label in enumerate(derivation.labels):
+    judged = np.ones(len(engine), dtype=bool)
+    for i in np.flatnonzero(suspect):
         why = _why_excused(engine[i], reference[i], scale[i], derivation.switches[i], at_kink,
                            derivation, derivation.variables[i], reasons)
-        owner = derivation.owners[i]
-        worst, ok = per_variable.get(owner, (None, None))
         if why is not None:
-            report.excused.append(Excused(label, why))
+            report.excused.append(Excused(derivation.labels[i], why))
+            judged[i] = False
+    for name, block in derivation.blocks.items():
+        mine = judged[block]
+        if mine.any():
+            report.per_variable[name] = VariableCheck(float(error[block][mine].max()), bool(within[block][mine].all()))
         else:
-            report.judged += 1
-            worst = max(worst or 0.0, float(error[i]))
-            ok = (ok is not False) and bool(within[i])
-            report.max_abs_error = max(report.max_abs_error, float(error[i]))
-        per_variable[owner] = (worst, ok)
-    for name, (worst, ok) in per_variable.items():
-        note = None if ok is not None else "every entry excused (kink, tie, pole or non-finite value)"
-        report.per_variable[name] = VariableCheck(worst, ok, note)
+            report.per_variable[name] = VariableCheck(
+                None, None, "every entry excused (kink, tie, pole or non-finite value)")
+    report.judged = int(judged.sum())
+    report.max_abs_error = float(error[judged].max()) if report.judged else 0.0
     report.conclude()
     return report
 

@@ -21,7 +21,7 @@ SymEngine cannot differentiate Abs/Max/Min, so it is handed them as the equivale
 import importlib
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -100,7 +100,7 @@ class _Backend:
             if isinstance(err, RecursionError):
                 raise
             raise Unsuitable(f"{self.name} cannot differentiate this: {err}") from err
-        if self.name == "symengine" and self.contains(derivative, self.Piecewise):
+        if self.name == "symengine" and self.contains(expr, self.Piecewise):
             derivative = self._collapse(derivative)
         return derivative
 
@@ -191,12 +191,13 @@ class Derivation:
     labels: list            # entry -> "x", "W[0,1]", "x/y" (Hessian), "f[2]/x" (Jacobian); in the order
                             # of `engine_entries` (a Hessian's rows follow the gradient of their name)
     variables: list         # entry -> set of variable names it differentiates by
-    owners: list            # entry -> the wrt name whose block it belongs to
+    blocks: dict            # wrt name -> slice of the entries that belong to it
     switches: list          # entry -> array of switch indices
     switch_text: list       # switch -> its expression as text
     function: object        # flat point -> [values (N), scales (N), switch values (K), switch scales (K)]
     display: dict           # wrt name -> first-derivative expressions (to show), or None when too long
     parameters: list        # (symbol, input name, flat index) of inputs not differentiated (shown as numbers)
+    texts: dict = field(default_factory=dict)   # wrt name -> display text, once formed (no parameters)
 
     def evaluate(self, inputs, seed):
         parts = [np.ravel(inputs[name]) for name, _ in self.layout if name != "<seed>"]
@@ -273,7 +274,7 @@ def _build(cas, program, result, seed):
 
     tags = []
     tagged = [_tag_terms(cas, f, tags) for f in functions]
-    entries, entry_labels, entry_variables, owners, display = [], [], [], [], {}
+    entries, entry_labels, entry_variables, blocks, display = [], [], [], {}, {}
     for name in result.wrt:
         if result.mode == "grad":
             pairs = _first(cas, functions[0], tagged[0], symbols[name])
@@ -297,12 +298,11 @@ def _build(cas, program, result, seed):
         entries += pairs
         entry_labels += [label for label, _ in names]
         entry_variables += [variables for _, variables in names]
-        owners += [name] * len(names)
+        blocks[name] = slice(len(entry_labels) - len(names), len(entry_labels))
 
     values = [d for d, _ in entries]
-    for d in values:
-        if cas.contains(d, cas.undefined):
-            raise Unsuitable(f"{cas.name} cannot differentiate a function of this expression")
+    if cas.name == "sympy" and any(cas.contains(d, cas.undefined) for d in values):   # SymEngine's fail to compile
+        raise Unsuitable(f"{cas.name} cannot differentiate a function of this expression")
     scales = [_magnitude(cas, t) for _, t in entries]
     switch_index, switch_exprs, entry_switches = {}, [], []
     for d in values:
@@ -316,7 +316,7 @@ def _build(cas, program, result, seed):
     switch_scales = [_magnitude(cas, s) for s in switch_exprs]
     function = cas.compile(arguments + tags, values + scales + switch_exprs + switch_scales)
     shown = {name: (exprs if sum(len(str(e)) for e in exprs[:20]) <= 400 else None) for name, exprs in display.items()}
-    return Derivation(cas.name, layout, len(tags), entry_labels, entry_variables, owners,
+    return Derivation(cas.name, layout, len(tags), entry_labels, entry_variables, blocks,
                       entry_switches, [str(s) for s in switch_exprs], function, shown, parameters)
 
 
