@@ -152,8 +152,8 @@ def engine_entries(result):
 
 
 def _symbolic_check(derivation, result, seed, reasons):
-    reference, scale, switches, switch_scales = derivation.evaluate(result.inputs, seed)
-    report = judge_entries(engine_entries(result), reference, scale, switches, switch_scales, derivation, reasons)
+    reference, scale, switches = derivation.evaluate(result.inputs, seed)
+    report = judge_entries(engine_entries(result), reference, scale, switches, derivation, reasons)
     report.symbolic = {name: _shown(derivation, name, result) for name in result.wrt}
     return report
 

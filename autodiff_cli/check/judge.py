@@ -3,8 +3,9 @@
 An entry is excused, and only that entry, when
   - the engine's value is not finite (a pole, an overflow: nothing to compare),
   - the symbolic value is not finite (log(0), 0**-1, an overflow), or its terms overflow,
-  - one of its switches is at 0 (within rounding): the derivative is taken at a kink or a tie,
-    where the engine follows PyTorch's convention, which no other derivative has to agree with.
+  - one of its switches is at 0 (within rounding) between branches of different values: the
+    derivative is taken at a kink or a tie, where the engine follows PyTorch's convention, which
+    no other derivative has to agree with.
 Every other entry must agree within ROUNDING * eps * (its terms in absolute value): the scale of
 the rounding error either side can make, whatever cancels in the exact result.
 """
@@ -17,9 +18,12 @@ ROUNDING = 256          # eps-multiples of an entry's term magnitude it may be o
 SWITCH_ROUNDING = 16    # a switch within this many eps-multiples of its magnitude is taken to be at 0
 
 
-def judge_entries(engine, reference, scale, switches, switch_scales, derivation, reasons):
-    """A CheckReport from the engine's and the symbolic entries (numpy warnings are off: evaluate())."""
-    at_kink = ~(np.abs(switches) > SWITCH_ROUNDING * EPS * switch_scales)   # nan counts as at a kink
+def judge_entries(engine, reference, scale, switches, derivation, reasons):
+    """A CheckReport from the engine's and the symbolic entries (numpy warnings are off: evaluate()).
+    switches: rows of switch values, their scales, the spreads of their branches, the spreads' scales."""
+    value, value_scale, spread, spread_scale = switches
+    at_kink = (~(np.abs(value) > SWITCH_ROUNDING * EPS * value_scale)            # nan counts as at a kink
+               & ~(spread <= ROUNDING * EPS * spread_scale))                      # branches that differ
     error = np.abs(engine - reference)
     within = error <= ROUNDING * EPS * scale
     suspect = ~(np.isfinite(engine) & np.isfinite(reference) & np.isfinite(scale))

@@ -8,8 +8,10 @@ function maps the point (one flat float64 vector) to, for every derivative entry
   - a rounding scale: the entry's terms in absolute value, taken from the derivative of a copy of
     the expression whose sums are tagged term by term, so that nothing cancels before the absolute
     values are taken ((x+1e10)**2 - x**2 - 2e10*x has derivative 0, but terms of 2e10);
-and for every switch of a piecewise derivative (an abs, relu, max/min, sign or Heaviside argument,
-a Piecewise condition) its value and scale: a switch at 0 is a kink this entry goes through.
+and for every switch of the derivative (a Piecewise condition from abs/relu/max/min, or a sign,
+Heaviside or DiracDelta argument) its value and scale, and how far apart the branches it selects
+are: a switch at 0 between branches of different values is a kink this entry goes through (where
+the branches agree, as for d(abs(z)*w)/dw = abs(z) at z = 0, the entry is still judged).
 
 Evaluating in float64 by a compiled function is also what keeps the check bounded: SymPy never
 does big-number arithmetic (exp(exp(exp(23.5))) is inf, as in the engine, not a 6 GB integer).
@@ -76,16 +78,14 @@ class _Backend:
             self.namespace = _SymEngineNamespace(se)
             self.relationals = (se.StrictLessThan, se.LessThan, se.Equality, se.Unequality)
             self.booleans = (se.And, se.Or, se.Not)
-            self.switch_functions = (se.sign, se.Abs)
-            self.extrema = (se.Max, se.Min)
+            self.switch_functions = (se.sign,)
             self.undefined = (se.Derivative, se.Subs)
         else:
             sp = self.module = importlib.import_module("sympy")
             self.namespace = sp
             self.relationals = (sp.core.relational.Relational,)
             self.booleans = (sp.And, sp.Or, sp.Not)
-            self.switch_functions = (sp.sign, sp.Abs, sp.Heaviside, sp.DiracDelta)
-            self.extrema = (sp.Max, sp.Min)
+            self.switch_functions = (sp.sign, sp.Heaviside, sp.DiracDelta)   # discontinuous at 0
             self.undefined = (sp.Derivative, sp.Subs)
         m = self.module
         self.Add, self.Mul, self.Pow, self.Piecewise = m.Add, m.Mul, m.Pow, m.Piecewise
@@ -194,7 +194,8 @@ class Derivation:
     blocks: dict            # wrt name -> slice of the entries that belong to it
     switches: list          # entry -> array of switch indices
     switch_text: list       # switch -> its expression as text
-    function: object        # flat point -> [values (N), scales (N), switch values (K), switch scales (K)]
+    function: object        # flat point -> values (N), scales (N), then per switch (K each): its value,
+                            # its scale, the spread of the branches it selects, the spread's scale
     display: dict           # wrt name -> first-derivative expressions (to show), or None when too long
     parameters: list        # (symbol, input name, flat index) of inputs not differentiated (shown as numbers)
     texts: dict = field(default_factory=dict)   # wrt name -> display text, once formed (no parameters)
@@ -206,7 +207,7 @@ class Derivation:
         parts.append(np.ones(self.tags))
         out = self.function(np.concatenate(parts).astype(np.float64))
         n, k = len(self.labels), len(self.switch_text)
-        return out[:n], out[n:2 * n], out[2 * n:2 * n + k], out[2 * n + k:]
+        return out[:n], out[n:2 * n], out[2 * n:].reshape(4, k)
 
 
 _cache = OrderedDict()
@@ -307,17 +308,20 @@ def _build(cas, program, result, seed):
     switch_index, switch_exprs, entry_switches = {}, [], []
     for d in values:
         found = []
-        for s in _switches(cas, d):
-            if s not in switch_index:
-                switch_index[s] = len(switch_exprs)
-                switch_exprs.append(s)
-            found.append(switch_index[s])
+        for switch in _switches(cas, d):
+            if switch not in switch_index:
+                switch_index[switch] = len(switch_exprs)
+                switch_exprs.append(switch)
+            found.append(switch_index[switch])
         entry_switches.append(np.array(sorted(set(found)), dtype=np.intp))
-    switch_scales = [_magnitude(cas, s) for s in switch_exprs]
-    function = cas.compile(arguments + tags, values + scales + switch_exprs + switch_scales)
+    switch_values = [s for s, _ in switch_exprs]
+    spreads = [cas.module.Float(1e300) if spread is None else spread for _, spread in switch_exprs]
+    per_switch = (switch_values + [_magnitude(cas, s) for s in switch_values]
+                  + spreads + [_magnitude(cas, s) for s in spreads])
+    function = cas.compile(arguments + tags, values + scales + per_switch)
     shown = {name: (exprs if sum(len(str(e)) for e in exprs[:20]) <= 400 else None) for name, exprs in display.items()}
     return Derivation(cas.name, layout, len(tags), entry_labels, entry_variables, blocks,
-                      entry_switches, [str(s) for s in switch_exprs], function, shown, parameters)
+                      entry_switches, [str(s) for s in switch_values], function, shown, parameters)
 
 
 def _first(cas, f, tagged, symbols):
@@ -358,16 +362,29 @@ def _magnitude(cas, expr):
 
 
 def _switches(cas, expr):
-    """Arguments whose sign selects a branch of expr: at 0 the derivative is taken at a kink."""
+    """(argument, spread) pairs: an argument whose sign selects a branch of expr, and how far apart
+    the branches' values are (None: a jump, as sign's). At 0 with a spread, the entry is at a kink."""
     found, stack = [], [expr]
     while stack:
         e = stack.pop()
-        if isinstance(e, cas.relationals):
-            found.append(e.args[0] - e.args[1])
-            continue
-        if isinstance(e, cas.switch_functions):
-            found.append(e.args[0])
-        elif isinstance(e, cas.extrema):
-            found.extend(a - b for i, a in enumerate(e.args) for b in e.args[i + 1:])
+        if isinstance(e, cas.Piecewise):
+            pieces = cas.pieces(e)
+            spread = cas.Add(*[abs(v - pieces[0][0]) for v, _ in pieces[1:]])
+            for _, condition in pieces:
+                found.extend((s, spread) for s in _relational_arguments(cas, condition))
+        elif isinstance(e, cas.switch_functions):
+            found.append((e.args[0], None))
         stack.extend(e.args)
     return found
+
+
+def _relational_arguments(cas, condition):
+    """lhs - rhs of every comparison in a condition (through And/Or/Not)."""
+    out, stack = [], [condition]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, cas.relationals):
+            out.append(c.args[0] - c.args[1])
+        elif isinstance(c, cas.booleans):
+            stack.extend(c.args)
+    return out
