@@ -1,0 +1,117 @@
+"""Mutation tests of the cross-check: for every op of the table, with the engine's derivative through
+that op made 1.5 times the correct one (`wrong_derivative(op)`), in grad, hessian and jacobian modes,
+at smooth points, alone and beside a kink, a tie or a non-finite value in OTHER variables, the check
+must say `mismatch`; the same expressions without the fault must be `ok`.
+
+The matrix test prints the catch rate (mutants caught / mutants run).
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+from autodiff_cli.evaluate import evaluate
+from autodiff_cli.language.functions import BINARY_OPERATORS, FUNCTIONS, UNARY_OPERATORS
+from wrong_derivative_standin import wrong_derivative
+
+MODES = ("grad", "hessian", "jacobian")
+
+# The point: x*y = 0.42, y - 0.2*x = 0.58, x + 0.5 = 1.1 stay inside every function's smooth domain
+# (asin, acos, log, sqrt, relu and abs away from their kinks); the vector v has distinct entries so
+# that max/min have one winner.
+POINT = {"x": 0.6, "y": 0.7, "v": [0.3, 0.9, 0.5], "M": [[0.4, -0.3], [0.2, 0.8]]}
+
+# What else happens in the expression, in other variables: a kink, a tie, a non-finite value.
+ELSEWHERE = {
+    "smooth": ("", {}),
+    "kink": (" + abs(z)", {"z": 0.0}),
+    "relu-kink": (" + 3*relu(z)", {"z": 0.0}),
+    "tie": (" + max(t, 1)", {"t": 1.0}),
+    "non-finite": (" + sum(log(w))", {"w": [0.0, 1.0]}),
+}
+
+
+def table_ops():
+    """(op, arity, takes axis) for every op of the language's table: functions and operators."""
+    ops = [(name, arity, overload.axis) for name, arities in FUNCTIONS.items() for arity, overload in arities.items()]
+    ops += [(symbol, 2, False) for symbol in BINARY_OPERATORS]
+    ops += [(f"unary {symbol}", 1, False) for symbol in UNARY_OPERATORS]
+    return ops
+
+
+def _call(op, args):
+    if op.startswith("unary "):
+        return f"({op[len('unary '):]}({args[0]}))"
+    if op in BINARY_OPERATORS:
+        return f"(({args[0]}) {op} ({args[1]}))"
+    return f"{op}({', '.join(args)})"
+
+
+def scalar_expression(op, arity, takes_axis):
+    """A scalar expression of x, y (and v, M where the op needs arrays) whose derivatives all go through op."""
+    scalar_args = ["x*y", "y - 0.2*x"][:arity]
+    if takes_axis:                                   # a reduction: over a vector
+        return f"{_call(op, ['v*(x + 0.5)'])} * y"
+    expr = _call(op, scalar_args)
+    probe = evaluate(expr, POINT, check=False)
+    if probe.status == "error":                      # matmul/dot: not of scalars, of a matrix and a vector
+        return f"sum({_call(op, ['M*(x + 0.5)', 'c*y'])})"
+    return f"{expr} * (x + 0.5)"
+
+
+def build(op, arity, axis, mode, elsewhere):
+    expr = scalar_expression(op, arity, axis)
+    extra, bindings = ELSEWHERE[elsewhere]
+    bindings = dict(POINT, c=[0.7, -0.4], **bindings)
+    expr = f"({expr}){extra}"
+    if mode == "jacobian":
+        expr = f"({expr}) * p"
+        bindings["p"] = [1.0, 2.0]
+    used = {name: value for name, value in bindings.items() if _mentions(expr, name)}
+    return expr, used
+
+
+def _mentions(expr, name):
+    import re
+    return re.search(rf"\b{name}\b", expr) is not None
+
+
+def test_every_mutant_is_caught_and_every_clean_run_passes(capsys):
+    """The whole matrix in one test, so that the catch rate is over all of it."""
+    run, missed, false_alarms = 0, [], []
+    for (op, arity, axis), mode, elsewhere in itertools.product(table_ops(), MODES, ELSEWHERE):
+        expr, bindings = build(op, arity, axis, mode, elsewhere)
+        right = evaluate(expr, bindings, mode=mode, random_seed=0)
+        if right.status != "ok":
+            false_alarms.append((expr, mode, right.to_json()[:300]))
+        name = op[len("unary "):] if op.startswith("unary ") else op
+        with wrong_derivative(name):
+            wrong = evaluate(expr, bindings, mode=mode, random_seed=0)
+        run += 1
+        if wrong.status != "mismatch":
+            missed.append((op, mode, elsewhere, expr))
+        assert np.array_equal(wrong.value, right.value, equal_nan=True)   # forward values are untouched
+    with capsys.disabled():
+        print(f"\nmutation catch rate: {run - len(missed)}/{run} mutants caught "
+              f"({len(table_ops())} ops x {len(MODES)} modes x {len(ELSEWHERE)} surroundings)")
+    assert not false_alarms, false_alarms[:5]
+    assert not missed, missed[:10]
+
+
+@pytest.mark.parametrize("op, mode, args", [
+    ("sin", "grad", ["abs(z) + sin(x)*y", "z=0", "x=1", "y=2"]),
+    ("log", "grad", ["sum(log(w)) + log(x)", "w=[0,1]", "x=2"]),
+    ("*", "hessian", ["x*y*y + max(t, 1)", "x=0.5", "y=2", "t=1"]),
+    ("max", "jacobian", ["max(v) * p + relu(z)", "v=[1,4,2]", "p=[1,2]", "z=0"]),
+])
+def test_a_mutant_exits_1_through_the_cli(op, mode, args):
+    from typer.testing import CliRunner
+
+    from autodiff_cli.cli import app
+    runner = CliRunner()
+    clean = runner.invoke(app, [mode, *args, "--json"], prog_name="autodiff")
+    assert clean.exit_code == 0, clean.output
+    with wrong_derivative(op):
+        result = runner.invoke(app, [mode, *args, "--json"], prog_name="autodiff")
+    assert result.exit_code == 1, result.output
+    assert '"status": "mismatch"' in result.stdout
