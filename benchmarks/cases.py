@@ -445,14 +445,24 @@ def w4_case(system):
 
 
 def _batch_answer(out):
+    """Every record's value and derivatives, flattened (gradients, Hessian or Jacobian alike)."""
     values, grads = [], []
     for line in out.strip().splitlines():
         rec = json.loads(line)
         if rec.get("status") != "ok":
-            raise RuntimeError(f"record {rec.get('id')}: status {rec.get('status')}: {rec.get('error')}")
-        values.append(float(rec["value"]))
-        grads.extend(float(rec["gradients"][k]) for k in sorted(rec["gradients"]))
+            raise RuntimeError(f"record {rec.get('id')}: status {rec.get('status')}: {rec.get('error') or rec.get('check')}")
+        values.extend(floats(rec["value"]))
+        grads.extend(_flat(rec.get("gradients") or rec.get("hessian") or rec.get("jacobian")))
     return {"value": values, "grad": grads}
+
+
+def _flat(nested):
+    """Numbers of nested dicts (in key order) and lists, in order."""
+    if isinstance(nested, dict):
+        return [v for key in sorted(nested) for v in _flat(nested[key])]
+    if isinstance(nested, list):
+        return [v for item in nested for v in _flat(item)]
+    return [float(nested)]
 
 
 def torch_loop(path, out):
@@ -505,28 +515,7 @@ def w7_case(case, system, quick, workdir):
     if system not in ("autodiff-check", "autodiff-nocheck"):
         raise Unavailable(f"no {system} implementation for {case}")
     argv = [autodiff_bin(), "batch", str(path), "--json"] + (["--no-check"] if system == "autodiff-nocheck" else [])
-    return ProcessRun(argv, _w7_answer)
-
-
-def _w7_answer(out):
-    """Every record's value and derivatives, flattened (gradients, Hessian or Jacobian alike)."""
-    values, grads = [], []
-    for line in out.strip().splitlines():
-        rec = json.loads(line)
-        if rec.get("status") != "ok":
-            raise RuntimeError(f"record {rec.get('id')}: status {rec.get('status')}: {rec.get('error') or rec.get('check')}")
-        values.extend(floats(rec["value"]))
-        grads.extend(_flat(rec.get("gradients") or rec.get("hessian") or rec.get("jacobian")))
-    return {"value": values, "grad": grads}
-
-
-def _flat(nested):
-    """Numbers of nested dicts (in key order) and lists, in order."""
-    if isinstance(nested, dict):
-        return [v for key in sorted(nested) for v in _flat(nested[key])]
-    if isinstance(nested, list):
-        return [v for item in nested for v in _flat(item)]
-    return [float(nested)]
+    return ProcessRun(argv, _batch_answer)
 
 
 # --- dispatch -------------------------------------------------------------------------------------

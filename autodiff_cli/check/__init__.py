@@ -94,11 +94,19 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None):
     report.notes[:0] = notes
     report.notes.extend(text for _, text in kinks)
     if report.excused:
-        report.notes.append(f"{len(report.excused)} entr{'y' if len(report.excused) == 1 else 'ies'} not judged "
-                            f"(kink, tie, pole or non-finite value): " + "; ".join(
-                                f"{e.entry}: {e.why}" for e in report.excused[:3]) +
-                            (" ..." if len(report.excused) > 3 else ""))
+        report.notes.append(_excused_note(report.excused, [text for _, text in kinks]))
     return report
+
+
+def _excused_note(excused, kink_texts):
+    """One line naming the entries not judged, a kink already noted being referred to, not repeated."""
+    def why(entry):
+        text = entry.why
+        for kink in kink_texts:
+            text = text.replace(kink, "the kink noted above")
+        return text
+    shown = "; ".join(f"{e.entry}: {why(e)}" for e in excused[:3]) + (" ..." if len(excused) > 3 else "")
+    return f"{len(excused)} entr{'y' if len(excused) == 1 else 'ies'} not judged: {shown}"
 
 
 def _budget(budget):
