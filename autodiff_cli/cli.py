@@ -363,6 +363,9 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
     except KeyboardInterrupt:
         _stderr("error: interrupted")
         return 130
+    except MemoryError:           # the result computed, but printing it does not fit
+        return _input_error(AutodiffError("limit", "out of memory while writing the result (lower "
+                                                   "AUTODIFF_MAX_ELEMENTS to be stopped earlier)"), expr, json_output)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         return _internal_error(exc, debug, expression=expr, json_output=json_output)
 

@@ -215,6 +215,19 @@ def test_the_cas_import_is_outside_every_timer(args, env):
     assert "NameError" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
 
 
+def test_a_tiny_record_limit_stops_records_not_the_process():
+    """With --timeout 0.03 a record may be stopped (the machine may be slow), but never by the CAS's
+    import, and the records after it are evaluated as usual: no NameError, no warnings."""
+    proc = _batch("x**2 | x=2\nx**3 | x=2\n" * 5, "--json", "--timeout", "0.03")
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == 10
+    for record in out:
+        assert record["status"] == "ok" or record["error"]["kind"] == "timeout", record
+        if record["status"] == "ok":
+            assert record["check"]["method"] == "sympy"
+    assert "NameError" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
+
+
 def test_prepare_imports_the_cas_and_is_idempotent():
     assert check.prepare() in ("symengine", "sympy")
     assert check.prepare() == check.prepare()
