@@ -38,14 +38,25 @@ class Unsuitable(Exception):
 
 # --- the two computer-algebra back ends ------------------------------------------------------------
 
-class _SymEngineNamespace:
-    """symengine as the lowering's `sp`, with abs/max/min written as Piecewise (differentiable there)."""
+class _Float64Constants:
+    """A CAS module as the lowering's `sp`, with pi and e as the float64 numbers the engine uses:
+    exact, sin(pi) would be 0 where the engine has 1.2e-16, and x*sin(pi) would not check."""
 
-    def __init__(self, se):
-        self._se = se
+    def __init__(self, module):
+        self._se = module
+        self.pi, self.E = self.Float(float(np.pi)), self.Float(float(np.e))
+
+    def Float(self, value):
+        if self._se.__name__ == "sympy":       # 17 digits: lambdify prints a Float with its digits,
+            return self._se.Float(value, 17)   # and 15 do not give back the float64
+        return self._se.Float(value)
 
     def __getattr__(self, name):
         return getattr(self._se, name)
+
+
+class _SymEngineNamespace(_Float64Constants):
+    """symengine, with abs/max/min written as Piecewise: SymEngine cannot differentiate Abs/Max/Min."""
 
     def Abs(self, u):
         if u.is_Number:
@@ -82,7 +93,7 @@ class _Backend:
             self.undefined = (se.Derivative, se.Subs)
         else:
             sp = self.module = importlib.import_module("sympy")
-            self.namespace = sp
+            self.namespace = _Float64Constants(sp)
             self.relationals = (sp.core.relational.Relational,)
             self.booleans = (sp.And, sp.Or, sp.Not)
             self.switch_functions = (sp.sign, sp.Heaviside, sp.DiracDelta)   # discontinuous at 0
