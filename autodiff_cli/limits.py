@@ -51,3 +51,9 @@ def check_time_budget():
 def record_timeout():
     """Seconds one batch record may run before it is stopped and reported (default of --timeout). AUTODIFF_TIMEOUT."""
     return _env_number("AUTODIFF_TIMEOUT", 10.0, float)
+
+
+def max_line_bytes():
+    """Longest batch input line accepted (bytes); a longer line becomes an error record without
+    ever being held in memory whole. AUTODIFF_MAX_LINE_BYTES."""
+    return _env_number("AUTODIFF_MAX_LINE_BYTES", 64 * 1024 * 1024)

@@ -1,0 +1,250 @@
+"""The worker pool of batch mode (jobs > 1): forked workers, ordered results, kill and replace.
+
+    run_parallel(batch, records, progress, reader, jobs)
+
+The parent reads records into a bounded window, sends them in small chunks to `jobs` forked
+worker processes (started once per batch), and writes the results in input order through
+`batch.emit` as soon as a result and all before it are in. Each worker applies the record's
+SIGALRM deadline itself; a worker whose record is still running a grace period after its
+deadline (stuck in one numpy call, say) is killed and replaced, and the records queued behind it
+are sent again. A worker that dies gives its running record an error record.
+"""
+import json
+import os
+import pickle
+import signal
+import time
+from collections import deque
+
+from ..result import dumps, error_record
+from .execute import run_record, timeout_message, unreadable_record
+from .reader import NOT_READY
+from .records import RecordError
+
+BIG_MESSAGE = 32 * 1024     # bytes of tasks that may queue up behind a busy worker
+
+
+def _worker_main(conn, close_these, config, json_output):
+    """A worker process: evaluate the records it is sent, one result message per record."""
+    for c in close_these:
+        try:
+            c.close()
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # the parent handles Ctrl-C and stops us
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:                                              # stray prints must not reach the output
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+    parent = os.getppid()
+    while True:
+        try:
+            if not conn.poll(2.0):
+                if os.getppid() != parent:            # orphaned: the parent died
+                    return
+                continue
+            message = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        tasks = pickle.loads(message)
+        if tasks is None:
+            return
+        for seq, line, record in tasks:
+            out, elapsed = run_record(line, record, config)
+            payload = dumps(out) if json_output else out
+            try:
+                conn.send_bytes(pickle.dumps((seq, payload, out["status"], elapsed), pickle.HIGHEST_PROTOCOL))
+            except (BrokenPipeError, OSError):
+                return
+
+
+class _Worker:
+    def __init__(self, ctx, others, config, json_output):
+        import multiprocessing.connection  # noqa: F401  (wait())
+        parent_conn, child_conn = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, daemon=True,
+                                args=(child_conn, [parent_conn] + [w.conn for w in others], config, json_output))
+        self.proc.start()
+        child_conn.close()
+        self.conn = parent_conn
+        self.outstanding = deque()    # [seq, line, record] sent, in the order the worker runs them
+        self.head_started = None      # when the worker (probably) started outstanding[0]
+        self.broken = False           # a send failed: it died, its pipe is read to the end
+
+    def send(self, tasks, now, data=None):
+        """Send tasks; False if the worker is gone (then nothing was sent)."""
+        try:
+            self.conn.send_bytes(data if data is not None else pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError):
+            return False
+        if not self.outstanding:
+            self.head_started = now
+        self.outstanding.extend(tasks)
+        return True
+
+    def stop(self, kill=False):
+        if kill:
+            try:
+                self.proc.kill()
+            except (OSError, AttributeError):
+                pass
+        else:
+            try:
+                self.conn.send_bytes(pickle.dumps(None))
+            except (OSError, ValueError):
+                pass
+        self.proc.join(timeout=0.5 if not kill else 2)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout=2)
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+def _describe_exit(code):
+    if code is None:
+        return "did not exit"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+
+def run_parallel(batch, records, progress, reader, jobs):
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    config, json_output = batch.config, batch.json_output
+    ctx = multiprocessing.get_context("fork")
+    timeout = config["timeout"]
+    hard_limit = (timeout * 1.1 + 1.0) if timeout else None   # SIGALRM first; the kill is a backstop
+    chunk = 8
+    window = max(64, jobs * chunk * 4)       # records read but not yet written
+    workers = []
+    for _ in range(jobs):
+        workers.append(_Worker(ctx, workers, config, json_output))
+    pending = deque()      # (seq, line, record) read, not yet sent
+    ready = {}             # seq -> (payload, status, elapsed, line, id, expression, kind)
+    meta = {}              # seq -> (line, id, expression) for records in flight
+    next_seq = next_out = 0
+    exhausted = False
+    records = iter(records)
+
+    def finish(seq, payload, status, elapsed, kind=None):
+        line, rid, expr = meta.pop(seq)
+        ready[seq] = (payload, status, elapsed, line, rid, expr, kind)
+
+    def replace(index, why_kind, why_message):
+        """Kill worker `index`; its running record gets an error, the rest are sent again."""
+        worker = workers[index]
+        worker.stop(kill=True)
+        if worker.outstanding:
+            head, rest = worker.outstanding[0], list(worker.outstanding)[1:]
+            seq, line, record = head
+            out = error_record(record["expr"], why_kind, why_message, line=line, id=record.get("id"))
+            elapsed = time.perf_counter() - worker.head_started if worker.head_started else 0.0
+            finish(seq, out, "error", elapsed, why_kind)
+            pending.extendleft(reversed(rest))
+        workers[index] = _Worker(ctx, [w for i, w in enumerate(workers) if i != index], config, json_output)
+
+    try:
+        while True:
+            # read, while the window has room (without waiting for input while work is in flight)
+            input_waiting = False
+            while not exhausted and next_seq - next_out < window:
+                reader.blocking = not (pending or ready or any(w.outstanding for w in workers))
+                try:
+                    line, record = next(records)
+                except StopIteration:
+                    exhausted = True
+                    break
+                if record is NOT_READY:
+                    input_waiting = True
+                    break
+                seq, next_seq = next_seq, next_seq + 1
+                if isinstance(record, RecordError):
+                    meta[seq] = (line, record.record_id, record.expression)
+                    finish(seq, unreadable_record(line, record), "error", 0.0, record.kind)
+                else:
+                    meta[seq] = (line, record.get("id"), record["expr"])
+                    pending.append((seq, line, record))
+            # send: top up every worker to about two chunks of work
+            # (a big message goes only to an idle worker: writing it to a busy one could block
+            # this loop, and with it the time limits, until that worker is done)
+            now = time.perf_counter()
+            for index, worker in enumerate(workers):
+                if not pending:
+                    break
+                if len(worker.outstanding) < chunk and not worker.broken:
+                    size = max(1, min(chunk, (len(pending) + len(workers) - 1) // len(workers)))
+                    tasks = [pending[i] for i in range(min(size, len(pending)))]
+                    data = pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
+                    if len(data) > BIG_MESSAGE and len(tasks) > 1:
+                        tasks = tasks[:1]
+                        data = pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
+                    if len(data) > BIG_MESSAGE and worker.outstanding:
+                        continue
+                    if worker.send(tasks, now, data):
+                        for _ in tasks:
+                            pending.popleft()
+                    elif worker.outstanding:      # it died: its results so far are read first, below
+                        worker.broken = True
+                    else:
+                        replace(index, "internal", "")
+            # write what is done, in input order
+            while next_out in ready:
+                payload, status, elapsed, line, rid, expr, kind = ready.pop(next_out)
+                batch.emit(payload, status, elapsed, line, rid, expr, kind)
+                next_out += 1
+            if progress:
+                progress.update(reader.bytes_read, batch.stats["records"])
+            if exhausted and next_out == next_seq:
+                break
+            busy = [w for w in workers if w.outstanding]
+            if not busy:
+                continue
+            # wait for results, or for the earliest hard deadline
+            now = time.perf_counter()
+            wait_for = 0.5
+            if hard_limit:
+                wait_for = min(wait_for, max(0.0, min(w.head_started + hard_limit for w in busy) - now))
+            watch = [w.conn for w in busy] + ([reader.fd] if input_waiting and reader.fd is not None else [])
+            for conn in wait(watch, timeout=wait_for):
+                if conn is reader.fd:
+                    continue
+                index = next(i for i, w in enumerate(workers) if w.conn is conn)
+                worker = workers[index]
+                while True:
+                    try:
+                        if not conn.poll():
+                            break
+                        seq, payload, status, elapsed = pickle.loads(conn.recv_bytes())
+                    except (EOFError, OSError):
+                        worker.proc.join(timeout=1.0)
+                        code = worker.proc.exitcode
+                        replace(index, "internal",
+                                f"the worker process evaluating this record died ({_describe_exit(code)})")
+                        break
+                    worker.outstanding.popleft()
+                    worker.head_started = time.perf_counter()
+                    kind = None
+                    if status == "error":
+                        kind = (payload if isinstance(payload, dict) else json.loads(payload))["error"]["kind"]
+                    finish(seq, payload, status, elapsed, kind)
+            if hard_limit:
+                now = time.perf_counter()
+                for index, worker in enumerate(workers):
+                    if worker.outstanding and now - worker.head_started > hard_limit:
+                        replace(index, "timeout", timeout_message(timeout) + "; its worker was killed")
+    finally:
+        for worker in workers:
+            worker.stop(kill=True)
+
