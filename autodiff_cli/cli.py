@@ -236,40 +236,29 @@ def grad(
                           check=check, random_seed=random_seed, debug=debug, steps=steps, graph=graph, dot=dot))
 
 
-@app.command(cls=ExprCommand, epilog=HESSIAN_EPILOG,
-             short_help="All second derivatives of a scalar EXPR (double backward).")
-def hessian(
-    expr: ExprArg,
-    bindings: BindingsArg = None,
-    wrt: WrtOpt = None,
-    json_output: JsonOpt = False,
-    check: CheckOpt = True,
-    random_seed: SeedOpt = None,
-    debug: DebugOpt = False,
-    graph: GraphOpt = False,
-    dot: DotOpt = None,
-):
-    """All second derivatives of a scalar EXPR (double backward)."""
-    raise typer.Exit(_run("hessian", expr, bindings, wrt=wrt, json_output=json_output, check=check,
-                          random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+def _derivative_matrix_command(mode, epilog, short_help, help_text):
+    """`hessian` and `jacobian` take the same arguments and options: one declaration for both."""
+    def command(
+        expr: ExprArg,
+        bindings: BindingsArg = None,
+        wrt: WrtOpt = None,
+        json_output: JsonOpt = False,
+        check: CheckOpt = True,
+        random_seed: SeedOpt = None,
+        debug: DebugOpt = False,
+        graph: GraphOpt = False,
+        dot: DotOpt = None,
+    ):
+        raise typer.Exit(_run(mode, expr, bindings, wrt=wrt, json_output=json_output, check=check,
+                              random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+
+    app.command(mode, cls=ExprCommand, epilog=epilog, short_help=short_help, help=help_text)(command)
 
 
-@app.command(cls=ExprCommand, epilog=JACOBIAN_EPILOG,
-             short_help="The full Jacobian of EXPR w.r.t. its variables.")
-def jacobian(
-    expr: ExprArg,
-    bindings: BindingsArg = None,
-    wrt: WrtOpt = None,
-    json_output: JsonOpt = False,
-    check: CheckOpt = True,
-    random_seed: SeedOpt = None,
-    debug: DebugOpt = False,
-    graph: GraphOpt = False,
-    dot: DotOpt = None,
-):
-    """The full Jacobian of EXPR (any output shape) w.r.t. its input variables."""
-    raise typer.Exit(_run("jacobian", expr, bindings, wrt=wrt, json_output=json_output, check=check,
-                          random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+_derivative_matrix_command("hessian", HESSIAN_EPILOG, "All second derivatives of a scalar EXPR (double backward).",
+                           "All second derivatives of a scalar EXPR (double backward).")
+_derivative_matrix_command("jacobian", JACOBIAN_EPILOG, "The full Jacobian of EXPR w.r.t. its variables.",
+                           "The full Jacobian of EXPR (any output shape) w.r.t. its input variables.")
 
 
 @app.command(epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")

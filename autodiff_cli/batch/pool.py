@@ -16,12 +16,11 @@ import signal
 import time
 from collections import deque
 
+from ..limits import WORKER_QUEUE_BYTES
 from ..result import dumps, error_record
 from .execute import run_record, timeout_message, unreadable_record
 from .reader import NOT_READY
 from .records import RecordError
-
-BIG_MESSAGE = 32 * 1024     # bytes of tasks that may queue up behind a busy worker
 
 
 def _worker_main(conn, close_these, config, json_output):
@@ -187,10 +186,10 @@ def run_parallel(batch, records, progress, reader, jobs):
                     size = max(1, min(chunk, (len(pending) + len(workers) - 1) // len(workers)))
                     tasks = [pending[i] for i in range(min(size, len(pending)))]
                     data = pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
-                    if len(data) > BIG_MESSAGE and len(tasks) > 1:
+                    if len(data) > WORKER_QUEUE_BYTES and len(tasks) > 1:
                         tasks = tasks[:1]
                         data = pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
-                    if len(data) > BIG_MESSAGE and worker.outstanding:
+                    if len(data) > WORKER_QUEUE_BYTES and worker.outstanding:
                         continue
                     if worker.send(tasks, now, data):
                         for _ in tasks:
