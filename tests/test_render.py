@@ -259,3 +259,28 @@ def test_shorten():
     long = "sin(x)+" * 50 + "tail"
     short = tables.shorten(long, 40)
     assert len(short) <= 40 and short.startswith("sin(x)") and short.endswith("tail") and " ... " in short
+
+
+# --- text from input: escaped, never markup -----------------------------------------------------
+
+def test_escape_text_shows_control_and_bidi_characters():
+    from autodiff_cli.ui.console import escape_text
+    assert escape_text("x**2 + sin(y) # café") == "x**2 + sin(y) # café"
+    assert escape_text("\x1b[2A\x1b[2K") == "\\x1b[2A\\x1b[2K"
+    assert escape_text("a\u202eb\u2066c\u200bd") == "a\\u202eb\\u2066c\\u200bd"
+    assert escape_text("a\nb\tc\r\x00\x85") == "a\\nb\\tc\\r\\x00\\x85"
+    assert escape_text("\ud800 \u2028 \U000e0001") == "\\ud800 \\u2028 \\U000e0001"
+    assert escape_text(escape_text("\x1b")) == "\\x1b"          # escaping twice changes nothing
+
+
+def test_input_text_in_tables_is_not_markup():
+    result = evaluate("(x # [/red]\n + 1)*2", {"x": 1}, check=False, trace=True)
+    steps = text_of(tables.render_steps(result))
+    assert "(x # [/red]\\n + 1)*2" in steps
+    header = text_of(tables.render_result(fake_result(expression="x # [bold]\x1b[2J\u202e")))
+    assert "[bold]\\x1b[2J\\u202e" in header and "\x1b" not in header
+
+
+def test_error_text_escapes_the_message():
+    text = errors.error_text(AutodiffError("parse", "unexpected character '\x1b'", 2, source="x\x1b"))
+    assert "'\\x1b'" in text and "\x1b" not in text
