@@ -16,6 +16,7 @@ import signal
 import time
 from collections import deque
 
+from ..deadline import AlarmScope
 from ..limits import WORKER_QUEUE_BYTES
 from ..result import dumps, error_record
 from .execute import run_record, timeout_message, unreadable_record
@@ -39,6 +40,7 @@ def _worker_main(conn, close_these, config, json_output):
     except OSError:
         pass
     parent = os.getppid()
+    AlarmScope().__enter__()                          # for the worker's life (see deadline.py)
     while True:
         try:
             if not conn.poll(2.0):

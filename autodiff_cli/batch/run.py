@@ -13,6 +13,7 @@ import sys
 import time
 
 from .. import limits
+from ..deadline import AlarmScope
 from ..result import dumps
 from ..ui.console import isatty, quiet_output
 from .execute import evaluator, run_record, unreadable_record
@@ -78,14 +79,15 @@ class Batch:
 
 def run_serial(batch, records, progress, reader):
     """jobs == 1: every record in this process, in order."""
-    for line, record in records:
-        if isinstance(record, RecordError):
-            out, elapsed = unreadable_record(line, record), 0.0
-        else:
-            out, elapsed = run_record(line, record, batch.config)
-        batch.emit_record(out, elapsed)
-        if progress:
-            progress.update(reader.bytes_read, batch.stats["records"])
+    with AlarmScope():
+        for line, record in records:
+            if isinstance(record, RecordError):
+                out, elapsed = unreadable_record(line, record), 0.0
+            else:
+                out, elapsed = run_record(line, record, batch.config)
+            batch.emit_record(out, elapsed)
+            if progress:
+                progress.update(reader.bytes_read, batch.stats["records"])
 
 
 def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_seed=None, wrt=None,
