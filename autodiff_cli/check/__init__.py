@@ -20,20 +20,15 @@ import warnings
 import numpy as np
 
 from .. import limits
+from ..deadline import TimeLimitExceeded, time_limit
 from ..errors import AutodiffError
 from ..language.nodes import Name, children
-from ..timeouts import TimeLimitExceeded, time_limit
 from .finite_difference import finite_difference_check
 from .judge import judge_entries
 from .report import CheckReport, Excused, VariableCheck, unjudged
 from .symbolic import Unsuitable, backend, derive
 
 __all__ = ["cross_check", "prepare", "CheckReport", "VariableCheck", "Excused"]
-
-SYMBOLIC_MAX_ELEMENTS = 64        # total input elements that get a symbol each
-SYMBOLIC_MAX_NODES = 400          # parse-tree size beyond which symbolic derivatives get unwieldy
-SYMBOLIC_MAX_SECOND_ORDER = 16    # Hessian: symbols differentiated twice
-SYMBOLIC_MAX_ENTRIES = 4096       # derivative entries (Jacobian outputs x inputs)
 
 _prepared = False
 
@@ -131,15 +126,15 @@ def node_count(program):
 
 def _require_small(program, result):
     elements = sum(int(np.size(v)) for v in result.inputs.values())
-    if elements > SYMBOLIC_MAX_ELEMENTS:
-        raise Unsuitable(f"the inputs have {elements} elements (symbols are used up to {SYMBOLIC_MAX_ELEMENTS})")
+    if elements > limits.SYMPY_MAX_ELEMENTS:
+        raise Unsuitable(f"the inputs have {elements} elements (symbols are used up to {limits.SYMPY_MAX_ELEMENTS})")
     nodes = node_count(program)
-    if nodes > SYMBOLIC_MAX_NODES:
-        raise Unsuitable(f"the expression has {nodes} nodes (symbolic derivatives are used up to {SYMBOLIC_MAX_NODES})")
+    if nodes > limits.SYMPY_MAX_NODES:
+        raise Unsuitable(f"the expression has {nodes} nodes (symbolic derivatives are used up to {limits.SYMPY_MAX_NODES})")
     wrt_elements = sum(int(np.size(result.inputs[n])) for n in result.wrt)
-    if result.mode == "hessian" and wrt_elements > SYMBOLIC_MAX_SECOND_ORDER:
+    if result.mode == "hessian" and wrt_elements > limits.SYMPY_MAX_SECOND_ORDER:
         raise Unsuitable(f"a Hessian in {wrt_elements} variables is too large to expand symbolically")
-    if result.mode == "jacobian" and np.size(result.value) * wrt_elements > SYMBOLIC_MAX_ENTRIES:
+    if result.mode == "jacobian" and np.size(result.value) * wrt_elements > limits.SYMPY_MAX_JACOBIAN_ENTRIES:
         raise Unsuitable(f"a Jacobian of {np.size(result.value) * wrt_elements} entries is too large")
 
 
@@ -162,11 +157,11 @@ def engine_entries(result):
 def _symbolic_check(derivation, result, seed, reasons):
     reference, scale, switches = derivation.evaluate(result.inputs, seed)
     report = judge_entries(engine_entries(result), reference, scale, switches, derivation, reasons)
-    report.symbolic = {name: _shown(derivation, name, result) for name in result.wrt}
+    report.symbolic = {name: _shown(derivation, name, result, seed) for name in result.wrt}
     return report
 
 
-def _shown(derivation, name, result):
+def _shown(derivation, name, result, seed):
     """The first derivatives by `name` as text, the inputs not differentiated written as their numbers."""
     exprs = derivation.display.get(name)
     if exprs is None:
@@ -174,9 +169,10 @@ def _shown(derivation, name, result):
     if not derivation.parameters and name in derivation.texts:
         return derivation.texts[name]
     if derivation.parameters:
-        values = np.concatenate([np.ravel(result.inputs[n]) for n, _ in derivation.layout if n != "<seed>"])
+        values = derivation.point(result.inputs, seed)
         cas = backend()
-        point = {symbol: cas.module.Float(float(values[i])) for symbol, _, i in derivation.parameters}
+        number = lambda v: cas.module.Integer(int(v)) if v.is_integer() and abs(v) < 2**53 else cas.module.Float(v)
+        point = {symbol: number(float(values[i])) for symbol, _, i in derivation.parameters}
         exprs = [cas.substitute(e, point) for e in exprs]
     text = str(exprs[0]) if np.shape(result.inputs[name]) == () and len(exprs) == 1 else str(exprs)
     text = text if len(text) <= 400 else None

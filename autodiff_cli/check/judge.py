@@ -6,8 +6,9 @@ An entry is excused, and only that entry, when
   - one of its switches is at 0 (within rounding) between branches of different values: the
     derivative is taken at a kink or a tie, where the engine follows PyTorch's convention, which
     no other derivative has to agree with.
-Every other entry must agree within ROUNDING * eps * (its terms in absolute value): the scale of
-the rounding error either side can make, whatever cancels in the exact result.
+Every other entry must agree within ROUNDING * eps * (its terms in absolute value, plus those of
+the largest entry of the same variable): the scale of the rounding error either side can make,
+whatever cancels in the exact result.
 """
 import numpy as np
 
@@ -16,12 +17,17 @@ from .report import CheckReport, Excused, VariableCheck
 EPS = np.finfo(np.float64).eps
 ROUNDING = 256          # eps-multiples of an entry's term magnitude it may be off (~6e-14 relative)
 SWITCH_ROUNDING = 16    # a switch within this many eps-multiples of its magnitude is taken to be at 0
+BLOCK_FLOOR = 1.0       # an entry may be off by rounding at the scale of the largest of its variable's
+                        # (the engine's formulas are not the CAS's: sigmoid(u)' at saturation is 0 there)
 
 
 def judge_entries(engine, reference, scale, switches, derivation, reasons):
     """A CheckReport from the engine's and the symbolic entries (numpy warnings are off: evaluate()).
     switches: rows of switch values, their scales, the spreads of their branches, the spreads' scales."""
     value, value_scale, spread, spread_scale = switches
+    finite_scale = np.where(np.isfinite(scale), scale, 0.0)
+    for block in derivation.blocks.values():      # entries of one variable share one rounding floor
+        scale[block] += BLOCK_FLOOR * finite_scale[block].max(initial=0.0)
     at_kink = (~(np.abs(value) > SWITCH_ROUNDING * EPS * value_scale)            # nan counts as at a kink
                & ~(spread <= ROUNDING * EPS * spread_scale))                      # branches that differ
     error = np.abs(engine - reference)

@@ -3,6 +3,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..result import json_number
+
 
 @dataclass
 class VariableCheck:
@@ -37,9 +39,7 @@ class CheckReport:
             self.max_abs_error = None
 
     def as_dict(self):
-        error = self.max_abs_error
-        if error is not None and not np.isfinite(error):
-            error = "nan" if np.isnan(error) else "inf"
+        error = None if self.max_abs_error is None else json_number(float(self.max_abs_error))
         record = {"method": self.method, "passed": self.passed, "max_abs_error": error}
         if self.excused:
             record["excused"] = [{"entry": e.entry, "why": e.why} for e in self.excused]
