@@ -15,8 +15,9 @@ def _primitives(spec):
     """{node name: primitive} for every node the op records."""
     primitives = {}
     for node in spec.nodes():
-        primitives[node.name] = defop(node.name, node.forward, *node.vjps, saves_inputs=node.saves_inputs,
-                                      saves_output=node.saves_output, function_name=spec.name)
+        primitives[node.name] = defop(node.name, node.forward, *node.vjps, jvp=node.jvp,
+                                      saves_inputs=node.saves_inputs, saves_output=node.saves_output,
+                                      function_name=spec.name)
     return primitives
 
 

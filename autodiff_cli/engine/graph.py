@@ -170,6 +170,7 @@ class Node:
 
     __slots__ = ("inputs", "out", "params", "edges", "_retained", "__weakref__")
     vjps = ()
+    jvp = None
 
     def name(self):
         return type(self).__name__
@@ -271,18 +272,20 @@ def _forget_values(inputs):
     return tuple(_ShapeOnly(x.shape) if raw(x).size > _FORGET_ABOVE else x for x in inputs)
 
 
-def defop(name, forward, *vjps, saves_inputs=True, saves_output=True, function_name=None):
+def defop(name, forward, *vjps, jvp=None, saves_inputs=True, saves_output=True, function_name=None):
     """Make an op from a numpy `forward(*arrays, **params)` and one VJP per positional input.
 
     name: the node class's name (PyTorch's, `MulBackward0`); function_name: the op function's
     `__name__` (`mul`). Each VJP is `vjp(F, g, ans, *inputs, **params)` and returns the gradient
     for its input: the engine sums it back to the input's shape (broadcasting), so formulas can
-    ignore broadcasting. The node class holds the VJPs (`node_class.vjps`): replacing them there
-    changes every derivative through the op (see autodiff_cli.testing).
+    ignore broadcasting. The node class holds the VJPs (`node_class.vjps`, and the forward-mode
+    rule `node_class.jvp`): replacing them there changes every derivative through the op (see
+    autodiff_cli.testing).
     saves_inputs / saves_output: False where no VJP reads the inputs' values / the output, so
     that large arrays are freed during the forward pass (only their shapes are kept).
     """
-    node_class = type(name, (Node,), {"__slots__": (), "vjps": tuple(vjps)})
+    node_class = type(name, (Node,), {"__slots__": (), "vjps": tuple(vjps),
+                                         "jvp": staticmethod(jvp) if jvp is not None else None})
 
     def run_forward(arrays, params):
         with np.errstate(all="ignore"):

@@ -326,6 +326,7 @@ OPS = (
            variants=(Node("DotBackward0"), Node("MvBackward0"), Node("MmBackward0")), front=_matmul_front,
            aliases=("dot",), language=("dot", "matmul", "@"), methods=("matmul", "dot"),
            operators=("__matmul__", "__rmatmul__"), sympy=sym.operator(np.matmul), torch="matmul",
+           domain=("any", "any"),
            doc="a @ b: matrix product (dot(a, b) and matmul(a, b) too)"),
 
     # shapes and selection: engine only (the language has no syntax for them)

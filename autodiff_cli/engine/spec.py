@@ -34,6 +34,7 @@ class Node:
     name: str
     forward: Callable | None = None          # None: the op's own
     vjps: tuple | None = None                # None: the op's own
+    jvp: Callable | None = None              # None: the op's own, when the forward is the op's own too
     saves_inputs: bool | None = None
     saves_output: bool | None = None
 
@@ -97,8 +98,9 @@ class OpSpec:
 
     def nodes(self):
         """Every node this op can record, its own first, each completed with the op's defaults."""
-        own = Node(self.node, self.forward, tuple(self.vjps), self.saves_inputs, self.saves_output)
+        own = Node(self.node, self.forward, tuple(self.vjps), self.jvp, self.saves_inputs, self.saves_output)
         completed = [Node(v.name, v.forward or self.forward, tuple(v.vjps if v.vjps is not None else self.vjps),
+                          v.jvp if v.jvp is not None or v.forward is not None else self.jvp,
                           self.saves_inputs if v.saves_inputs is None else v.saves_inputs,
                           self.saves_output if v.saves_output is None else v.saves_output)
                      for v in self.variants]
