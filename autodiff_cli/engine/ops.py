@@ -218,10 +218,10 @@ def _at_zero(convention):
 
 
 def _unary(name, node, forward, vjp, sympy, domain="any", saves_inputs=True, saves_output=True, kink=None,
-           operators=()):
+           operators=(), torch=None):
     """The common case: an elementwise function of one argument, also a Tensor method."""
     return OpSpec(name, node, forward, (vjp,), language=(name,), methods=(name,), operators=operators,
-                  sympy=sympy, domain=(domain,), torch=name, saves_inputs=saves_inputs,
+                  sympy=sympy, domain=(domain,), torch=torch or name, saves_inputs=saves_inputs,
                   saves_output=saves_output, kink=kink)
 
 
