@@ -176,3 +176,24 @@ def test_architecture_lists_every_engine_function():
     documented = _documented_functions((ROOT / "docs" / "ARCHITECTURE.md").read_text(), "- Functions")
     assert set(FUNCTIONS) <= documented, set(FUNCTIONS) - documented
     assert documented - set(FUNCTIONS) <= {"axis", "None", "int", "tuple", "keepdims", "False"}
+
+
+# --- softplus: what the generated tests do not cover ----------------------------------------------
+
+def test_softplus_is_stable_far_from_zero():
+    x = Tensor([-1000.0, -30.0, 0.0, 30.0, 1000.0], requires_grad=True)
+    y = ad.softplus(x)
+    y.backward(np.ones(5))
+    tail = np.log1p(np.exp(-30.0))                    # log(1 + e^-30), about e^-30
+    np.testing.assert_allclose(y.data, [0.0, tail, np.log(2.0), 30.0 + tail, 1000.0], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(x.grad.data, [0.0, np.exp(-30.0), 0.5, 1.0, 1.0], rtol=1e-13, atol=0)
+    assert type(y.grad_fn).__name__ == "SoftplusBackward0"
+
+
+def test_softplus_in_the_language_is_cross_checked_symbolically(monkeypatch):
+    from autodiff_cli import evaluate
+    monkeypatch.setenv("AUTODIFF_CHECK_SECONDS", "600")     # a loaded machine must not turn this into FD
+    result = evaluate("softplus(x) * y", {"x": 0.5, "y": 2.0})
+    assert result.status == "ok" and result.check.method == "sympy"
+    assert result.check.symbolic["y"] == "log(exp(x) + 1)"
+    assert float(result.gradients["x"]) == pytest.approx(2.0 / (1.0 + np.exp(-0.5)))

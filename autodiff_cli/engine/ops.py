@@ -304,6 +304,9 @@ OPS = (
     _unary("relu", "ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0),
            sym.elementwise(lambda sp, x: sp.Piecewise((x, x > 0), (0, True))), domain="nonzero",
            saves_inputs=False, kink=_at_zero("relu'(0) = 0")),
+    _unary("softplus", "SoftplusBackward0", lambda x: np.logaddexp(0.0, x),   # log(1 + e^x), no overflow
+           lambda F, g, ans, x: g * F.exp(x - ans),                       # sigmoid(x), no overflow either
+           sym.elementwise(lambda sp, x: sp.log(1 + sp.exp(x))), torch="nn.functional.softplus"),
     _elementwise_extremum("maximum", "MaximumBackward0", np.maximum, lambda a, b: (a, b), "Max",
                           "max(a, b): elementwise maximum"),
     _elementwise_extremum("minimum", "MinimumBackward0", np.minimum, lambda a, b: (b, a), "Min",
