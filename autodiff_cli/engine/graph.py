@@ -6,7 +6,7 @@ leaves in reverse topological order, asking each node for the vector-Jacobian pr
 gradient that reached it, and sums what arrives at each leaf into `.grad`.
 
 This module knows nothing about individual ops: an op is made by `defop(name, forward, *vjps)`
-from an entry of the op table (ops.py; functions.py generates the engine functions from it). The walk is
+from an entry of the op table (ops.py; build.py generates the engine functions from it). The walk is
 iterative, so graphs of hundreds of thousands of nodes work at any recursion limit.
 
 VJP formulas take a namespace `F` as their first argument: plain `numpy` during an ordinary
@@ -34,7 +34,7 @@ _mode = _MODE.get
 
 
 # The engine functions VJP formulas call under create_graph=True (sin, where, sum, ...): generated
-# from the op table by functions.py, which fills this namespace (this module cannot import it: the
+# from the op table by build.py, which fills this namespace (this module cannot import it: the
 # table is built on top of this module).
 DIFFERENTIABLE = types.SimpleNamespace()
 

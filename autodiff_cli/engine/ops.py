@@ -2,7 +2,7 @@
 
 Read an entry as: its engine name, PyTorch's node name, the numpy forward, one VJP per input
 `(F, g, ans, *inputs, **params)`, then where it shows up (language names, Tensor methods and
-operators, its SymPy form, its non-differentiable points). functions.py turns the table into the
+operators, its SymPy form, its non-differentiable points). build.py turns the table into the
 engine's functions; nothing else lists ops.
 
 `F` is numpy during an ordinary backward and the engine's own functions under `create_graph=True`,
@@ -142,23 +142,23 @@ def _whole(reduce):
     return lambda x, axis=None, keepdims=False: reduce(x, keepdims=keepdims)
 
 
-def _extremum(name, node_all, node_dim, forward, which, doc):
+def _extremum(name, node_all, node_dim, forward, which):
     return OpSpec(name, node_all, _whole(forward), (_extremum_vjp,), language=(name,), axis=True,
                   variants=(Node(node_dim, forward),), front=_reduction_front(node_all, node_dim),
                   aliases=("a" + name,), methods=(name, "a" + name),
                   sympy=sym.reduction(sym.extreme(which)), domain=("distinct",), torch=name,
                   kink=Kink(_extremum_tied, "has ties",
-                            "(the gradient split evenly among the tied elements)"), doc=doc)
+                            "(the gradient split evenly among the tied elements)"))
 
 
-def _elementwise_extremum(name, node, forward, winner_first, sympy_name, doc):
+def _elementwise_extremum(name, node, forward, winner_first, sympy_name):
     """maximum/minimum; `winner_first(a, b)` orders a pair for _tie_share: (a, b) for maximum."""
     return OpSpec(name, node, forward,
                   (lambda F, g, ans, a, b: g * _tie_share(*winner_first(raw(a), raw(b))),
                    lambda F, g, ans, a, b: g * _tie_share(*winner_first(raw(b), raw(a)))),
                   language=(name[:3],), methods=(name,), torch=name, domain=("lattice", "lattice_half"),
                   sympy=sym.elementwise(lambda sp, a, b: getattr(sp, sympy_name)(a, b), 2),
-                  kink=Kink(_tied, "has tied arguments", "(half the gradient to each side)"), doc=doc)
+                  kink=Kink(_tied, "has tied arguments", "(half the gradient to each side)"))
 
 
 # Products: numpy's matmul rules (1-D operands are vectors, leading dimensions broadcast).
@@ -232,25 +232,25 @@ OPS = (
     OpSpec("add", "AddBackward0", lambda a, b: a + b,
            (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: g),
            language=("+",), operators=("__add__", "__radd__"), sympy=sym.operator(lambda a, b: a + b),
-           saves_inputs=False, saves_output=False, domain=("any", "any"), torch="add", doc="a + b"),
+           saves_inputs=False, saves_output=False, domain=("any", "any"), torch="add"),
     OpSpec("sub", "SubBackward0", lambda a, b: a - b,
            (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: -g),
            variants=(Node("RsubBackward1"),),     # number - tensor
            language=("-",), operators=("__sub__", "__rsub__:RsubBackward1"),
            sympy=sym.operator(lambda a, b: a - b), saves_inputs=False, saves_output=False,
-           domain=("any", "any"), torch="sub", doc="a - b"),
+           domain=("any", "any"), torch="sub"),
     OpSpec("mul", "MulBackward0", lambda a, b: a * b,
            (lambda F, g, ans, a, b: g * b, lambda F, g, ans, a, b: g * a),
            language=("*",), operators=("__mul__", "__rmul__"), sympy=sym.operator(lambda a, b: a * b),
-           saves_output=False, domain=("any", "any"), torch="mul", doc="a * b"),
+           saves_output=False, domain=("any", "any"), torch="mul"),
     OpSpec("div", "DivBackward0", lambda a, b: a / b,
            (lambda F, g, ans, a, b: g / b, lambda F, g, ans, a, b: -g * a / (b * b)),
            front=_div_front, language=("/",), operators=("__truediv__", "__rtruediv__"),
            sympy=sym.operator(lambda a, b: a / b), saves_output=False, domain=("any", "nonzero"),
-           torch="div", doc="a / b"),
+           torch="div"),
     OpSpec("neg", "NegBackward0", lambda x: -x, (lambda F, g, ans, x: -g,),
            language=("-",), operators=("__neg__",), sympy=sym.operator(lambda a: -a),
-           saves_inputs=False, saves_output=False, domain=("any",), torch="neg", doc="-x"),
+           saves_inputs=False, saves_output=False, domain=("any",), torch="neg"),
     OpSpec("reciprocal", "ReciprocalBackward0", lambda x: 1.0 / x, (lambda F, g, ans, x: -g * ans * ans,),
            saves_inputs=False, domain=("nonzero",), torch="reciprocal"),
     OpSpec("power", "PowBackward1", lambda x, y: x ** y, (_pow_vjp_base, _pow_vjp_exponent),
@@ -263,7 +263,7 @@ OPS = (
            operators=("__pow__", "__rpow__"), sympy=sym.elementwise(sym.power, 2),
            kink=Kink(lambda ans, x, y: np.asarray(x) == 0, "has base 0",
                      "(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0)"),
-           domain=("pos", "nonzero"), torch="pow", doc="x ** y (also x^y)"),
+           domain=("pos", "nonzero"), torch="pow"),
 
     # elementwise functions
     _unary("sin", "SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x), sym.named("sin"),
@@ -307,10 +307,8 @@ OPS = (
     _unary("softplus", "SoftplusBackward0", lambda x: np.logaddexp(0.0, x),   # log(1 + e^x), no overflow
            lambda F, g, ans, x: g * F.exp(x - ans),                       # sigmoid(x), no overflow either
            sym.elementwise(lambda sp, x: sp.log(1 + sp.exp(x))), torch="nn.functional.softplus"),
-    _elementwise_extremum("maximum", "MaximumBackward0", np.maximum, lambda a, b: (a, b), "Max",
-                          "max(a, b): elementwise maximum"),
-    _elementwise_extremum("minimum", "MinimumBackward0", np.minimum, lambda a, b: (b, a), "Min",
-                          "min(a, b): elementwise minimum"),
+    _elementwise_extremum("maximum", "MaximumBackward0", np.maximum, lambda a, b: (a, b), "Max"),
+    _elementwise_extremum("minimum", "MinimumBackward0", np.minimum, lambda a, b: (b, a), "Min"),
 
     # reductions (axis=None|int|tuple, keepdims)
     OpSpec("sum", "SumBackward0", _whole(np.sum), (_sum_vjp,), variants=(Node("SumBackward1", np.sum),),
@@ -321,16 +319,15 @@ OPS = (
            front=_reduction_front("MeanBackward0", "MeanBackward1"), language=("mean",), axis=True,
            methods=("mean",), sympy=sym.reduction(sym.mean_of), saves_inputs=False, saves_output=False,
            domain=("any",), torch="mean"),
-    _extremum("max", "MaxBackward1", "AmaxBackward0", np.max, "maximum", "max(x): the largest element"),
-    _extremum("min", "MinBackward1", "AminBackward0", np.min, "minimum", "min(x): the smallest element"),
+    _extremum("max", "MaxBackward1", "AmaxBackward0", np.max, "maximum"),
+    _extremum("min", "MinBackward1", "AminBackward0", np.min, "minimum"),
 
     # products
     OpSpec("matmul", "MatmulBackward0", np.matmul, (_matmul_vjp_a, _matmul_vjp_b),
            variants=(Node("DotBackward0"), Node("MvBackward0"), Node("MmBackward0")), front=_matmul_front,
            aliases=("dot",), language=("dot", "matmul", "@"), methods=("matmul", "dot"),
            operators=("__matmul__", "__rmatmul__"), sympy=sym.operator(np.matmul), torch="matmul",
-           domain=("any", "any"),
-           doc="a @ b: matrix product (dot(a, b) and matmul(a, b) too)"),
+           domain=("any", "any")),
 
     # shapes and selection: engine only (the language has no syntax for them)
     OpSpec("where", "WhereBackward0", lambda a, b, cond: np.where(cond, a, b),

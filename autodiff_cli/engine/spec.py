@@ -1,9 +1,9 @@
 """What the engine knows about one op: `OpSpec`, the shape of an entry of the table in ops.py.
 
 Everything else is generated from the table: the engine functions and Tensor's operators and
-methods (functions.py), the expression language's function and operator lists, both lowerings
-(engine and SymPy), the cross-check's notes on non-differentiable points, the function list in the
-docs, and the per-op tests. So an op is described once, here-shaped, in ops.py.
+methods (build.py), the expression language's function and operator lists, both lowerings (engine
+and SymPy), the cross-check's notes on non-differentiable points, and the per-op tests; a test
+compares the docs' function lists with it. So an op is described once, in ops.py.
 
 Formulas take a namespace `F` first: numpy during an ordinary backward, the engine's own functions
 under `create_graph=True` (then the formula records a graph and higher derivatives work).
@@ -68,7 +68,6 @@ class OpSpec:
     domain:     for the generated tests: per input, where finite differences are meaningful
                 ("any", "small", "pos", "unit", "gt_m1", "nonzero"; see tests/op_domains.py)
     torch:      the same function in torch, dotted from `torch` ("sin", "nn.functional.softplus")
-    doc:        one line for the docs' function list
     """
     name: str
     node: str
@@ -89,8 +88,7 @@ class OpSpec:
     front: Callable | None = None
     domain: tuple = ()
     torch: str | None = None
-    doc: str = ""
-    primitives: dict = field(default_factory=dict, repr=False)   # node name -> primitive, filled by functions.py
+    primitives: dict = field(default_factory=dict, repr=False)   # node name -> primitive, filled by build.py
 
     @property
     def language_arity(self):
