@@ -41,7 +41,7 @@ def _attach_to_tensor(spec, function):
     for operator in spec.operators:
         dunder, _, node = operator.partition(":")
         target = spec.primitives[node] if node else function
-        reflected = dunder.startswith("__r") and dunder != "__rshift__"
+        reflected = dunder.startswith("__r")          # __radd__: the Tensor is the right operand
         setattr(Tensor, dunder, _reflected(target) if reflected else target)
 
 
