@@ -14,17 +14,19 @@ from hypothesis import strategies as st
 
 from autodiff_cli import check, limits
 from autodiff_cli.check import symbolic
-from autodiff_cli.engine import ops
 from autodiff_cli.evaluate import evaluate
+from autodiff_cli.testing import wrong_derivative
 from test_fuzz import expressions as fuzz_expressions
 from test_lowering import expressions as scalar_expressions
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def broken_sin(monkeypatch):
-    """sin's derivative made wrong (sin instead of cos): the engine is then wrong through sin only."""
-    monkeypatch.setattr(ops.sin.node_class, "vjps", (lambda F, g, ans, x: g * F.sin(x),))
+@pytest.fixture
+def broken_sin():
+    """sin's derivative made wrong (1.5 times cos) for the test: the engine is wrong through sin only."""
+    with wrong_derivative("sin"):
+        yield
 
 
 def excused(result):
@@ -51,12 +53,12 @@ def cas(request, monkeypatch):
     # v[0] loses to a tie: SymPy's Heaviside sees it is not at the tie, SymEngine's Piecewise does not
     ("max(v) + sin(x)*x", {"v": [1, 3, 3], "x": 0.3}, {"v[1]", "v[2]"}, {"v[0]"}),
 ])
-def test_a_wrong_entry_is_a_mismatch_whatever_happens_elsewhere(cas, monkeypatch, expr, bindings, excused_entries,
+def test_a_wrong_entry_is_a_mismatch_whatever_happens_elsewhere(cas, expr, bindings, excused_entries,
                                                                  may_be_excused):
     right = evaluate(expr, bindings)
     assert right.status == "ok" and excused_entries <= set(excused(right)) <= excused_entries | may_be_excused
-    broken_sin(monkeypatch)
-    wrong = evaluate(expr, bindings)
+    with wrong_derivative("sin"):
+        wrong = evaluate(expr, bindings)
     assert wrong.status == "mismatch", wrong.to_json()
     assert wrong.check.per_variable["x"].passed is False
     assert excused_entries <= set(excused(wrong)) <= excused_entries | may_be_excused
@@ -144,20 +146,19 @@ def test_rounding_cases_exit_0_through_the_cli(args):
     assert json.loads(proc.stdout)["check"]["passed"] is True
 
 
-def test_finite_differences_still_catch_a_wrong_derivative(monkeypatch):
-    broken_sin(monkeypatch)
+def test_finite_differences_still_catch_a_wrong_derivative(broken_sin):
     result = evaluate("sum(sin(x)) + 1e6 + sum(y)", {"x": "linspace(0,1,200)", "y": "ones(100)"})
     assert result.check.method == "finite-difference" and result.status == "mismatch"
     assert result.check.per_variable["x"].passed is False and result.check.per_variable["y"].passed is True
 
 
-def test_finite_differences_excuse_only_the_variable_a_kink_reaches(monkeypatch):
+def test_finite_differences_excuse_only_the_variable_a_kink_reaches():
     bindings = {"x": "linspace(0.1,1,100)", "z": [0.0] * 70}
     right = evaluate("sum(abs(z)) + sum(sin(x))", bindings)
     assert right.check.method == "finite-difference" and right.status == "ok"
     assert set(excused(right)) == {"z"} and right.check.per_variable["x"].passed is True
-    broken_sin(monkeypatch)
-    assert evaluate("sum(abs(z)) + sum(sin(x))", bindings).status == "mismatch"
+    with wrong_derivative("sin"):
+        assert evaluate("sum(abs(z)) + sum(sin(x))", bindings).status == "mismatch"
 
 
 def test_finite_differences_excuse_a_kink_within_their_step():
