@@ -34,6 +34,9 @@ from ..language import fold, lower_to_sympy
 from ..language.nodes import Binary, Call, Name, Program, Unary
 
 
+DISPLAYED = 64       # first-derivative entries of one variable shown as text, at most
+
+
 class Unsuitable(Exception):
     """The symbolic route cannot serve this problem; the message says why (shown as a note)."""
 
@@ -292,77 +295,76 @@ def _element_symbols(cas, name, shape):
 
 
 def _build(cas, program, result, seed):
-    env, symbols, labels, layout, parameters, starts = {}, {}, {}, [], [], {}
+    symbols, labels, layout, parameters, starts = {}, {}, [], [], {}
     offset = 0
     for name, value in result.inputs.items():
-        shape = np.shape(value)
-        env[name], labels[name] = _element_symbols(cas, name, shape)
-        symbols[name] = list(env[name].ravel())
-        layout.append((name, shape))
+        array, labels[name] = _element_symbols(cas, name, np.shape(value))
+        symbols[name] = list(array.ravel())
+        layout.append((name, np.shape(value)))
         if name not in result.wrt:
             parameters.extend((s, name, offset + i) for i, s in enumerate(symbols[name]))
         starts[name] = offset
         offset += len(symbols[name])
-    output = cas.lower(program, env)
     arguments = [s for name, _ in layout for s in symbols[name]]
 
-    # The same program with every use of an input its own symbol (x*x -> x@0*x@1), evaluated at the
-    # input's value: its partial derivatives are the terms the engine adds up, before any cancel.
+    # The program with every use of an input its own symbol (x*x -> x@0*x@1) and every function's
+    # argument tagged (see _split_uses), all evaluated at the input's value: a derivative is the sum
+    # of the partial derivatives by the uses, the terms the engine's chain rule adds up.
     split_program, uses, tags = _split_uses(program)
-    split_env, split_symbols, gather = {}, {}, []
+    env, split_symbols, gather, back = {}, {}, [], {}
     for name, names in uses.items():
         split_symbols[name] = []
         for use in names:
-            split_env[use], _ = _element_symbols(cas, use, np.shape(result.inputs[name]))
-            split_symbols[name].append(list(split_env[use].ravel()))
+            env[use], _ = _element_symbols(cas, use, np.shape(result.inputs[name]))
+            split_symbols[name].append(list(env[use].ravel()))
             gather.extend(range(starts[name], starts[name] + len(symbols[name])))
-    split_env.update((tag, _element_symbols(cas, tag, ())[0]) for tag in tags)
-    tag_symbols = [split_env[tag][()] for tag in tags]
-    split_output = cas.lower(split_program, split_env)
+            back.update(zip(split_symbols[name][-1], symbols[name]))
+    env.update((tag, _element_symbols(cas, tag, ())[0]) for tag in tags)
+    tag_symbols = [env[tag][()] for tag in tags]
+    back.update((tag, 1) for tag in tag_symbols)
+    output = cas.lower(split_program, env)
     split_arguments = [s for name in uses for use in split_symbols[name] for s in use] + tag_symbols
 
-    outputs, split_outputs = list(output.ravel()), list(split_output.ravel())
+    outputs = list(output.ravel())
     if result.mode == "grad" and seed is not None:
         seed_symbols = [cas.symbol(f"<seed>[{i}]") for i in range(len(outputs))]
         layout.append(("<seed>", np.shape(seed)))
         parameters.extend((s, "<seed>", len(arguments) + i) for i, s in enumerate(seed_symbols))
         arguments += seed_symbols
         functions = [cas.Add(*[w * o for w, o in zip(seed_symbols, outputs)])]
-        split_functions = [cas.Add(*[w * o for w, o in zip(seed_symbols, split_outputs)])]
     else:
-        count = len(outputs) if result.mode == "jacobian" else 1
-        functions, split_functions = outputs[:count], split_outputs[:count]
+        functions = outputs if result.mode == "jacobian" else outputs[:1]
 
-    def by(name, f, split_f):
-        """[(d f/d s, the same in split form, its terms' magnitude)] for every element s of `name`."""
+    def by(name, f):
+        """[(d f / d s, the magnitude of its terms)] for every element s of `name`."""
         out = []
-        for i, s in enumerate(symbols[name]):
-            parts = [cas.diff(split_f, use[i]) for use in split_symbols[name]]
-            out.append((cas.diff(f, s), cas.Add(*parts), cas.Add(*[_magnitude(cas, p) for p in parts])))
+        for i in range(len(symbols[name])):
+            parts = [cas.diff(f, use[i]) for use in split_symbols[name]]
+            out.append((cas.Add(*parts), cas.Add(*[_magnitude(cas, p) for p in parts])))
         return out
 
     entries, entry_labels, entry_variables, blocks, display = [], [], [], {}, {}
     for name in result.wrt:
         if result.mode == "grad":
-            found = by(name, functions[0], split_functions[0])
+            found = by(name, functions[0])
             names = [(label, {name}) for label in labels[name]]
-            display[name] = [d for d, _, _ in found]
+            display[name] = [d for d, _ in found]
         elif result.mode == "hessian":       # the first derivatives are judged too
-            found = by(name, functions[0], split_functions[0])
-            display[name] = [d for d, _, _ in found]
+            found = by(name, functions[0])
+            display[name] = [d for d, _ in found]
             names = [(label, {name}) for label in labels[name]]
-            for (d, split_d, _), row in zip(list(found), labels[name]):
+            for (d, _), row in zip(list(found), labels[name]):
                 for col_name in result.wrt:
-                    found += by(col_name, d, split_d)
+                    found += by(col_name, d)
                     names += [(f"{row}/{col}", {name, col_name}) for col in labels[col_name]]
         else:
             found, names = [], []
             out_labels = [f"f{list(idx)}".replace(" ", "") if output.ndim else "f" for idx in np.ndindex(*output.shape)]
-            for f, split_f, out_label in zip(functions, split_functions, out_labels):
-                found += by(name, f, split_f)
+            for f, out_label in zip(functions, out_labels):
+                found += by(name, f)
                 names += [(f"{out_label}/{label}", {name}) for label in labels[name]]
-            display[name] = [d for d, _, _ in found]
-        entries += [(d, scale) for d, _, scale in found]
+            display[name] = [d for d, _ in found]
+        entries += found
         entry_labels += [label for label, _ in names]
         entry_variables += [variables for _, variables in names]
         blocks[name] = slice(len(entry_labels) - len(names), len(entry_labels))
@@ -384,11 +386,12 @@ def _build(cas, program, result, seed):
     per_switch = (switch_values + [_magnitude(cas, s) for s in switch_values]
                   + spreads + [_magnitude(cas, s) for s in spreads])
     function = cas.compile(arguments + split_arguments, values + [scale for _, scale in entries] + per_switch)
-    shown = {name: (exprs if sum(len(str(e)) for e in exprs[:20]) <= 400 else None) for name, exprs in display.items()}
+    shown = {name: [e.subs(back) for e in exprs] if len(exprs) <= DISPLAYED else None
+             for name, exprs in display.items()}
     one = len(arguments)                     # the point's last element is a 1, for the tags
     gather = np.concatenate([np.arange(len(arguments)), gather, [one] * len(tags)]).astype(np.intp)
-    return Derivation(cas.name, layout, gather, entry_labels, entry_variables, blocks,
-                      entry_switches, [str(s) for s in switch_values], function, shown, parameters)
+    return Derivation(cas.name, layout, gather, entry_labels, entry_variables, blocks, entry_switches,
+                      [str(s.subs(back)) for s in switch_values], function, shown, parameters)
 
 
 def _split_uses(program):
