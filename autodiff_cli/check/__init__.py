@@ -20,7 +20,6 @@ import warnings
 import numpy as np
 
 from .. import limits
-from ..deadline import TimeLimitExceeded, time_limit
 from ..errors import AutodiffError
 from ..language.nodes import Name, children
 from .finite_difference import finite_difference_check
@@ -30,24 +29,24 @@ from .symbolic import Unsuitable, backend, derive
 
 __all__ = ["cross_check", "prepare", "CheckReport", "VariableCheck", "Excused"]
 
-_prepared = False
+_prepared = None      # the CAS's name once prepared
 
 
 def prepare():
     """Import and warm up the CAS now (idempotent). Returns the CAS's name, or None if there is none."""
     global _prepared
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")      # SymPy's own deprecation warnings, from its import
-        try:
-            cas = backend()
-        except Unsuitable:
-            return None
-        if not _prepared:
+    if _prepared is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # SymPy's own deprecation warnings, from its import
+            try:
+                cas = backend()
+            except Unsuitable:
+                return None
             importlib.import_module("numpy.random")   # the finite differences' directions
             x = cas.symbol("x")
             cas.compile([x], [cas.diff(cas.namespace.sin(x) * x, x)])(np.array([0.5]))
-            _prepared = True
-    return cas.name
+            _prepared = cas.name
+    return _prepared
 
 
 def cross_check(program, result, *, seed=None, kinks=(), rng=None):
@@ -68,15 +67,12 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None):
     reasons = _Reasons(program, kinks)
     notes, report, budget = [], None, _budget(limits.check_time_budget())
     try:
-        _require_small(program, result)
         prepare()
-        with time_limit(budget):
-            report = _symbolic_check(derive(program, result, seed), result, seed, reasons)
+        derivation = derive(program, result, seed, require=_require_small, budget=budget,
+                            cacheable_timeout=budget >= limits.check_time_budget())
+        report = _symbolic_check(derivation, result, seed, reasons)
     except Unsuitable as why:
         notes.append(f"symbolic check not used: {why}")
-    except TimeLimitExceeded:
-        notes.append(f"the symbolic derivative took longer than {budget:g} s (set "
-                     f"AUTODIFF_CHECK_SECONDS to give it longer); finite differences used instead")
     except (NotImplementedError, OverflowError, ZeroDivisionError, RecursionError, MemoryError,
             AutodiffError) as err:   # the CAS's own limits; a bug of ours (TypeError, ...) is not hidden
         notes.append(f"the CAS could not differentiate this ({type(err).__name__}); finite differences used instead")

@@ -24,17 +24,20 @@ BLOCK_FLOOR = 1.0       # an entry may be off by rounding at the scale of the la
 def judge_entries(engine, reference, scale, switches, derivation, reasons):
     """A CheckReport from the engine's and the symbolic entries (numpy warnings are off: evaluate()).
     switches: rows of switch values, their scales, the spreads of their branches, the spreads' scales."""
-    value, value_scale, spread, spread_scale = switches
-    finite_scale = np.where(np.isfinite(scale), scale, 0.0)
-    for block in derivation.blocks.values():      # entries of one variable share one rounding floor
-        scale[block] += BLOCK_FLOOR * finite_scale[block].max(initial=0.0)
-    at_kink = (~(np.abs(value) > SWITCH_ROUNDING * EPS * value_scale)            # nan counts as at a kink
-               & ~(spread <= ROUNDING * EPS * spread_scale))                      # branches that differ
+    finite = np.isfinite(engine) & np.isfinite(reference) & np.isfinite(scale)
+    starts = [block.start for block in derivation.blocks.values()]
+    floors = np.maximum.reduceat(np.where(finite, scale, 0.0), starts)       # one per variable
+    scale = scale + BLOCK_FLOOR * np.repeat(floors, np.diff(starts + [len(scale)]))
     error = np.abs(engine - reference)
     within = error <= ROUNDING * EPS * scale
-    suspect = ~(np.isfinite(engine) & np.isfinite(reference) & np.isfinite(scale))
-    if at_kink.any():
-        suspect |= np.array([bool(at_kink[k].any()) for k in derivation.switches], dtype=bool)
+    suspect = ~finite
+    at_kink = None
+    if switches.size:
+        value, value_scale, spread, spread_scale = switches
+        at_kink = (~(np.abs(value) > SWITCH_ROUNDING * EPS * value_scale)            # nan counts as at a kink
+                   & ~(spread <= ROUNDING * EPS * spread_scale))                      # branches that differ
+        if at_kink.any():
+            suspect |= np.array([bool(at_kink[k].any()) for k in derivation.switches], dtype=bool)
     report = CheckReport("sympy", None, 0.0)
     judged = np.ones(len(engine), dtype=bool)
     for i in np.flatnonzero(suspect):
@@ -59,7 +62,7 @@ def judge_entries(engine, reference, scale, switches, derivation, reasons):
 def _why_excused(engine, reference, scale, switches, at_kink, derivation, variables, reasons):
     if not np.isfinite(engine):
         return f"the engine's value is {_name(engine)} here"
-    if switches.size and at_kink[switches].any():
+    if at_kink is not None and switches.size and at_kink[switches].any():
         kinks = reasons.kinks_reaching(variables)
         if kinks:
             return "; ".join(kinks)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import limits
+from ..deadline import TimeLimitExceeded, time_limit
 from ..language import fold, lower_to_sympy
 from ..language.nodes import Binary, Call, Name, Program, Unary
 
@@ -110,10 +111,11 @@ class _Backend:
     def symbol(self, name):
         return self.module.Symbol(name) if self.name == "symengine" else self.module.Symbol(name, real=True)
 
-    def diff(self, expr, symbol):
+    def diff(self, expr, symbol, piecewise=True):
+        """d expr / d symbol; `piecewise=False` says expr has no Piecewise (saves looking)."""
         with self.failures("differentiate this"):
             derivative = self.module.diff(expr, symbol)
-        if self.name == "symengine" and self.contains(expr, self.Piecewise):
+        if self.name == "symengine" and piecewise and self.contains(expr, self.Piecewise):
             derivative = self._collapse(derivative)
         return derivative
 
@@ -196,7 +198,9 @@ class _Backend:
         if self.name == "symengine":
             expressions = [e.subs({m.zoo: m.nan}) if e.has(m.zoo) else e for e in expressions]
             with self.failures("compile this"):
-                function = m.Lambdify(arguments, expressions, real=True, cse=True, backend="lambda")
+                # no common-subexpression pass: it costs more to compile than it saves in the few
+                # evaluations of one expression's derivatives a batch makes
+                function = m.Lambdify(arguments, expressions, real=True, cse=False, backend="lambda")
             return lambda point: np.asarray(function(point), dtype=np.float64).ravel()
         undefined_at_0 = {"DiracDelta": lambda x, k=0: np.where(np.asarray(x) == 0, np.nan, 0.0)}
         function = m.lambdify([arguments], [e.subs(m.zoo, m.nan) for e in expressions],
@@ -256,8 +260,11 @@ class Derivation:
 _cache = OrderedDict()
 
 
-def derive(program, result, seed):
-    """The cached Derivation of this problem's shape, building it on a miss."""
+def derive(program, result, seed, *, require=None, budget=None, cacheable_timeout=True):
+    """The cached Derivation of this problem's shape, building it on a miss: `require(program,
+    result)` may refuse it (Unsuitable), then the build runs within `budget` seconds. A refusal or
+    a build over the budget is remembered too (the next record of this shape goes straight to
+    finite differences), unless `cacheable_timeout` is False (a budget cut short by a record's limit)."""
     cas = backend()
     shapes = tuple((name, np.shape(value)) for name, value in result.inputs.items())
     key = (program.source, result.mode, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name)
@@ -266,9 +273,17 @@ def derive(program, result, seed):
         entry = _cache[key]
     else:
         try:
-            entry = _build(cas, program, result, seed)
+            if require is not None:
+                require(program, result)
+            with time_limit(budget):
+                entry = _build(cas, program, result, seed)
         except Unsuitable as why:
-            entry = why                     # remembered too: the next record of this shape goes straight on
+            entry = why
+        except TimeLimitExceeded:
+            entry = Unsuitable(f"the symbolic derivative took longer than {budget:g} s (set AUTODIFF_CHECK_SECONDS "
+                               f"to give it longer); finite differences used instead")
+            if not cacheable_timeout:
+                raise entry from None
         _cache[key] = entry
         while len(_cache) > limits.CHECK_CACHE_SIZE:
             _cache.popitem(last=False)
@@ -337,9 +352,9 @@ def _build(cas, program, result, seed):
 
     def by(name, f):
         """[(d f / d s, the magnitude of its terms)] for every element s of `name`."""
-        out = []
+        out, piecewise = [], cas.contains(f, cas.Piecewise)
         for i in range(len(symbols[name])):
-            parts = [cas.diff(f, use[i]) for use in split_symbols[name]]
+            parts = [cas.diff(f, use[i], piecewise) for use in split_symbols[name]]
             out.append((cas.Add(*parts), cas.Add(*[_magnitude(cas, p) for p in parts])))
         return out
 
