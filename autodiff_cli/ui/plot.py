@@ -101,6 +101,7 @@ def terminal_plot(samples, *, width=80, height=24, colour=False):
     plotext = _require("plotext", "the terminal plot")
     fig = plotext.figure
     fig.clear()
+    plotext.terminal.limit(False, False)    # our size, not the terminal's (there may be none)
     fig.plot_size(width, height - 1)        # the last line is our legend
     fig.theme("clear" if not colour else "default")
     x = samples.axes[0]
@@ -123,8 +124,8 @@ def terminal_plot(samples, *, width=80, height=24, colour=False):
     fig.title(printable(function_title(samples), width - 10))
     fig.label(samples.variables[0], axis="x")
     fig.label("value", axis="y")
-    text = fig.build().string(colorless=not colour)
-    return text.rstrip("\n") + "\n" + "   ".join(legend)[:width] + "\n"
+    lines = fig.build().string(colorless=not colour).rstrip("\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines) + "\n" + "   ".join(legend)[:width] + "\n"
 
 
 def heat_map(samples, *, width=80, height=24):
