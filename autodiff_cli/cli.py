@@ -8,6 +8,7 @@ Output rules (docs/cli-contract): with `--json` stdout carries exactly one JSON 
 else; warnings, errors and progress always go to stderr. Exit codes: 0 ok, 1 a cross-check
 mismatch (or a batch record not ok), 2 bad input (and, with "internal error", a bug of ours).
 """
+import os
 import re
 import sys
 from typing import Annotated, Optional
@@ -292,6 +293,39 @@ def batch(
     raise typer.Exit(code)
 
 
+PLOT_EPILOG = """\b
+Examples:
+  autodiff plot "sin(x)*x" x=-6:6                  f and f' in the terminal
+  autodiff plot "sin(x)*x" x=-6:6 --order 2 --out f.png
+  autodiff plot "x**2 + 3*y**2" x=-2:2 y=-2:2 --out field.png
+  autodiff plot "a*x**3" x=-1:1:21 a=2 --json
+
+\b
+A range is start:stop, start:stop:count or linspace(start, stop, count); a variable left
+unbound is swept over -5:5. Exit code 1 if the check disagrees anywhere.
+"""
+
+
+@app.command(cls=ExprCommand, epilog=PLOT_EPILOG,
+             short_help="Plot EXPR and its derivatives over a range (terminal, or an image).")
+def plot(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    order: Annotated[int, typer.Option("--order", metavar="1|2", help="Also draw f'' (2).")] = 1,
+    out: Annotated[Optional[str], typer.Option(
+        "--out", metavar="FILE", help="Write an image (.png, .svg, .pdf) instead of the terminal plot.")] = None,
+    points: Annotated[Optional[int], typer.Option(
+        "--points", metavar="N", help="Points of a range that gives no count (default 200; 81 per axis for two).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="The sampled points as one JSON object on stdout.")] = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+):
+    """f, f' (and f'') of EXPR over a range of one variable; contours and gradient arrows for two."""
+    raise typer.Exit(_run_plot(expr, bindings, order=order, out=out, points=points, json_output=json_output,
+                               check=check, random_seed=random_seed, debug=debug))
+
+
 # --- running one expression -----------------------------------------------------------------------
 
 def _stderr(text):
@@ -357,6 +391,46 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
         result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
                           trace=bool(steps or graph or dot), **options)
         return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
+    except KeyboardInterrupt:
+        _stderr("error: interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
+        return _internal_error(exc, debug, expression=expr, json_output=json_output)
+
+
+def _run_plot(expr, binding_args, *, order, out, points, json_output, check, random_seed, debug):
+    from .errors import AutodiffError
+    try:
+        try:
+            from .sampling import sample
+            from .ui import plot as plots
+            samples = sample(expr, _parse_bindings(binding_args), order=order, points=points, check=check,
+                             random_seed=random_seed)
+            if out:
+                plots.write_image(samples, out)
+            elif not json_output:
+                import shutil
+                size = shutil.get_terminal_size((80, 24))
+                text = plots.terminal_plot(samples, width=max(40, size.columns), height=max(12, min(size.lines, 40)),
+                                           colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+        except AutodiffError as err:
+            return _input_error(err, expr, json_output)
+        for note in samples.notes:
+            _stderr(f"note: {note}")
+        if json_output:
+            import json
+            sys.stdout.write(json.dumps(samples.as_dict(), allow_nan=False) + "\n")
+        else:
+            sys.stdout.write(("" if out else text) + "\n".join(plots.summary_lines(samples)) + "\n")
+        if out:
+            _stderr(f"wrote {out}")
+        if samples.check is not None and samples.check.passed is False:
+            _stderr("error: cross-check mismatch: the engine's derivative and the independent check disagree")
+            return EXIT_MISMATCH
+        return EXIT_OK
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
         _stderr("error: interrupted")
         return 130

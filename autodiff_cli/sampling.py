@@ -194,6 +194,11 @@ def sample(expr, bindings, *, order=1, points=None, check=True, random_seed=None
     """
     if order not in (1, 2):
         raise AutodiffError("usage", f"--order must be 1 or 2, not {order}")
+    if points is not None and not 2 <= points <= limits.max_elements():
+        raise AutodiffError("usage" if points < 2 else "limit",
+                            f"--points {points}: a range needs at least 2 points" if points < 2 else
+                            f"--points {points}: the limit is {limits.max_elements()} (set AUTODIFF_MAX_ELEMENTS "
+                            f"to raise it)")
     program = parse(expr)
     rng = np.random.default_rng(random_seed)
     sweeps, fixed, notes = _split_bindings(program, bindings, points, rng)
@@ -470,7 +475,9 @@ def _singular_marks(program, sampler, samples):
         kind, s, why = found
         snippet = program.source[node.start:node.end]
         for point in _crossings(s, sampler.axes):
-            point = tuple(float(p) + 0.0 for p in point)     # + 0.0: -0.0 reads 0
+            # rounding of the interpolation: 1e-18 where the crossing is at 0; + 0.0 turns -0.0 into 0
+            point = tuple(0.0 if abs(p) < 1e-12 * (a[-1] - a[0]) else float(p) + 0.0
+                          for p, a in zip(point, sampler.axes))
             marks.append(Mark(kind, point, f"{why}: {snippet} at column {column(node)}"))
     marks = _deduplicate(marks, sampler.axes)
     if len(marks) > MAX_MARKS:

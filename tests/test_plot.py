@@ -351,3 +351,88 @@ def test_two_variable_image_has_contours_and_arrows(tmp_path):
     assert contours and 0 <= contours[0].levels.min() and contours[0].levels.max() <= 16
     import matplotlib.pyplot as plt
     plt.close(figure)
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+from test_cli import assert_clean_error, invoke, run, strict_json  # noqa: E402  (the CLI test helpers)
+
+
+def test_command_draws_in_the_terminal():
+    pytest.importorskip("plotext")
+    result = run(["plot", "sin(x)*x", "x=-6:6"], env={"COLUMNS": "80", "LINES": "24"})
+    assert result.returncode == 0, result.stderr
+    snapshot = (DATA / "plot_sin_x_times_x.txt").read_text(encoding="utf-8")
+    assert result.stdout.startswith(snapshot)
+    assert result.stdout[len(snapshot):].splitlines() == [
+        "f(x) = sin(x)*x: 200 points, x in [-6, 6]",
+        "engine derivatives vs SymPy: agree at every judged point (max error 0.0e+00)"]
+    assert result.stderr == ""
+
+
+def test_command_writes_an_image(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "f.png"
+    result = run(["plot", "sin(x)*x", "x=-6:6", "--order", "2", "--out", str(path)])
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes().startswith(b"\x89PNG") and f"wrote {path}" in result.stderr
+    assert "f(x) = sin(x)*x: 200 points" in result.stdout and "┌" not in result.stdout
+
+
+def test_command_two_variables(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "field.svg"
+    result = run(["plot", "x**2 + 3*y**2", "x=-2:2", "y=-2:2", "--out", str(path)])
+    assert result.returncode == 0, result.stderr
+    assert b"<svg" in path.read_bytes()[:2000]
+    terminal = run(["plot", "x**2 + 3*y**2", "x=-2:2", "y=-2:2"], env={"COLUMNS": "80", "LINES": "24"})
+    assert terminal.stdout.startswith((DATA / "plot_heat_map.txt").read_text(encoding="utf-8"))
+
+
+def test_command_json():
+    result = run(["plot", "a*x**3", "x=-1:1:5", "a=2", "--order", "2", "--json"])
+    assert result.returncode == 0, result.stderr
+    record = strict_json(result.stdout)
+    assert record["x"] == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    assert record["value"] == [-2.0, -0.25, 0.0, 0.25, 2.0]
+    assert record["derivative"] == [6.0, 1.5, 0.0, 1.5, 6.0]
+    assert record["second_derivative"] == [-12.0, -6.0, 0.0, 6.0, 12.0]
+    assert record["bindings"] == {"a": 2.0} and record["check"]["passed"] is True
+    assert record["check"]["formulas"] == {"x": "6*x**2", "x,x": "12*x"}
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["x", "x=3:-3"], "x=3:-3: the range must go up"),
+    (["x", "x=0:1:1"], "at least 2 points"),
+    (["x", "x=0:1", "--points", "1"], "--points 1: a range needs at least 2 points"),
+    (["x", "x=0:1:2001"], "2001 points; the limit is 2000"),
+    (["x*y", "x=0:1", "y=0:1", "--points", "50"], "the grid would have 2500 points"),
+    (["x*y*z"], "3 are free (x, y, z)"),
+    (["x*w", "x=0:1", "w=[1,2]"], "the output has shape (2,) at each point"),
+    (["x", "x=0:1", "--out", "f.gif"], "use a name ending in .png, .svg or .pdf"),
+    (["x", "x=0:1", "--order", "3"], "--order must be 1 or 2"),
+])
+def test_command_bad_input(args, fragment):
+    result = run(["plot", *args], env={"AUTODIFF_MAX_ELEMENTS": "2000"})
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert_clean_error(result.stderr, fragment)
+    assert len(result.stderr.splitlines()) == 1
+    as_json = run(["plot", *args, "--json"], env={"AUTODIFF_MAX_ELEMENTS": "2000"})
+    assert as_json.returncode == 2 and strict_json(as_json.stdout)["status"] == "error"
+
+
+def test_command_exit_code_1_when_the_check_disagrees(monkeypatch):
+    wrong_sin_derivative(monkeypatch)
+    result = invoke(["plot", "sin(x)", "x=0:3:31", "--json"])
+    assert result.exit_code == 1
+    assert strict_json(result.stdout)["check"]["passed"] is False
+    assert "cross-check mismatch" in result.stderr
+
+
+def test_command_without_the_plot_extra(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "plotext", None)
+    result = invoke(["plot", "sin(x)", "x=0:3"])
+    assert result.exit_code == 2
+    assert_clean_error(result.stderr, 'the terminal plot needs plotext, which is not installed: '
+                                      'pip install "autodiff-cli[plot]"')
+    assert invoke(["plot", "sin(x)", "x=0:3", "--json"]).exit_code == 0     # the data needs no plotting library

@@ -92,6 +92,22 @@ def _mark_height(samples, mark, low, high):
     return y if math.isfinite(y) and low <= y <= high else min(max(0.0, low), high)
 
 
+def summary_lines(samples, limit=3):
+    """What the plot shows, in words: the grid, the check, and the marked points by cause."""
+    grid = " × ".join(f"{name} in [{axis[0]:.4g}, {axis[-1]:.4g}]" for name, axis in zip(samples.variables, samples.axes))
+    lines = [f"{printable(function_title(samples))}: {samples.value.size} points, {grid}",
+             _check_caption(samples)]
+    groups = {}
+    for mark in samples.marks:
+        groups.setdefault((mark.kind, mark.reason), []).append(mark.at)
+    for (kind, reason), points in groups.items():
+        shown = "; ".join(", ".join(f"{name} = {v:.6g}" for name, v in zip(samples.variables, at))
+                          for at in points[:limit])
+        more = f"; ... {len(points)} points" if len(points) > limit else ""
+        lines.append(f"  {kind} at {shown}{more}: {printable(reason)}")
+    return lines
+
+
 # --- the terminal --------------------------------------------------------------------------------
 
 def terminal_plot(samples, *, width=80, height=24, colour=False):
@@ -198,8 +214,8 @@ def _check_caption(samples):
     if check is None or check.method == "none":
         return "derivatives not checked"
     method = "SymPy" if check.method == "sympy" else "finite differences"
-    verdict = {True: "agree everywhere", False: f"DISAGREE at {int(check.failed.sum())} points",
-               None: "could not judge"}[check.passed]
+    verdict = {True: f"agree at every judged point (max error {check.max_abs_error:.1e})",
+               False: f"DISAGREE at {int(check.failed.sum())} points", None: "could not judge"}[check.passed]
     return f"engine derivatives vs {method}: {verdict}"
 
 
