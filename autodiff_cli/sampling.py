@@ -594,11 +594,14 @@ def _sympy_references(program, sampler, samples):
     wanted = {name: sp.diff(f, s) for name, s in zip(sampler.names, symbols)}
     if samples.second_derivative is not None:
         wanted[f"{sampler.names[0]},{sampler.names[0]}"] = sp.diff(wanted[sampler.names[0]], symbols[0])
+    # the derivative of a kink is a DiracDelta at the kink: 0 everywhere numpy can evaluate it (the
+    # kink itself is marked and not judged)
+    modules = [{"DiracDelta": lambda x, *order: np.zeros(np.shape(x))}, "numpy"]
     references, formulas = {}, {}
     for key, derivative in wanted.items():
         text = str(derivative)
         formulas[key] = text if len(text) <= 400 else None
-        function = sp.lambdify(symbols, derivative, modules="numpy")
+        function = sp.lambdify(symbols, derivative, modules=modules)
         with np.errstate(all="ignore"):
             reference = np.asarray(function(*sampler.grids), dtype=np.complex128)
         # a real symbol's formula can still go complex in numpy (sqrt of a negative): not a real number

@@ -72,11 +72,14 @@ def display_limits(arrays):
     return low, high
 
 
-def _segments(x, y, low, high, breaks):
-    """Runs of consecutive points that are finite and inside [low, high], split at `breaks` (poles)."""
-    cuts = sorted({int(np.searchsorted(x, b)) for b in breaks})
+def curve_pieces(samples, k, values, low, high):
+    """Runs of consecutive points of curve `k` (0: f, 1: f', 2: f'') to join with lines: finite,
+    inside [low, high], and split at poles (and, for derivatives, at kinks, where they jump)."""
+    x = samples.axes[0]
+    kinds = ("pole",) if k == 0 else ("pole", "kink")
+    cuts = sorted({int(np.searchsorted(x, m.at[0])) for m in samples.marks if m.kind in kinds})
     runs = []
-    for run in _true_runs(np.isfinite(y) & (y >= low) & (y <= high)):
+    for run in _true_runs(np.isfinite(values) & (values >= low) & (values <= high)):
         start = run.start
         for cut in cuts:
             if start < cut < run.stop:
@@ -123,10 +126,9 @@ def terminal_plot(samples, *, width=80, height=24, colour=False):
     x = samples.axes[0]
     curves = curve_labels(samples)
     low, high = display_limits([values for _, values in curves])
-    poles = [m.at[0] for m in samples.marks if m.kind == "pole"]
     legend = []
-    for (label, values), (marker, glyph) in zip(curves, CURVE_MARKERS):
-        for run in _segments(x, values, low, high, poles):
+    for k, ((label, values), (marker, glyph)) in enumerate(zip(curves, CURVE_MARKERS)):
+        for run in curve_pieces(samples, k, values, low, high):
             fig.draw(fig.signal(x[run].tolist(), values[run].tolist(), marker=marker).lines())
         legend.append(f"{glyph} {label}")
     for kinds, marker, text in ((("kink", "pole"), SINGULAR_MARKER, "not differentiable / pole"),
@@ -136,6 +138,7 @@ def terminal_plot(samples, *, width=80, height=24, colour=False):
             fig.draw(fig.signal([m.at[0] for m in marks], [_mark_height(samples, m, low, high) for m in marks],
                                 marker=marker))
             legend.append(f"{marker} {text}")
+    fig.ruler(axis="x").lim(float(x[0]), float(x[-1]))
     fig.ruler(axis="y").lim(low, high)
     fig.title(printable(function_title(samples), width - 10))
     fig.label(samples.variables[0], axis="x")
@@ -223,8 +226,10 @@ def _draw_curves(ax, samples):
     x = samples.axes[0]
     curves = curve_labels(samples)
     low, high = display_limits([values for _, values in curves])
-    for (label, values), style in zip(curves, ("-", "--", ":")):
-        ax.plot(x, np.where((values >= low) & (values <= high), values, np.nan), style, linewidth=2, label=label)
+    for k, ((label, values), style) in enumerate(zip(curves, ("-", "--", ":"))):
+        colour = f"C{k}"
+        for i, run in enumerate(curve_pieces(samples, k, values, low, high)):
+            ax.plot(x[run], values[run], style, color=colour, linewidth=2, label=label if i == 0 else None)
     for kind, colour, style, label in (("kink", "0.35", ":", "not differentiable"), ("pole", "tab:red", "--", "pole")):
         marks = [m for m in samples.marks if m.kind == kind]
         for i, mark in enumerate(marks):
