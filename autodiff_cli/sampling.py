@@ -543,25 +543,31 @@ def _where_text(samples, mask):
 def check_curve(program, sampler, samples):
     """Compare the engine's derivatives with SymPy's (lambdified once, evaluated over the grid), or
     with central finite differences of the forward pass when SymPy cannot serve."""
-    from .timeouts import TimeLimitExceeded, time_limit
     notes = []
-    references = None
+    found = _sympy_within_budget(program, sampler, samples, notes)
+    if found is not None:
+        return _judge(samples, found[0], "sympy", found[1], notes)
+    return _judge(samples, _finite_difference_references(sampler, samples), "finite-difference", {}, notes)
+
+
+def _sympy_within_budget(program, sampler, samples, notes):
+    """(references, formulas) from SymPy, or None with the reason appended to `notes`."""
+    from .timeouts import TimeLimitExceeded, time_limit
+    budget = limits.check_time_budget()
     try:
         _require_small_for_sympy(program, sampler)
-        with time_limit(limits.check_time_budget()):
-            references, formulas = _sympy_references(program, sampler, samples)
-        method = "sympy"
+        with time_limit(budget):
+            return _sympy_references(program, sampler, samples)
     except _Unsuitable as why:
-        notes.append(f"SymPy not used: {why}")
+        reason = f"SymPy not used: {why}"
     except TimeLimitExceeded:
-        notes.append(f"SymPy took longer than {limits.check_time_budget():g} s (set AUTODIFF_CHECK_SECONDS to "
-                     f"give it longer); finite differences used instead")
-    except (TypeError, ValueError, AttributeError, NotImplementedError, ZeroDivisionError, OverflowError,
-            RecursionError, NameError, KeyError, AutodiffError) as err:
-        notes.append(f"SymPy could not serve this ({type(err).__name__}); finite differences used instead")
-    if references is None:
-        references, formulas, method = _finite_difference_references(sampler, samples), {}, "finite-difference"
-    return _judge(samples, references, method, formulas, notes)
+        reason = f"SymPy needed more than {budget:g} s (AUTODIFF_CHECK_SECONDS)"
+    # NameError: a function lambdify cannot print for numpy; the others: SymPy giving up
+    except (NameError, TypeError, ValueError, NotImplementedError, ZeroDivisionError, OverflowError,
+            RecursionError, AutodiffError) as err:
+        reason = f"SymPy could not serve this ({type(err).__name__})"
+    notes.append(f"{reason}; finite differences used instead")
+    return None
 
 
 class _Unsuitable(Exception):
