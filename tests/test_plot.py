@@ -211,7 +211,7 @@ def test_check_marks_where_a_wrong_derivative_disagrees(monkeypatch):
 
 @pytest.mark.parametrize("order", [1, 2])
 def test_finite_difference_check_when_sympy_is_not_used(monkeypatch, order):
-    monkeypatch.setattr("autodiff_cli.sampling.SYMPY_MAX_NODES", 1)
+    monkeypatch.setattr("autodiff_cli.sampling.curve_check.SYMPY_MAX_NODES", 1)
     samples = sample("sin(x)*exp(x/3)", {"x": "-3:3"}, order=order)
     assert samples.check.method == "finite-difference" and samples.check.passed is True
     assert "SymPy not used" in samples.check.notes[0]
@@ -221,7 +221,7 @@ def test_finite_difference_check_when_sympy_is_not_used(monkeypatch, order):
 
 
 def test_finite_difference_check_in_two_variables(monkeypatch):
-    monkeypatch.setattr("autodiff_cli.sampling.SYMPY_MAX_NODES", 1)
+    monkeypatch.setattr("autodiff_cli.sampling.curve_check.SYMPY_MAX_NODES", 1)
     samples = sample("sin(x)*cos(y)", {"x": "-2:2:15", "y": "-2:2:13"})
     assert samples.check.method == "finite-difference" and samples.check.passed is True
 

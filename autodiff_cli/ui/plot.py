@@ -72,9 +72,10 @@ def display_limits(arrays):
     return low, high
 
 
-def curve_pieces(samples, k, values, low, high):
-    """Runs of consecutive points of curve `k` (0: f, 1: f', 2: f'') to join with lines: finite,
-    inside [low, high], and split at poles (and, for derivatives, at kinks, where they jump)."""
+def curve_pieces(samples, k, values, low, high, max_points):
+    """Index arrays of the runs of consecutive points of curve `k` (0: f, 1: f', 2: f'') to join
+    with lines: finite, inside [low, high], split at poles (and, for derivatives, at kinks, where
+    they jump), and thinned to about `max_points` in all (a screen has far fewer columns)."""
     x = samples.axes[0]
     kinds = ("pole",) if k == 0 else ("pole", "kink")
     cuts = sorted({int(np.searchsorted(x, m.at[0])) for m in samples.marks if m.kind in kinds})
@@ -86,7 +87,8 @@ def curve_pieces(samples, k, values, low, high):
                 runs.append(slice(start, cut))
                 start = cut
         runs.append(slice(start, run.stop))
-    return runs
+    stride = max(1, math.ceil(values.size / max_points))
+    return [np.unique(np.r_[np.arange(run.start, run.stop, stride), run.stop - 1]) for run in runs]
 
 
 def _mark_height(samples, mark, low, high):
@@ -128,7 +130,7 @@ def terminal_plot(samples, *, width=80, height=24, colour=False):
     low, high = display_limits([values for _, values in curves])
     legend = []
     for k, ((label, values), (marker, glyph)) in enumerate(zip(curves, CURVE_MARKERS)):
-        for run in curve_pieces(samples, k, values, low, high):
+        for run in curve_pieces(samples, k, values, low, high, max_points=8 * width):
             fig.draw(fig.signal(x[run].tolist(), values[run].tolist(), marker=marker).lines())
         legend.append(f"{glyph} {label}")
     for kinds, marker, text in ((("kink", "pole"), SINGULAR_MARKER, "not differentiable / pole"),
@@ -228,7 +230,7 @@ def _draw_curves(ax, samples):
     low, high = display_limits([values for _, values in curves])
     for k, ((label, values), style) in enumerate(zip(curves, ("-", "--", ":"))):
         colour = f"C{k}"
-        for i, run in enumerate(curve_pieces(samples, k, values, low, high)):
+        for i, run in enumerate(curve_pieces(samples, k, values, low, high, max_points=20_000)):
             ax.plot(x[run], values[run], style, color=colour, linewidth=2, label=label if i == 0 else None)
     for kind, colour, style, label in (("kink", "0.35", ":", "not differentiable"), ("pole", "tab:red", "--", "pole")):
         marks = [m for m in samples.marks if m.kind == kind]
@@ -279,16 +281,9 @@ def _draw_field(figure, ax, samples):
 
 
 def _true_runs(mask):
-    runs, start = [], None
-    for i, flag in enumerate(mask):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            runs.append(slice(start, i))
-            start = None
-    if start is not None:
-        runs.append(slice(start, len(mask)))
-    return runs
+    """Slices of the runs of True in a 1-D boolean array."""
+    edges = np.diff(np.r_[0, np.asarray(mask, dtype=np.int8), 0])
+    return [slice(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
 
 
 def _padded(low, high):

@@ -1,0 +1,151 @@
+"""Where a sampled function is not differentiable or not finite, found from the recorded node values.
+
+Kinks: the arguments of abs/relu/sqrt/max/min/asin/acos and power bases changing sign between grid
+points (or hitting 0 on one); poles: denominators and the arguments of log/log1p/tan crossing their
+singular value; non-finite origins: nodes whose inputs are finite and output is not, point by point
+(the engine's rule, per point).
+"""
+import numpy as np
+
+from ..language.nodes import Binary, Call, Name, Num, children, column
+from .samples import Mark
+
+MAX_MARKS = 2000              # singular points kept (a 2-D kink line has about one per grid row)
+
+
+def _singular_argument(node, args):
+    """(kind, array whose zeros are where `node` is not differentiable or has a pole, why) or None.
+
+    PyTorch's conventions give a number at these points (abs'(0) = 0, half the gradient to each
+    side of a tie); the plot marks them so that nobody mistakes that number for a derivative.
+    """
+    if isinstance(node, Binary) and node.op == "/":
+        return "pole", args[1], "division by zero"
+    is_power = (isinstance(node, Binary) and node.op == "**") or (isinstance(node, Call) and node.func == "pow")
+    if is_power:
+        base, exponent = np.broadcast_arrays(*args)
+        pole, steep = exponent < 0, (exponent > 0) & (exponent < 1)
+        kind = "pole" if np.any(pole) else "kink"
+        return kind, np.where(pole | steep, base, np.nan), "a power with base 0"
+    if not isinstance(node, Call):
+        return None
+    if node.func in ("abs", "relu"):
+        return "kink", args[0], f"{node.func} of 0"
+    if node.func == "sqrt":
+        return "kink", args[0], "sqrt of 0 (infinite slope)"
+    if node.func in ("max", "min") and len(args) == 2:
+        a, b = np.broadcast_arrays(*args)
+        return "kink", a - b, f"{node.func} with tied arguments"
+    if node.func == "log":
+        return "pole", args[0], "log of 0"
+    if node.func == "log1p":
+        return "pole", args[0] + 1, "log1p of -1"
+    if node.func == "tan":
+        return "pole", np.cos(args[0]), "tan at an odd multiple of pi/2"
+    if node.func in ("asin", "acos"):
+        return "kink", 1 - np.square(args[0]), f"{node.func} at ±1 (infinite slope)"
+    return None
+
+
+def _crossings(s, axes):
+    """Grid coordinates where the array `s` (grid axes first, then any element axes) is 0 or
+    changes sign between neighbours: linear interpolation between the two points."""
+    grid_ndim = len(axes)
+    s = np.asarray(s, dtype=np.float64)
+    points = []
+    zero = np.any((s == 0).reshape(s.shape[:grid_ndim] + (-1,)), axis=-1)
+    grids = np.meshgrid(*axes) if grid_ndim == 2 else axes
+    for index in zip(*np.nonzero(zero)):
+        points.append(tuple(float(g[index]) for g in grids))
+    # 1-D: the only axis is x; 2-D grid (ny, nx): numpy axis 1 runs along x, axis 0 along y
+    for numpy_axis, variable in ((0, 0),) if grid_ndim == 1 else ((1, 0), (0, 1)):
+        flat = s.reshape(s.shape[:grid_ndim] + (-1,))     # element axes flattened into one
+        left = np.take(flat, range(flat.shape[numpy_axis] - 1), axis=numpy_axis)
+        right = np.take(flat, range(1, flat.shape[numpy_axis]), axis=numpy_axis)
+        for index in zip(*np.nonzero(left * right < 0)):
+            fraction = left[index] / (left[index] - right[index])
+            grid_index = index[:grid_ndim]
+            step = [0] * grid_ndim
+            step[numpy_axis] = 1
+            after = tuple(i + d for i, d in zip(grid_index, step))
+            point = [float(g[grid_index]) for g in grids]
+            point[variable] += fraction * float(grids[variable][after] - grids[variable][grid_index])
+            points.append(tuple(point))
+    return points
+
+
+def singular_marks(program, sampler, samples):
+    """Kinks and poles from the recorded node values; notes for where nan/inf first appear."""
+    marks = []
+    values = sampler.node_values
+    for key, (node, out) in values.items():
+        args = [values[id(c)][1] for c in children(node) if id(c) in values]
+        if len(args) != len(children(node)):
+            continue
+        found = _singular_argument(node, args)
+        if found is None:
+            continue
+        kind, s, why = found
+        snippet = program.source[node.start:node.end]
+        for point in _crossings(s, sampler.axes):
+            # rounding of the interpolation: 1e-18 where the crossing is at 0; + 0.0 turns -0.0 into 0
+            point = tuple(0.0 if abs(p) < 1e-12 * (a[-1] - a[0]) else float(p) + 0.0
+                          for p, a in zip(point, sampler.axes))
+            marks.append(Mark(kind, point, f"{why}: {snippet} at column {column(node)}"))
+    marks = _deduplicate(marks, sampler.axes)
+    if len(marks) > MAX_MARKS:
+        samples.notes.append(f"{len(marks)} singular points found; the first {MAX_MARKS} are marked")
+        marks = marks[:MAX_MARKS]
+    samples.notes.extend(_non_finite_notes(program, sampler, samples))
+    return marks
+
+
+def _deduplicate(marks, axes):
+    tolerance = [1e-9 * (a[-1] - a[0]) for a in axes]
+    kept = []
+    for mark in sorted(marks, key=lambda m: m.at):
+        if kept and kept[-1].kind == mark.kind and all(
+                abs(p - q) <= t for p, q, t in zip(kept[-1].at, mark.at, tolerance)):
+            continue
+        kept.append(mark)
+    return kept
+
+
+def _non_finite_notes(program, sampler, samples):
+    """Where nan/inf first appear, point by point: nodes whose inputs are finite and output is not."""
+    grid_ndim = len(sampler.axes)
+    values = sampler.node_values
+    notes = []
+
+    def finite_at(array):
+        array = np.asarray(array)
+        return np.all(np.isfinite(array).reshape(array.shape[:grid_ndim] + (-1,)), axis=-1)
+
+    for node, out in values.values():
+        if isinstance(node, (Name, Num)):
+            continue
+        origin = ~finite_at(out)
+        for child in children(node):
+            if id(child) in values:
+                origin &= finite_at(values[id(child)][1])
+        if origin.any():
+            what = node.func if isinstance(node, Call) else node.op
+            where = _where_text(samples, origin)
+            notes.append(f"{what} at column {column(node)} ({program.source[node.start:node.end]}) is not "
+                         f"finite at {int(origin.sum())} of {origin.size} points{where}")
+    bad_derivative = np.zeros(sampler.shape, dtype=bool)
+    for g in list(samples.derivatives.values()) + [samples.second_derivative]:
+        if g is not None:
+            bad_derivative |= ~np.isfinite(g) & np.isfinite(samples.value)
+    if bad_derivative.any():
+        notes.append(f"the derivative is not finite at {int(bad_derivative.sum())} points where the value is"
+                     f"{_where_text(samples, bad_derivative)}")
+    return notes
+
+
+def _where_text(samples, mask):
+    if len(samples.axes) != 1:
+        return ""
+    x = samples.axes[0][mask]
+    name = samples.variables[0]
+    return f" ({name} = {x[0]:.4g})" if x.size == 1 else f" ({name} from {x.min():.4g} to {x.max():.4g})"
