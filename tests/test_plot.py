@@ -5,6 +5,7 @@ Oracles: `evaluate()` point by point (the engine through the ordinary pipeline),
 derivatives, and for images the pixels themselves mapped back to data coordinates.
 """
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -436,3 +437,60 @@ def test_command_without_the_plot_extra(monkeypatch):
     assert_clean_error(result.stderr, 'the terminal plot needs plotext, which is not installed: '
                                       'pip install "autodiff-cli[plot]"')
     assert invoke(["plot", "sin(x)", "x=0:3", "--json"]).exit_code == 0     # the data needs no plotting library
+
+
+# --- properties and an independent oracle ----------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_UNARY = ["sin", "cos", "exp", "tanh", "sigmoid", "abs", "relu", "sqrt", "log", "atan"]
+
+
+def _expressions():
+    leaves = st.sampled_from(["x", "x", "2", "0.5", "a"])
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.tuples(st.sampled_from(_UNARY), inner).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(inner, st.sampled_from(["2", "3"])).map(lambda t: f"{t[0]}**{t[1]}"),
+        st.tuples(inner, inner).map(lambda t: f"max({t[0]}, {t[1]})"),
+    ), max_leaves=6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(expr=_expressions().filter(lambda e: re.search(r"\bx\b", e)), start=st.floats(-3, 1), width=st.floats(0.5, 4))
+def test_vectorised_sampling_equals_the_engine_point_by_point(expr, start, width):
+    samples = sample(expr, {"x": f"{start!r}:{start + width!r}:7", "a": "1.5"}, order=2, check=False)
+    assert samples.vectorised
+    for i, x in enumerate(samples.axes[0]):
+        result = evaluate(expr, {"x": float(x), "a": 1.5}, mode="hessian", check=False)
+        for sampled, engine_value in ((samples.value, result.value), (samples.derivatives["x"], result.gradients["x"]),
+                                      (samples.second_derivative, result.hessian["x"]["x"])):
+            np.testing.assert_allclose(sampled[i], float(engine_value), rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_derivatives_over_a_grid_match_torch():
+    torch = pytest.importorskip("torch")
+    samples = sample("sin(x)*exp(-x**2/4) + sigmoid(3*x)*log1p(x**2)", {"x": "-4:4:101"}, order=2, check=False)
+    x = torch.tensor(samples.axes[0], dtype=torch.float64, requires_grad=True)
+    f = torch.sin(x) * torch.exp(-x**2 / 4) + torch.sigmoid(3 * x) * torch.log1p(x**2)
+    (df,) = torch.autograd.grad(f.sum(), x, create_graph=True)
+    (d2f,) = torch.autograd.grad(df.sum(), x)
+    np.testing.assert_allclose(samples.value, f.detach().numpy(), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(samples.derivatives["x"], df.detach().numpy(), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(samples.second_derivative, d2f.numpy(), rtol=1e-12, atol=1e-13)
+
+
+@settings(max_examples=20, deadline=None)
+@given(expr=_expressions().filter(lambda e: re.search(r"\bx\b", e)), start=st.floats(-3, 1),
+       width=st.floats(0.5, 4), finite_differences=st.booleans())
+def test_the_check_along_the_curve_never_blames_a_correct_engine(monkeypatch_module, expr, start, width,
+                                                                  finite_differences):
+    monkeypatch_module.setattr("autodiff_cli.sampling.curve_check.SYMPY_MAX_NODES", 1 if finite_differences else 400)
+    samples = sample(expr, {"x": f"{start!r}:{start + width!r}:50", "a": "1.5"}, order=2)
+    assert samples.check.passed is not False, (samples.check.method, [m.at for m in samples.marks])
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
