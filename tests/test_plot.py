@@ -494,3 +494,12 @@ def test_the_check_along_the_curve_never_blames_a_correct_engine(monkeypatch_mod
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
         yield patch
+
+
+def test_a_sign_change_through_a_pole_is_not_a_zero():
+    marks = sample("abs(1/x) + relu(2/x + 1)", {"x": "-3:3:40"}).marks
+    # 1/x and 2/x jump from -inf to +inf at 0: a pole there, but no "abs of 0" or "relu of 0";
+    # 2/x + 1 really passes through 0 at x = -2
+    assert sorted((m.kind, m.reason.split(":")[0]) for m in marks) == [("kink", "relu of 0"),
+                                                                          ("pole", "division by zero")]
+    assert sorted(m.at[0] for m in marks) == pytest.approx([-2, 0], abs=0.01)     # linear interpolation

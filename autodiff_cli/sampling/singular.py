@@ -48,46 +48,63 @@ def _singular_argument(node, args):
 
 
 def _crossings(s, axes):
-    """Grid coordinates where the array `s` (grid axes first, then any element axes) is 0 or
-    changes sign between neighbours: linear interpolation between the two points."""
+    """Where the array `s` (grid axes first, then any element axes) is 0 or changes sign between
+    neighbours: [(edges, point)], the point interpolated linearly, `edges` the grid edges it lies
+    on (an edge: (numpy axis, index of its first point)); an exact 0 touches the edges around it."""
     grid_ndim = len(axes)
-    s = np.asarray(s, dtype=np.float64)
-    points = []
-    zero = np.any((s == 0).reshape(s.shape[:grid_ndim] + (-1,)), axis=-1)
+    flat = np.asarray(s, dtype=np.float64)
+    flat = flat.reshape(flat.shape[:grid_ndim] + (-1,))          # element axes flattened into one
     grids = np.meshgrid(*axes) if grid_ndim == 2 else axes
-    for index in zip(*np.nonzero(zero)):
-        points.append(tuple(float(g[index]) for g in grids))
     # 1-D: the only axis is x; 2-D grid (ny, nx): numpy axis 1 runs along x, axis 0 along y
-    for numpy_axis, variable in ((0, 0),) if grid_ndim == 1 else ((1, 0), (0, 1)):
-        flat = s.reshape(s.shape[:grid_ndim] + (-1,))     # element axes flattened into one
-        left = np.take(flat, range(flat.shape[numpy_axis] - 1), axis=numpy_axis)
-        right = np.take(flat, range(1, flat.shape[numpy_axis]), axis=numpy_axis)
+    directions = ((0, 0),) if grid_ndim == 1 else ((1, 0), (0, 1))
+    found = []
+    for index in zip(*np.nonzero(np.any(flat == 0, axis=-1))):
+        edges = [(axis, _step(index, axis, -1)) for axis, _ in directions if index[axis] > 0]
+        edges += [(axis, index) for axis, _ in directions if index[axis] < flat.shape[axis] - 1]
+        found.append((edges, tuple(float(g[index]) for g in grids)))
+    for axis, variable in directions:
+        left = np.take(flat, range(flat.shape[axis] - 1), axis=axis)
+        right = np.take(flat, range(1, flat.shape[axis]), axis=axis)
         for index in zip(*np.nonzero(left * right < 0)):
             fraction = left[index] / (left[index] - right[index])
-            grid_index = index[:grid_ndim]
-            step = [0] * grid_ndim
-            step[numpy_axis] = 1
-            after = tuple(i + d for i, d in zip(grid_index, step))
-            point = [float(g[grid_index]) for g in grids]
-            point[variable] += fraction * float(grids[variable][after] - grids[variable][grid_index])
-            points.append(tuple(point))
-    return points
+            start = index[:grid_ndim]
+            point = [float(g[start]) for g in grids]
+            point[variable] += fraction * float(grids[variable][_step(start, axis, 1)] - grids[variable][start])
+            found.append(([(axis, start)], tuple(point)))
+    return found
+
+
+def _step(index, axis, by):
+    return tuple(i + by if k == axis else i for k, i in enumerate(index))
 
 
 def singular_marks(program, sampler, samples):
-    """Kinks and poles from the recorded node values; notes for where nan/inf first appear."""
+    """Kinks and poles from the recorded node values; notes for where nan/inf first appear.
+
+    An argument that jumps through a pole (1/x at 0) changes sign without passing through 0, so a
+    sign change on a grid edge where some input of the node has a pole is not taken for a zero:
+    abs(1/x) has no kink at 0.
+    """
     marks = []
     values = sampler.node_values
+    statement_of = {s.name: s.expr for s in program.statements if s.name is not None}
+    pole_edges = {}          # id(node) -> edges where the node or anything it is computed from has a pole
     for key, (node, out) in values.items():
+        inputs = list(children(node)) + ([statement_of[node.id]] if isinstance(node, Name) and
+                                         node.id in statement_of else [])
+        inherited = set().union(*(pole_edges.get(id(c), set()) for c in inputs))
+        pole_edges[key] = inherited
         args = [values[id(c)][1] for c in children(node) if id(c) in values]
-        if len(args) != len(children(node)):
-            continue
-        found = _singular_argument(node, args)
+        found = _singular_argument(node, args) if len(args) == len(children(node)) else None
         if found is None:
             continue
         kind, s, why = found
         snippet = program.source[node.start:node.end]
-        for point in _crossings(s, sampler.axes):
+        for edges, point in _crossings(s, sampler.axes):
+            if inherited.intersection(edges):
+                continue
+            if kind == "pole":
+                pole_edges[key] = pole_edges[key] | set(edges)
             # rounding of the interpolation: 1e-18 where the crossing is at 0; + 0.0 turns -0.0 into 0
             point = tuple(0.0 if abs(p) < 1e-12 * (a[-1] - a[0]) else float(p) + 0.0
                           for p, a in zip(point, sampler.axes))
