@@ -503,3 +503,12 @@ def test_a_sign_change_through_a_pole_is_not_a_zero():
     assert sorted((m.kind, m.reason.split(":")[0]) for m in marks) == [("kink", "relu of 0"),
                                                                           ("pole", "division by zero")]
     assert sorted(m.at[0] for m in marks) == pytest.approx([-2, 0], abs=0.01)     # linear interpolation
+
+
+def test_terminal_plot_marks_check_failures(monkeypatch):
+    pytest.importorskip("plotext")
+    from autodiff_cli.ui.plot import terminal_plot
+    wrong_sin_derivative(monkeypatch)
+    text = terminal_plot(sample("sin(x)", {"x": "0:3:31"}))
+    assert text.splitlines()[-1] == "⣿ f(x)   · f'(x)   ! check failed"
+    assert text.count("!") > 10

@@ -91,9 +91,9 @@ def curve_pieces(samples, k, values, low, high, max_points):
     return [np.unique(np.r_[np.arange(run.start, run.stop, stride), run.stop - 1]) for run in runs]
 
 
-def _mark_height(samples, mark, low, high):
-    """Where to draw a mark of a 1-D plot: on the curve if it is finite there, else on the x axis."""
-    y = float(np.interp(mark.at[0], samples.axes[0], np.where(np.isfinite(samples.value), samples.value, np.nan)))
+def _mark_height(samples, mark, values, low, high):
+    """Where to draw a mark of a 1-D plot: on its curve if that is finite there, else on the x axis."""
+    y = float(np.interp(mark.at[0], samples.axes[0], np.where(np.isfinite(values), values, np.nan)))
     return y if math.isfinite(y) and low <= y <= high else min(max(0.0, low), high)
 
 
@@ -133,11 +133,12 @@ def terminal_plot(samples, *, width=80, height=24, colour=False):
         for run in curve_pieces(samples, k, values, low, high, max_points=8 * width):
             fig.draw(fig.signal(x[run].tolist(), values[run].tolist(), marker=marker).lines())
         legend.append(f"{glyph} {label}")
-    for kinds, marker, text in ((("kink", "pole"), SINGULAR_MARKER, "not differentiable / pole"),
-                                (("check failed",), FAILURE_MARKER, "check failed")):
+    # kinks and poles sit on f, check failures on f' (what was checked)
+    for kinds, marker, text, values in ((("kink", "pole"), SINGULAR_MARKER, "not differentiable / pole", curves[0][1]),
+                                        (("check failed",), FAILURE_MARKER, "check failed", curves[1][1])):
         marks = [m for m in samples.marks if m.kind in kinds]
         if marks:
-            fig.draw(fig.signal([m.at[0] for m in marks], [_mark_height(samples, m, low, high) for m in marks],
+            fig.draw(fig.signal([m.at[0] for m in marks], [_mark_height(samples, m, values, low, high) for m in marks],
                                 marker=marker))
             legend.append(f"{marker} {text}")
     fig.ruler(axis="x").lim(float(x[0]), float(x[-1]))
