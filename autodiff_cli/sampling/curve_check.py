@@ -25,7 +25,7 @@ def check_curve(program, sampler, samples):
 
 def _sympy_within_budget(program, sampler, samples, notes):
     """(references, formulas) from SymPy, or None with the reason appended to `notes`."""
-    from ..timeouts import TimeLimitExceeded, time_limit
+    from ..deadline import TimeLimitExceeded, time_limit
     budget = limits.check_time_budget()
     try:
         _require_small_for_sympy(program, sampler)

@@ -39,26 +39,24 @@ class Samples:
 
     def as_dict(self):
         """Strict-JSON-safe data (non-finite numbers as "nan"/"inf"/"-inf"); see docs/cli-contract.md."""
-        from ..evaluate import to_jsonable
+        from ..result import json_value
         record = {"expression": self.expression, "variables": list(self.variables)}
-        for name, axis in zip(self.variables, self.axes):
-            record[name] = to_jsonable(axis)
-        record["value"] = to_jsonable(self.value)
+        record.update(zip(self.variables, self.axes))
+        record["value"] = self.value
         if len(self.variables) == 1:
-            record["derivative"] = to_jsonable(self.derivatives[self.variables[0]])
-            record["second_derivative"] = to_jsonable(self.second_derivative)
+            record["derivative"] = self.derivatives[self.variables[0]]
+            record["second_derivative"] = self.second_derivative
         else:
-            record["gradient"] = {name: to_jsonable(g) for name, g in self.derivatives.items()}
-        record["bindings"] = {name: to_jsonable(v) for name, v in self.fixed.items()}
+            record["gradient"] = dict(self.derivatives)
+        record["bindings"] = dict(self.fixed)
         record["vectorised"] = self.vectorised
-        record["marks"] = [dict(zip(self.variables, to_jsonable(mark.at)), kind=mark.kind, reason=mark.reason)
+        record["marks"] = [dict(zip(self.variables, mark.at), kind=mark.kind, reason=mark.reason)
                            for mark in self.marks]
         record["check"] = self._check_dict()
         record["notes"] = list(self.notes)
-        return record
+        return json_value(record)
 
     def _check_dict(self):
-        from ..evaluate import to_jsonable
         check = self.check
         if check is None:
             return {"method": "none", "passed": None, "max_abs_error": None, "failed_at": [], "formulas": {},
@@ -66,7 +64,7 @@ class Samples:
         failed_at = []
         if check.failed is not None:
             grids = np.meshgrid(*self.axes) if len(self.axes) == 2 else self.axes
-            failed_at = [to_jsonable([g[index] for g in grids]) for index in zip(*np.nonzero(check.failed))]
+            failed_at = [[float(g[index]) for g in grids] for index in zip(*np.nonzero(check.failed))]
             failed_at = [p[0] if len(p) == 1 else p for p in failed_at]
-        return {"method": check.method, "passed": check.passed, "max_abs_error": to_jsonable(check.max_abs_error),
+        return {"method": check.method, "passed": check.passed, "max_abs_error": check.max_abs_error,
                 "failed_at": failed_at, "formulas": dict(check.formulas), "notes": list(check.notes)}

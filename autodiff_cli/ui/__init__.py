@@ -1,1 +1,1 @@
-"""What people see: terminal output, plots."""
+"""Output for people: consoles, tables, graphs, the batch report. Nothing here computes."""

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from ..errors import AutodiffError
+from .console import escape_text, isatty
 
 INSTALL_HINT = 'pip install "autodiff-cli[plot]"'
 IMAGE_FORMATS = ("png", "svg", "pdf")
@@ -38,9 +39,21 @@ def _require(module, purpose):
 
 
 def printable(text, limit=70):
-    """Input text as plain characters on one line: no control sequences, shortened."""
-    text = "".join(ch if ch.isprintable() else "·" for ch in text)
+    """Input text escaped (no control sequences reach the terminal) and shortened to `limit`."""
+    text = escape_text(text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def terminal_size_and_colour(stream=None):
+    """{width, height, colour} for terminal_plot on `stream` (stdout): its size (COLUMNS/LINES, else
+    80 x 24), colour only on a terminal without NO_COLOR."""
+    import os
+    import shutil
+    import sys
+    stream = sys.stdout if stream is None else stream
+    size = shutil.get_terminal_size((80, 24))
+    return {"width": max(40, size.columns), "height": max(12, min(size.lines, 40)),
+            "colour": isatty(stream) and "NO_COLOR" not in os.environ}
 
 
 def function_title(samples):
