@@ -127,6 +127,7 @@ Examples:
   autodiff hessian "x**2*y + y**3" x=1 y=2
   autodiff jacobian "x*y" x=[1,2] y=3
   autodiff batch records.jsonl --json
+  autodiff plot "sin(x)*x" x=-6:6
 
 Exit codes: 0 ok, 1 a cross-check mismatch, 2 bad input.
 """
@@ -300,7 +301,7 @@ unbound is swept over -5:5. Exit code 1 if the check disagrees anywhere.
 
 
 @app.command(cls=ExprCommand, epilog=PLOT_EPILOG,
-             short_help="Plot EXPR and its derivatives over a range (terminal, or an image).")
+             short_help="Plot EXPR and its derivatives over a range.")
 def plot(
     expr: ExprArg,
     bindings: BindingsArg = None,
