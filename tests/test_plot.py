@@ -11,16 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import autodiff_cli.engine.ops as ops
 from autodiff_cli import evaluate
 from autodiff_cli.errors import AutodiffError
 from autodiff_cli.sampling import DEFAULT_POINTS, DEFAULT_POINTS_2D, parse_sweep, sample
+from autodiff_cli.testing import wrong_derivative
 
 DATA = Path(__file__).parent / "data"
 
 
-def wrong_sin_derivative(monkeypatch):
-    monkeypatch.setattr(ops.sin.node_class, "vjps", (lambda F, g, ans, x: g * F.sin(x),))   # should be cos
+@pytest.fixture
+def wrong_sin_derivative():
+    """The engine's derivative of sin is 1.5 cos: the check must notice."""
+    with wrong_derivative("sin"):
+        yield
 
 
 # --- ranges --------------------------------------------------------------------------------------
@@ -199,12 +202,11 @@ def test_kink_lines_in_two_variables():
 
 # --- the check along the curve ---------------------------------------------------------------------
 
-def test_check_marks_where_a_wrong_derivative_disagrees(monkeypatch):
-    wrong_sin_derivative(monkeypatch)
+def test_check_marks_where_a_wrong_derivative_disagrees(wrong_sin_derivative):
     samples = sample("sin(x)", {"x": "0:3:31"})
     assert samples.check.method == "sympy" and samples.check.passed is False
     failed_x = [m.at[0] for m in samples.marks if m.kind == "check failed"]
-    expected = samples.axes[0][~np.isclose(np.sin(samples.axes[0]), np.cos(samples.axes[0]))]
+    expected = samples.axes[0]          # 1.5 cos(x) != cos(x) at every point of the grid
     np.testing.assert_allclose(failed_x, expected)
     data = samples.as_dict()
     assert data["check"]["passed"] is False and data["check"]["failed_at"] == pytest.approx(list(expected))
@@ -216,8 +218,8 @@ def test_finite_difference_check_when_sympy_is_not_used(monkeypatch, order):
     samples = sample("sin(x)*exp(x/3)", {"x": "-3:3"}, order=order)
     assert samples.check.method == "finite-difference" and samples.check.passed is True
     assert "SymPy not used" in samples.check.notes[0]
-    wrong_sin_derivative(monkeypatch)
-    bad = sample("sin(x)*exp(x/3)", {"x": "-3:3"}, order=order)
+    with wrong_derivative("sin"):
+        bad = sample("sin(x)*exp(x/3)", {"x": "-3:3"}, order=order)
     assert bad.check.method == "finite-difference" and bad.check.passed is False
 
 
@@ -422,8 +424,7 @@ def test_command_bad_input(args, fragment):
     assert as_json.returncode == 2 and strict_json(as_json.stdout)["status"] == "error"
 
 
-def test_command_exit_code_1_when_the_check_disagrees(monkeypatch):
-    wrong_sin_derivative(monkeypatch)
+def test_command_exit_code_1_when_the_check_disagrees(wrong_sin_derivative):
     result = invoke(["plot", "sin(x)", "x=0:3:31", "--json"])
     assert result.exit_code == 1
     assert strict_json(result.stdout)["check"]["passed"] is False
@@ -505,10 +506,30 @@ def test_a_sign_change_through_a_pole_is_not_a_zero():
     assert sorted(m.at[0] for m in marks) == pytest.approx([-2, 0], abs=0.01)     # linear interpolation
 
 
-def test_terminal_plot_marks_check_failures(monkeypatch):
+def test_terminal_plot_marks_check_failures(wrong_sin_derivative):
     pytest.importorskip("plotext")
     from autodiff_cli.ui.plot import terminal_plot
-    wrong_sin_derivative(monkeypatch)
     text = terminal_plot(sample("sin(x)", {"x": "0:3:31"}))
     assert text.splitlines()[-1] == "⣿ f(x)   · f'(x)   ! check failed"
     assert text.count("!") > 10
+
+
+def _elementwise_language_forms():
+    from autodiff_cli.engine.ops import OPS
+    for spec in OPS:
+        for name in spec.language if spec.elementwise else ():
+            if spec.language_arity == 1:
+                yield f"{name}(x)" if name.isidentifier() else f"{name}x"
+            else:
+                yield f"{name}(x, 0.7)" if name.isidentifier() else f"x {name} 0.7"
+
+
+@pytest.mark.parametrize("expr", list(_elementwise_language_forms()))
+def test_every_elementwise_op_of_the_table_is_sampled_in_one_pass(expr):
+    samples = sample(expr, {"x": "0.1:0.9:9"}, order=2, check=False)
+    assert samples.vectorised
+    for i, x in enumerate(samples.axes[0]):
+        result = evaluate(expr, {"x": float(x)}, mode="hessian", check=False)
+        assert samples.value[i] == pytest.approx(float(result.value), rel=1e-13)
+        assert samples.derivatives["x"][i] == pytest.approx(float(result.gradients["x"]), rel=1e-13)
+        assert samples.second_derivative[i] == pytest.approx(float(result.hessian["x"]["x"]), rel=1e-13, abs=1e-15)

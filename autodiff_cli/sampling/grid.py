@@ -6,15 +6,9 @@ from .. import engine
 from ..engine import Tensor
 from ..errors import AutodiffError
 from ..language import lower_to_engine
-from ..language.lowering import postorder
-from ..language.nodes import Binary, Call, Name, Unary, children, column
+from ..language.lowering import overload_of, postorder
+from ..language.nodes import Call, Name, children, column
 from .samples import Samples
-
-# Ops that act element by element: with x bound to a grid, node i only sees point i. Anything
-# else that touches a swept variable (sum, mean, max(a), dot, @, ...) means point by point.
-_ELEMENTWISE_CALLS = {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log",
-                      "log1p", "expm1", "sqrt", "abs", "sigmoid", "relu", "pow"}
-_ELEMENTWISE_BINARY = {"+", "-", "*", "/", "**"}
 
 
 class Sampler:
@@ -138,12 +132,10 @@ def not_elementwise(program, swept, fixed):
             if not any(id(child) in touched for child in children(node)):
                 continue
             touched.add(id(node))
-            elementwise = (isinstance(node, Unary)
-                           or (isinstance(node, Binary) and node.op in _ELEMENTWISE_BINARY)
-                           or (isinstance(node, Call) and (node.func in _ELEMENTWISE_CALLS
-                                                           or (node.func in ("max", "min") and len(node.args) == 2)
-                                                           ) and getattr(node, "axis", None) is None))
-            if not elementwise:
+            # the op table says which ops act element by element (with x bound to a grid, node i
+            # then sees only point i); sum, mean, max(a), dot, @ ... touching x mean point by point
+            spec = overload_of(node)           # None: unary plus, the identity
+            if spec is not None and not spec.elementwise:
                 what = node.func if isinstance(node, Call) else f"'{node.op}'"
                 return f"{what} at column {column(node)} is not elementwise in {' and '.join(swept)}"
         if statement.name is not None and id(statement.expr) in touched:

@@ -7,7 +7,8 @@ singular value; non-finite origins: nodes whose inputs are finite and output is 
 """
 import numpy as np
 
-from ..language.nodes import Binary, Call, Name, Num, children, column
+from ..language.lowering import overload_of
+from ..language.nodes import Binary, Call, Name, Num, Unary, children, column
 from .samples import Mark
 
 MAX_MARKS = 2000              # singular points kept (a 2-D kink line has about one per grid row)
@@ -18,33 +19,41 @@ def _singular_argument(node, args):
 
     PyTorch's conventions give a number at these points (abs'(0) = 0, half the gradient to each
     side of a tie); the plot marks them so that nobody mistakes that number for a derivative.
+    Keyed by the op table's names (engine/ops.py), whose `kink` entries say what happens at them.
     """
-    if isinstance(node, Binary) and node.op == "/":
-        return "pole", args[1], "division by zero"
-    is_power = (isinstance(node, Binary) and node.op == "**") or (isinstance(node, Call) and node.func == "pow")
-    if is_power:
-        base, exponent = np.broadcast_arrays(*args)
-        pole, steep = exponent < 0, (exponent > 0) & (exponent < 1)
-        kind = "pole" if np.any(pole) else "kink"
-        return kind, np.where(pole | steep, base, np.nan), "a power with base 0"
-    if not isinstance(node, Call):
-        return None
-    if node.func in ("abs", "relu"):
-        return "kink", args[0], f"{node.func} of 0"
-    if node.func == "sqrt":
-        return "kink", args[0], "sqrt of 0 (infinite slope)"
-    if node.func in ("max", "min") and len(args) == 2:
-        a, b = np.broadcast_arrays(*args)
-        return "kink", a - b, f"{node.func} with tied arguments"
-    if node.func == "log":
-        return "pole", args[0], "log of 0"
-    if node.func == "log1p":
-        return "pole", args[0] + 1, "log1p of -1"
-    if node.func == "tan":
-        return "pole", np.cos(args[0]), "tan at an odd multiple of pi/2"
-    if node.func in ("asin", "acos"):
-        return "kink", 1 - np.square(args[0]), f"{node.func} at ±1 (infinite slope)"
-    return None
+    spec = overload_of(node) if isinstance(node, (Binary, Unary, Call)) else None
+    rule = _SINGULAR.get(spec.name) if spec is not None else None
+    return None if rule is None else rule(*args)
+
+
+def _power(base, exponent):
+    base, exponent = np.broadcast_arrays(base, exponent)
+    pole, steep = exponent < 0, (exponent > 0) & (exponent < 1)        # x**-1 and x**0.5 at x = 0
+    return "pole" if np.any(pole) else "kink", np.where(pole | steep, base, np.nan), "a power with base 0"
+
+
+def _tie(which):
+    def rule(a, b):
+        a, b = np.broadcast_arrays(a, b)
+        return "kink", a - b, f"{which} with tied arguments"
+    return rule
+
+
+# op table name -> rule(*argument values) -> (kind, signed array, why)
+_SINGULAR = {
+    "div": lambda a, b: ("pole", b, "division by zero"),
+    "power": _power,
+    "abs": lambda x: ("kink", x, "abs of 0"),
+    "relu": lambda x: ("kink", x, "relu of 0"),
+    "sqrt": lambda x: ("kink", x, "sqrt of 0 (infinite slope)"),
+    "maximum": _tie("max"),
+    "minimum": _tie("min"),
+    "log": lambda x: ("pole", x, "log of 0"),
+    "log1p": lambda x: ("pole", x + 1, "log1p of -1"),
+    "tan": lambda x: ("pole", np.cos(x), "tan at an odd multiple of pi/2"),
+    "asin": lambda x: ("kink", 1 - np.square(x), "asin at ±1 (infinite slope)"),
+    "acos": lambda x: ("kink", 1 - np.square(x), "acos at ±1 (infinite slope)"),
+}
 
 
 def _crossings(s, axes):
