@@ -5,10 +5,13 @@ VALUE is one of
   - a nested list: `[[1,2,3],[4,5,6]]` (rectangular; `[]` has shape (0,))
   - a constructor: `rand(2,3)`, `randn(3)`, `ones(2,3)`, `zeros(3)`, `eye(3)`, `eye(2,3)`,
     `arange(4)`, `arange(1,5)`, `arange(0,1,0.25)`, `linspace(0,1,5)`
-  - a file: `@path.npy` (never unpickled) or `@path.csv` (comma separated, one row a line, `#` comments)
+  - a file: `@path.npy` (never unpickled) or `@path.csv` (comma separated, one row a line, `#` comments,
+    UTF-8 with or without a byte order mark)
 
 Every value comes back as a float64 numpy array (0-d for a number). Every rejection is an
-AutodiffError; array sizes are checked against `limits.max_elements()` before anything is allocated.
+AutodiffError; array sizes are checked against `limits.max_elements()` before anything is allocated
+(a CSV: element by element as it is read), an empty dimension counting as 1 (see `_size`). Parsing
+is linear in the text: no backtracking pattern, and a number has at most MAX_NUMBER_LENGTH characters.
 Positions are 1-based columns into the text given (plus `offset`, see `parse_value`).
 """
 import math
@@ -78,13 +81,19 @@ def _size(shape):
 
 
 def _check_size(what, count, max_elements, shape=None, fail=None, column=None):
-    if count > max_elements:
-        shown = "" if shape is None else f" (shape {tuple(shape)}{', an empty dimension counting as 1' if 0 in shape else ''})"
-        message = (f"{what} would have {count} elements{shown}; the limit is {max_elements} "
-                   f"(set AUTODIFF_MAX_ELEMENTS to raise it)")
-        if fail is not None:
-            fail(message, column, "limit")
-        raise AutodiffError("limit", message)
+    """Refuse more than max_elements elements; the message shows `shape` if given, and `fail`
+    (parse_value's) places the error at `column`."""
+    if count <= max_elements:
+        return
+    shown = ""
+    if shape is not None:
+        empty = ", an empty dimension counting as 1" if 0 in shape else ""
+        shown = f" (shape {tuple(shape)}{empty})"
+    message = (f"{what} would have {count} elements{shown}; the limit is {max_elements} "
+               f"(set AUTODIFF_MAX_ELEMENTS to raise it)")
+    if fail is not None:
+        fail(message, column, "limit")
+    raise AutodiffError("limit", message)
 
 
 # --------------------------------------------------------------------------------------------
