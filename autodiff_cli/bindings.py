@@ -23,11 +23,8 @@ import numpy as np
 
 from . import limits
 from .errors import AutodiffError
+from .limits import MAX_LIST_DEPTH, MAX_NUMBER_LENGTH   # the tokenizer's number limit too
 
-MAX_LIST_DEPTH = 32  # numpy itself supports at most 64 dimensions
-# Characters in one number (a value, a list element, a CSV field, a constructor argument); float64
-# needs at most ~25. The expression tokenizer has the same limit (language/tokenizer.py).
-MAX_NUMBER_LENGTH = 400
 
 # Every quantifier is possessive and no two parts can match the same characters, so a match (or a
 # failed one) costs time linear in the text: `111...1x` is refused at once, whatever its length.

@@ -373,13 +373,13 @@ def test_long_non_numbers_are_binding_errors(text):
 @pytest.mark.parametrize("text", ["1" * LONG, "-1." + "0" * LONG, "[1, " + "2" * LONG + "]",
                                   "linspace(0, " + "1" * LONG + ", 3)"])
 def test_numbers_longer_than_the_cap_are_limit_errors(text):
-    from autodiff_cli.bindings import MAX_NUMBER_LENGTH
+    from autodiff_cli.limits import MAX_NUMBER_LENGTH
     err = error(parse_value, text, name="x")
     assert err.kind == "limit" and f"longer than {MAX_NUMBER_LENGTH} characters" in err.message
 
 
 def test_a_number_at_the_cap_is_accepted():
-    from autodiff_cli.bindings import MAX_NUMBER_LENGTH
+    from autodiff_cli.limits import MAX_NUMBER_LENGTH
     assert parse_value("1" + "0" * (MAX_NUMBER_LENGTH - 1)) == np.inf          # 1e399 overflows float64
     assert parse_value("[0." + "5" * (MAX_NUMBER_LENGTH - 2) + "]").tolist() == [pytest.approx(5 / 9)]
     assert value_from_json(["1" + "0" * (MAX_NUMBER_LENGTH - 1)])[0] == np.inf
