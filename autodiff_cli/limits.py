@@ -51,3 +51,8 @@ def check_time_budget():
 def record_timeout():
     """Seconds one batch record may run before it is stopped and reported (default of --timeout). AUTODIFF_TIMEOUT."""
     return _env_number("AUTODIFF_TIMEOUT", 10.0, float)
+
+
+def max_minimize_steps():
+    """Most optimizer steps one `minimize` may take (--steps). AUTODIFF_MAX_MINIMIZE_STEPS."""
+    return _env_number("AUTODIFF_MAX_MINIMIZE_STEPS", 100_000)
