@@ -23,9 +23,10 @@ import numpy as np
 from . import limits
 from .engine import Tensor, quiet_numpy
 from .errors import AutodiffError
-from .evaluate import _bind, _differentiate_wrt, to_jsonable
+from .evaluate import _bind, _differentiate_wrt, errors_into   # the binding and --wrt rules of grad
 from .language import lower_to_engine, parse
 from .optim import SGD, Adam
+from .result import error_record, json_array
 from .utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 
 OPTIMIZERS = ("sgd", "adam")
@@ -57,16 +58,16 @@ class MinimizeResult:
 
     def as_dict(self):
         """The JSON record of `autodiff minimize --json` (strict JSON: non-finite numbers as strings)."""
-        record = {"expression": self.expression, "status": self.status}
         if self.error is not None:
-            record["error"] = self.error.to_dict()
+            record = error_record(self.expression, self.error)
         else:
+            record = {"expression": self.expression, "status": self.status}
             record.update({
                 "optimizer": self.optimizer, "steps": self.steps, "stopped": self.stopped,
-                "value": to_jsonable(self.value), "point": _jsonable_point(self.point),
-                "grad_norm": to_jsonable(self.grad_norm),
-                "trajectory": [dict(entry, value=to_jsonable(entry["value"]),
-                                    grad_norm=to_jsonable(entry["grad_norm"]),
+                "value": json_array(self.value), "point": _jsonable_point(self.point),
+                "grad_norm": json_array(self.grad_norm),
+                "trajectory": [dict(entry, value=json_array(entry["value"]),
+                                    grad_norm=json_array(entry["grad_norm"]),
                                     point=_jsonable_point(entry["point"])) for entry in self.trajectory]})
         if self.warnings:
             record["warnings"] = list(self.warnings)
@@ -74,7 +75,7 @@ class MinimizeResult:
 
 
 def _jsonable_point(point):
-    return {name: to_jsonable(value) for name, value in point.items()}
+    return {name: json_array(value) for name, value in point.items()}
 
 
 def minimize(expr, bindings=None, *, wrt=None, optimizer=DEFAULTS["optimizer"], lr=DEFAULTS["lr"],
@@ -90,17 +91,10 @@ def minimize(expr, bindings=None, *, wrt=None, optimizer=DEFAULTS["optimizer"], 
     started = time.perf_counter()
     result = MinimizeResult(expression=expr if isinstance(expr, str) else str(expr),
                             optimizer=optimizer if isinstance(optimizer, str) else str(optimizer))
-    try:
+    with errors_into(result, expr):
         options = _checked_options(optimizer, lr, momentum, steps, tol, clip_value, clip_norm, trace)
         with quiet_numpy():
             _run(result, expr, bindings or {}, wrt, options, random_seed, on_step)
-    except MemoryError:
-        result.status = "error"
-        result.error = AutodiffError("limit", "out of memory: the arrays of this computation do not fit")
-    except AutodiffError as err:
-        if err.source is None and isinstance(expr, str) and err.position is not None:
-            err.source = expr
-        result.status, result.error = "error", err
     result.elapsed = time.perf_counter() - started
     return result
 
