@@ -26,7 +26,7 @@ from .errors import AutodiffError
 from .evaluate import _bind, _differentiate_wrt, errors_into   # the binding and --wrt rules of grad
 from .language import lower_to_engine, parse
 from .optim import SGD, Adam
-from .result import error_record, json_array
+from .result import dumps, error_record, json_array
 from .utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 
 OPTIMIZERS = ("sgd", "adam")
@@ -72,6 +72,10 @@ class MinimizeResult:
         if self.warnings:
             record["warnings"] = list(self.warnings)
         return record
+
+
+    def to_json(self):
+        return dumps(self.as_dict(), separators=(", ", ": "))
 
 
 def _jsonable_point(point):
