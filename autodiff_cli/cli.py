@@ -312,7 +312,7 @@ def minimize(
             from .ui.minimize import progress_bar
             with progress_bar(sys.stderr, steps) as bar:
                 result = run_minimize(expr, bindings, on_step=bar.update, **options)
-        return _report(result, _print_minimize, json_output=json_output, tol=tol)
+        return _report(result, _print_minimize, json_output=json_output)
 
     raise typer.Exit(_guarded(expr, bindings, json_output, debug, work))
 
@@ -444,12 +444,12 @@ def _print_record_and_messages(result, json_output):
         write_stderr(error_text(result.error))
 
 
-def _print_minimize(result, *, json_output, tol):
+def _print_minimize(result, *, json_output):
     _print_record_and_messages(result, json_output)
     if result.error is None and not json_output:
         from .ui.console import console
         from .ui.minimize import render_minimize
-        console().print(render_minimize(result, tol=tol))
+        console().print(render_minimize(result))
     return result.exit_code
 
 

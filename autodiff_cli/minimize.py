@@ -45,6 +45,7 @@ class MinimizeResult:
     point: dict = field(default_factory=dict)       # {name: ndarray} where it stopped
     grad_norm: float | None = None
     wrt: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)     # the checked options (lr, momentum, tol, clipping, ...)
     trajectory: list = field(default_factory=list)  # [{"step", "value", "grad_norm", "point"}], thinned
     values: list = field(default_factory=list)      # value at every step (for plots)
     grad_norms: list = field(default_factory=list)  # gradient norm at every step
@@ -96,7 +97,8 @@ def minimize(expr, bindings=None, *, wrt=None, optimizer=DEFAULTS["optimizer"], 
     result = MinimizeResult(expression=expr if isinstance(expr, str) else str(expr),
                             optimizer=optimizer if isinstance(optimizer, str) else str(optimizer))
     with errors_into(result, expr):
-        options = _checked_options(optimizer, lr, momentum, steps, tol, clip_value, clip_norm, trace)
+        options = result.options = _checked_options(optimizer, lr, momentum, steps, tol, clip_value, clip_norm,
+                                                    trace)
         with quiet_numpy():
             _run(result, expr, bindings or {}, wrt, options, random_seed, on_step)
     result.elapsed = time.perf_counter() - started

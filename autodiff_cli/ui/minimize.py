@@ -20,22 +20,34 @@ FIRST_ROWS = 3           # of which the first steps
 POINT_COLUMNS = 4        # up to this many scalar variables get a column each
 
 
-def stop_reason(result, tol=None):
+def stop_reason(result):
     """Why the run stopped, in words."""
     if result.stopped == "tol":
-        bound = f" <= {format_number(tol, 3)}" if tol is not None else ""
-        return f"the gradient norm fell to {format_number(result.grad_norm, 3)}{bound} (--tol)"
+        return (f"the gradient norm fell to {format_number(result.grad_norm, 3)} "
+                f"<= {format_number(result.options['tol'], 3)} (--tol)")
     if result.stopped == "steps":
         return f"it took all {result.steps} steps (--steps)"
     return result.warnings[-1] if result.warnings else "the value or the gradient became non-finite"
 
 
-def render_minimize(result, *, tol=None):
+def settings_text(result):
+    """`adam, lr 0.01` / `sgd, lr 0.1, momentum 0.9, clip-norm 1`: how the run was made."""
+    options = result.options
+    parts = [result.optimizer, f"lr {format_number(options['lr'], 6)}"]
+    if result.optimizer == "sgd":
+        parts.append(f"momentum {format_number(options['momentum'], 6)}")
+    for key in ("clip_value", "clip_norm"):
+        if options.get(key) is not None:
+            parts.append(f"{key.replace('_', '-')} {format_number(options[key], 6)}")
+    return ", ".join(parts)
+
+
+def render_minimize(result):
     """The summary table and the trajectory table of a finished run."""
     header = Text()
     header.append("minimize ", style="bold")
     header.append(shorten(escape_text(result.expression), 200), style="bold cyan")
-    header.append(f"  with {result.optimizer}")
+    header.append(f"  with {settings_text(result)}")
 
     summary = Table(show_header=False, box=box.SIMPLE, pad_edge=False)
     summary.add_column(style="bold")
@@ -46,7 +58,7 @@ def render_minimize(result, *, tol=None):
     summary.add_row("grad_norm", format_number(result.grad_norm, 6))
     summary.add_row("steps", str(result.steps))
     style = "red" if result.stopped == "diverged" else ""
-    summary.add_row("stopped", Text(f"{result.stopped}: {escape_text(stop_reason(result, tol))}", style=style))
+    summary.add_row("stopped", Text(f"{result.stopped}: {escape_text(stop_reason(result))}", style=style))
     parts = [header, summary]
     if len(result.trajectory) > 1:
         parts.append(render_trajectory(result))
