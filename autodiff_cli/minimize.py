@@ -158,6 +158,9 @@ def _run(result, expr, bindings, wrt, options, random_seed, on_step):
     program = parse(expr)
     values = _bind(program, bindings, np.random.default_rng(random_seed), result.warnings)
     result.wrt = _differentiate_wrt(program, wrt)
+    if not result.wrt:
+        raise AutodiffError("usage", "the expression has no variables to minimize over",
+                            hint="bind one, e.g. autodiff minimize \"(x-1)**2\" x=0")
     env = {name: Tensor(values[name], requires_grad=name in result.wrt) for name in program.inputs}
     params = [env[name] for name in result.wrt]
     if options["optimizer"] == "sgd":
@@ -177,7 +180,7 @@ def _run(result, expr, bindings, wrt, options, random_seed, on_step):
         value = float(output.data.reshape(()))
         gradients = [p.grad.data if p.grad is not None else np.zeros_like(p.data) for p in params]
         grad_norm = get_total_norm(gradients).item()
-        point = {name: np.array(env[name].data) for name in result.wrt}
+        point = {name: env[name].data for name in result.wrt}   # a step gives parameters new arrays
         result.values.append(value)
         result.grad_norms.append(grad_norm)
         trajectory.add(step, value, grad_norm, point)

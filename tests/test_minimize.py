@@ -133,6 +133,8 @@ def test_a_non_scalar_output_or_a_bad_expression_is_an_error():
     assert result.error.kind == "shape" and "scalar" in str(result.error)
     assert minimize("x +", {"x": 1}).error.kind == "parse"
     assert minimize("x*y", {"x": 1}).error.kind == "name"
+    nothing = minimize("2 + 3", {})
+    assert nothing.error.kind == "usage" and "no variables" in str(nothing.error)
 
 
 def test_the_steps_limit_comes_from_the_environment(monkeypatch):
