@@ -296,6 +296,9 @@ def minimize(
         "--wrt", metavar="x,y", help="Minimize over these variables only; the others stay fixed.")] = None,
     trace: Annotated[int, typer.Option(
         "--trace", metavar="N", help="Keep at most N trajectory entries (first steps, every k-th, last).")] = 100,
+    plot: Annotated[Optional[str], typer.Option(
+        "--plot", metavar="FILE", help="Also draw value and gradient norm per step (and, for two variables, "
+                                       "the path over the contours) to FILE (.png, .svg, .pdf).")] = None,
     json_output: JsonOpt = False,
     random_seed: SeedOpt = None,
     debug: DebugOpt = False,
@@ -307,13 +310,23 @@ def minimize(
     def work(bindings):
         from .minimize import minimize as run_minimize
         from .ui.console import isatty
+        if plot:
+            from .errors import AutodiffError
+            from .ui.plot import image_format
+            try:
+                image_format(plot)          # a bad file name is known before the run
+            except AutodiffError as err:
+                return _input_error(err, expr, json_output)
         if json_output or not isatty(sys.stderr):
             result = run_minimize(expr, bindings, **options)
         else:
             from .ui.minimize import progress_bar
             with progress_bar(sys.stderr, steps) as bar:
                 result = run_minimize(expr, bindings, on_step=bar.update, **options)
-        return _report(result, _print_minimize, json_output=json_output)
+        code = _report(result, _print_minimize, json_output=json_output)
+        if plot and result.error is None:
+            code = max(code, _plot_minimize(result, plot, bindings, random_seed))
+        return code
 
     raise typer.Exit(_guarded(expr, bindings, json_output, debug, work))
 
@@ -514,6 +527,29 @@ def _print_record_and_messages(result, json_output):
     if result.error is not None:
         from .ui.errors import error_text
         write_stderr(error_text(result.error))
+
+
+def _plot_minimize(result, path, bindings, random_seed):
+    """--plot: the image of a finished run (the contours need two scalar variables). Exit code."""
+    from .errors import AutodiffError
+    from .ui import minimize as ui
+    from .ui.console import escape_text, write_stderr
+    field = None
+    if len(result.point) == 2 and all(getattr(v, "size", 1) == 1 for v in result.point.values()):
+        from .sampling import sample
+        try:
+            field = sample(result.expression, {**bindings, **ui.path_box(result)}, check=False,
+                           random_seed=random_seed)
+        except AutodiffError as err:
+            write_stderr(f"note: no contour plot: {escape_text(err)}")
+    try:
+        ui.write_image(result, path, field)
+    except AutodiffError as err:
+        from .ui.errors import error_text
+        write_stderr(error_text(err))
+        return EXIT_USAGE
+    write_stderr(f"wrote {escape_text(path)}")
+    return EXIT_OK
 
 
 def _print_minimize(result, *, json_output):

@@ -134,3 +134,18 @@ def test_batch_records_in_minimize_mode(tmp_path):
     assert records["plain grad"]["status"] == "ok" and records["plain grad"]["grad_norm"] == 6.0
     human = run(["batch", str(source)])
     assert human.returncode == 1 and "minimize" in human.stdout or "point" in human.stdout
+
+
+def test_plot_writes_an_image_with_the_path_over_the_contours(tmp_path):
+    pytest.importorskip("matplotlib")
+    image = tmp_path / "run.png"
+    proc = run(["minimize", "(x**2 + y - 11)**2 + (x + y**2 - 7)**2", "x=0", "y=0", "--optimizer", "adam",
+                "--lr", "0.05", "--plot", str(image), "--json"])
+    assert proc.returncode == 0 and "wrote" in proc.stderr and "no contour" not in proc.stderr
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert strict_json(proc.stdout)["stopped"] == "tol"       # --json still prints only the record
+    one_variable = tmp_path / "one.svg"
+    assert run(["minimize", "(x - 1)**2", "x=0", "--plot", str(one_variable)]).returncode == 0
+    assert b"<svg" in one_variable.read_bytes()[:400]
+    bad = run(["minimize", "x**2", "x=1", "--plot", str(tmp_path / "run.txt")])
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "image format" in bad.stderr

@@ -130,3 +130,60 @@ class progress_bar:
 
     def __exit__(self, *exc):
         self.progress.stop()
+
+
+# --- --plot: an image ----------------------------------------------------------------------------
+
+def write_image(result, path, field=None, *, dpi=100):
+    """Value and gradient norm per step; with `field` (sampling.Samples over the two minimized
+    variables) also the path over the contour plot. Image format from the file name."""
+    from .plot import _require, image_format, printable, save_figure
+    fmt = image_format(path)
+    _require("matplotlib", "the image")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    panels = 2 if field is None else 3
+    figure, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 4), dpi=dpi, layout="constrained")
+    steps = np.arange(len(result.values))
+    for ax, series, label in ((axes[0], result.values, "value"), (axes[1], result.grad_norms, "gradient norm")):
+        series = np.ma.masked_invalid(np.asarray(series, dtype=np.float64))
+        ax.plot(steps, series, color="C0" if label == "value" else "C1")
+        ax.set_yscale("log" if series.count() and series.min() > 0 else "symlog")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    if field is not None:
+        _draw_path(figure, axes[2], result, field)
+    title = printable(f"minimize {result.expression} ({settings_text(result)}): stopped {result.stopped} "
+                      f"after {result.steps} steps", 110).replace("$", r"\$")    # no mathtext from input
+    figure.suptitle(title, fontsize=10)
+    save_figure(figure, path, fmt, dpi)
+
+
+def _draw_path(figure, ax, result, field):
+    x, y = field.axes
+    name_x, name_y = field.variables
+    filled = ax.contourf(x, y, np.ma.masked_invalid(field.value), levels=20, cmap="viridis", alpha=0.5)
+    ax.contour(x, y, np.ma.masked_invalid(field.value), levels=20, colors="0.3", linewidths=0.6)
+    figure.colorbar(filled, ax=ax, label="value")
+    path = np.array([[float(e["point"][name_x]), float(e["point"][name_y])] for e in result.trajectory])
+    ax.plot(path[:, 0], path[:, 1], ".-", color="tab:red", linewidth=1.2, markersize=3, label="path")
+    ax.plot(*path[0], "o", color="tab:red", label="start")
+    ax.plot(*path[-1], "*", color="white", markeredgecolor="black", markersize=12, label="end")
+    ax.set_xlabel(name_x)
+    ax.set_ylabel(name_y)
+    ax.legend(loc="best", fontsize=8)
+
+
+def path_box(result, margin=0.15):
+    """{name: "lo:hi:80"} ranges around the finite trajectory of two scalar variables (for sampling)."""
+    names = list(result.point)
+    points = np.array([[float(e["point"][n]) for n in names] for e in result.trajectory], dtype=np.float64)
+    points = points[np.isfinite(points).all(axis=1)]
+    ranges = {}
+    for k, name in enumerate(names):
+        low, high = float(points[:, k].min()), float(points[:, k].max())
+        pad = max((high - low) * margin, 1e-3 * max(1.0, abs(low), abs(high)))
+        ranges[name] = f"{low - pad!r}:{high + pad!r}:80"
+    return ranges
