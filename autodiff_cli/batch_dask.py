@@ -1,0 +1,552 @@
+"""Batch mode on a Dask cluster: the same results as `autodiff batch FILE --json`, computed by the
+workers of a `distributed` cluster.
+
+    run_batch_dask("records.jsonl", scheduler=None, json_output=True)   # a LocalCluster; -> exit code
+    run_batch_dask("s3://bucket/records.jsonl", scheduler="tcp://10.0.0.5:8786", json_output=True)
+
+How a batch runs:
+  - The input is cut into partitions of about `partition_size` bytes. For a path (or an fsspec URL)
+    a partition is a byte range [start, end) that owns the lines *starting* in it, so a boundary
+    never splits a line and the client never reads the file: the worker reads from start - 1 to
+    the next line start, then every line that starts before end. A cheap first pass counts the
+    newlines of every range, which numbers each partition's first line (line numbers are global
+    and count every physical line, as the local reader does). For `-` (stdin) the client reads the
+    lines and sends each partition's lines with its task.
+  - A task evaluates its partition in an *evaluator*, a helper process of its worker (one per worker
+    thread, started on first use): the per-record time limit is a SIGALRM timer, which only works
+    in a main thread, and Dask runs tasks in threads. The evaluator runs batch.py's own record
+    reader and per-record evaluation, so every record gives the JSON line the local batch gives.
+    As in `--jobs N`, an evaluator still busy well after a record's limit, or one that dies, is
+    replaced; that record gets a "timeout" / "internal" error record and the partition goes on.
+  - The client writes the partitions' JSON lines in input order as they complete, with a bounded
+    number of partitions submitted ahead. If a worker dies, Dask runs its partitions again; a
+    partition that has killed several workers becomes "internal" error records for its lines.
+  - With `output_dir`, each task writes its partition to part-NNNNN.jsonl there (so the output
+    never passes through the client) and the client writes manifest.json at the end.
+"""
+import io
+import json
+import logging
+import math
+import os
+import pickle
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+
+from . import batch as local
+from .batch import RecordError, read_records
+from .limits import _env_number
+
+__all__ = ["run_batch_dask", "parse_size"]
+
+INSTALL_HINT = 'the Dask runner needs the dask extra: pip install "autodiff-cli[dask]"'
+MIN_PARTITION = 64 * 1024
+MAX_PARTITION = 4 * 1024 * 1024
+STDIN_PARTITION = 256 * 1024
+PARTS_PER_THREAD = 4          # partitions per worker thread at least, for balance and early output
+MANIFEST = "manifest.json"
+COUNTS = ("ok", "mismatch", "error", "timeout")
+
+
+def connect_seconds():
+    """How long to try to reach a scheduler (and to wait for its first worker). AUTODIFF_DASK_CONNECT_SECONDS."""
+    return _env_number("AUTODIFF_DASK_CONNECT_SECONDS", 10.0, float)
+
+
+def parse_size(text):
+    """'4MiB', '256k', '65536' -> bytes (k/M/G are powers of 1024, as are KiB/MiB/GiB)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"--partition-size must be a size like 4MiB, 256k or 65536, not {text!r}")
+    number = float(match.group(1)) * 1024 ** " kmg".index((match.group(2) or " ").lower())
+    if number < 1:
+        raise ValueError(f"--partition-size must be at least 1 byte, not {text!r}")
+    return int(number)
+
+
+# --------------------------------------------------------------------------------------------
+# the records of one partition (run in the evaluator, and on the client for a lost partition)
+
+def _is_url(path):
+    return "://" in path
+
+
+def _open_input(path):
+    """A seekable binary stream of a path or fsspec URL; OSError if it cannot be opened."""
+    if _is_url(path):
+        import fsspec
+        return fsspec.open(path, "rb").open()
+    opened = local._open_source(path, None, None)
+    if isinstance(opened, str):
+        raise OSError(opened)
+    return opened[0]
+
+
+def _line_length(raw):
+    """Bytes of the input covered by an item of batch's line reader (its line end included)."""
+    return raw.size + 1 if isinstance(raw, local._LongLine) else len(raw)
+
+
+def _lines_in_range(stream, start, end):
+    """(skipped a partial line?, the raw lines that start in [start, end) of a seekable stream)."""
+    position = max(start - 1, 0)
+    stream.seek(position)
+    lines = iter(local._LineReader(stream))
+    skipped = False
+    if start > 0:               # the end of the line before (just "\n" if a line starts at `start`)
+        tail = next(lines, None)
+        if tail is None:
+            return skipped, iter(())
+        position += _line_length(tail)
+        skipped = position > start
+
+    def owned(position):
+        while position < end:
+            raw = next(lines, None)
+            if raw is None:
+                return
+            yield raw
+            position += _line_length(raw)
+    return skipped, owned(position)
+
+
+def _partition_records(spec):
+    """(global line number, record or RecordError) for every record of a partition, where spec is
+    ("lines", raw lines, number of the first) or ("range", path, start, end, newlines before start)."""
+    if spec[0] == "lines":
+        _, lines, first_line = spec
+        for number, record in read_records(lines):
+            yield number + first_line - 1, record
+        return
+    _, path, start, end, newlines_before = spec
+    stream = _open_input(path)
+    try:
+        skipped, lines = _lines_in_range(stream, start, end)
+        offset = newlines_before + skipped
+        for number, record in read_records(lines):
+            yield number + offset, record
+    finally:
+        stream.close()
+
+
+def _count_newlines(path, start, end):
+    """Newlines in the bytes [start, end) of a path or URL (the first pass that numbers lines)."""
+    stream = _open_input(path)
+    try:
+        stream.seek(start)
+        count, left = 0, end - start
+        while left > 0:
+            chunk = stream.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            left -= len(chunk)
+        return count
+    finally:
+        stream.close()
+
+
+def _probe(path):
+    """Run on a worker: (size, first bytes) of the input, or the reason it cannot be read."""
+    try:
+        stream = _open_input(path)
+        try:
+            head = stream.read(4)
+            size = stream.seek(0, io.SEEK_END)
+        finally:
+            stream.close()
+    except OSError as exc:
+        return str(exc) if str(exc).startswith(("no such", "cannot", path)) else f"cannot read {path}: {exc}"
+    return size, head
+
+
+# --------------------------------------------------------------------------------------------
+# the evaluator: a helper process that evaluates records in its main thread
+
+_EVALUATOR_CODE = "import sys; from autodiff_cli.batch_dask import evaluator_main; evaluator_main(int(sys.argv[1]))"
+
+
+def evaluator_main(fd):
+    """The evaluator process: for each (spec, config, after) it is sent, one ("record", output,
+    seconds) message per record of the partition after line `after`, then ("done",) or ("failed", why)."""
+    import signal
+    from multiprocessing.connection import Connection
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # the worker stops us (or closes the socket)
+    conn = Connection(fd)
+    local._evaluator()
+    while True:
+        try:
+            spec, config, after = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        _use_environment(config["environment"])
+        try:
+            with local._Deadline(config["timeout"]) as deadline:
+                for line, record in _partition_records(spec):
+                    if line <= after:
+                        continue
+                    if isinstance(record, RecordError):
+                        out, elapsed = local._record_error_output(line, record), 0.0
+                    else:
+                        out, elapsed = local._run_one(line, record, config, deadline)
+                    conn.send_bytes(pickle.dumps(("record", out, elapsed), pickle.HIGHEST_PROTOCOL))
+            conn.send_bytes(pickle.dumps(("done",)))
+        except OSError as exc:
+            try:
+                conn.send_bytes(pickle.dumps(("failed", f"cannot read {spec[1]}: {exc}")))
+            except OSError:
+                return
+
+
+def _use_environment(environment):
+    """The client's AUTODIFF_* limits, so that a record meets the same limits as in a local batch."""
+    for name in [name for name in os.environ if name.startswith("AUTODIFF_")]:
+        if name not in environment:
+            del os.environ[name]
+    os.environ.update(environment)
+
+
+class _EvaluatorGone(Exception):
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Evaluator:
+    """The worker side of one evaluator process."""
+
+    def __init__(self):
+        from multiprocessing import Pipe
+        mine, theirs = Pipe()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self.proc = subprocess.Popen([sys.executable, "-c", _EVALUATOR_CODE, str(theirs.fileno())],
+                                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, env=env)
+        theirs.close()
+        self.conn = mine
+
+    def outputs(self, spec, config, after, hard_limit):
+        """(output dict, seconds) for each record after line `after`; _EvaluatorGone when this
+        evaluator dies or is still busy `hard_limit` seconds after its last answer (then killed)."""
+        self.conn.send_bytes(pickle.dumps((spec, config, after), pickle.HIGHEST_PROTOCOL))
+        while True:
+            if not self.conn.poll(hard_limit):
+                self.stop()
+                raise _EvaluatorGone("timeout", local._timeout_message(config["timeout"]) + "; its worker was killed")
+            try:
+                message = pickle.loads(self.conn.recv_bytes())
+            except (EOFError, OSError):
+                self.proc.wait()
+                raise _EvaluatorGone("internal", "the worker process evaluating this record died "
+                                     f"({local._describe_exit(self.proc.returncode)})") from None
+            if message[0] == "done":
+                return
+            if message[0] == "failed":
+                raise OSError(message[1])
+            yield message[1], message[2]
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.conn.close()
+
+
+_THREAD = threading.local()
+
+
+def _thread_evaluator():
+    evaluator = getattr(_THREAD, "evaluator", None)
+    if evaluator is None or not evaluator.alive():
+        evaluator = _THREAD.evaluator = _Evaluator()
+    return evaluator
+
+
+# --------------------------------------------------------------------------------------------
+# tasks (run on the workers)
+
+def _run_partition(spec, config, output_path=None):
+    """A Dask task: (JSON Lines text, or None when written to output_path; counts) of a partition."""
+    batch = local._Batch(True, io.StringIO(), None, config)
+    timeout = config["timeout"]
+    hard_limit = (timeout * 1.1 + 1.0) if timeout else None
+    after, head_started = 0, time.perf_counter()
+    while True:
+        try:
+            for out, elapsed in _thread_evaluator().outputs(spec, config, after, hard_limit):
+                local._emit_output(batch, out, elapsed)
+                after, head_started = out["line"], time.perf_counter()
+            break
+        except _EvaluatorGone as gone:      # the record after `after` stopped it: report it, go on
+            line, record = next((line, record) for line, record in _partition_records(spec) if line > after)
+            local._emit_output(batch, local._error_record(record["expr"], gone.kind, str(gone), line,
+                                                          record.get("id")), time.perf_counter() - head_started)
+            after, head_started = line, time.perf_counter()
+    text = batch.out.getvalue()
+    if output_path is None:
+        return text, batch.stats
+    _write_text(output_path, text)
+    return None, batch.stats
+
+
+def _write_text(path, text):
+    if _is_url(path):
+        import fsspec
+        with fsspec.open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(partial, path)
+
+
+def _lost_partition(spec, message):
+    """(text, counts) of "internal" error records for every record of a partition that could not run."""
+    batch = local._Batch(True, io.StringIO(), None, {})
+    for line, record in _partition_records(spec):
+        if isinstance(record, RecordError):
+            out = local._record_error_output(line, record)
+        else:
+            out = local._error_record(record["expr"], "internal", message, line, record.get("id"))
+        local._emit_output(batch, out, 0.0)
+    return batch.out.getvalue(), batch.stats
+
+
+# --------------------------------------------------------------------------------------------
+# the client
+
+class _Failed(Exception):
+    """A reason to stop with `error: ...` and exit code 2."""
+
+
+def _connect(scheduler, wait_seconds):
+    """(client, cluster or None): a new LocalCluster (scheduler None) or the scheduler at an address."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise _Failed(INSTALL_HINT) from None
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                               silence_logs=logging.ERROR)
+        return Client(cluster), cluster
+    address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
+    try:
+        client = Client(address, timeout=f"{wait_seconds}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise _Failed(f"cannot reach the Dask scheduler at {scheduler} within {wait_seconds:g} s "
+                      f"({_one_line(exc)})") from None
+    try:
+        client.wait_for_workers(1, timeout=wait_seconds)
+    except (TimeoutError, OSError):
+        client.close()
+        raise _Failed(f"the Dask scheduler at {scheduler} has no workers (waited {wait_seconds:g} s)") from None
+    return client, None
+
+
+def _one_line(exc):
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+def _threads(client):
+    return max(1, sum(client.nthreads().values()))
+
+
+def _range_partitions(client, path, partition_size, threads):
+    """(count of partitions, spec of partition i as a function): the byte ranges of a path or URL."""
+    probe = client.submit(_probe, path, pure=False).result()
+    if isinstance(probe, str):
+        raise _Failed(f"{probe} (on the Dask workers, which read the file themselves: give a path on a "
+                      f"shared filesystem, an fsspec URL such as s3://..., or pipe it: autodiff batch - --dask)")
+    size, head = probe
+    problem = local._sniff_encoding_error(local._LineReader(io.BytesIO(head)), path)
+    if problem:
+        raise _Failed(problem)
+    if partition_size is None:
+        partition_size = min(MAX_PARTITION, max(MIN_PARTITION, math.ceil(size / (PARTS_PER_THREAD * threads))))
+    count = math.ceil(size / partition_size)
+    bounds = [(i * partition_size, min(size, (i + 1) * partition_size)) for i in range(count)]
+    newlines = [client.submit(_count_newlines, path, start, end, pure=False, priority=1)
+                for start, end in bounds]
+    before = [0]
+
+    def spec(i):                # called for i = 0, 1, 2, ... in turn
+        if i > 0:
+            before.append(before[-1] + newlines[i - 1].result())
+            newlines[i - 1] = None
+        return ("range", path, bounds[i][0], bounds[i][1], before[i])
+    return count, spec
+
+
+def _stdin_partitions(stream, partition_size):
+    """The partitions of stdin as ("lines", raw lines, first line number), read as they are needed."""
+    reader = local._LineReader(stream)
+    problem = local._sniff_encoding_error(reader, "-")
+    if problem:
+        raise _Failed(problem)
+    size = partition_size or STDIN_PARTITION
+
+    def partitions():
+        lines, nbytes, first = [], 0, 1
+        for raw in reader:
+            lines.append(raw)
+            nbytes += _line_length(raw)
+            if nbytes >= size:
+                yield ("lines", lines, first)
+                first += len(lines)
+                lines, nbytes = [], 0
+        if lines:
+            yield ("lines", lines, first)
+    return partitions()
+
+
+class _Output:
+    """Where the partitions' results go, in input order: stdout (JSON lines or human rows), or one
+    file per partition in an output directory; keeps the counts for the summary and manifest."""
+
+    def __init__(self, json_output, out, err, output_dir):
+        self.batch = local._Batch(json_output, out, err, {})
+        self.output_dir = output_dir.rstrip("/") if output_dir else None
+        self.files = []
+
+    def prepare(self):
+        directory = self.output_dir
+        if directory is None:
+            return
+        if _is_url(directory):
+            import fsspec
+            fs, root = fsspec.core.url_to_fs(directory)
+            if fs.exists(root) and fs.ls(root):
+                raise _Failed(f"--output-dir {directory} is not empty")
+            fs.makedirs(root, exist_ok=True)
+            return
+        if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
+            raise _Failed(f"--output-dir {directory} is not an empty directory")
+        os.makedirs(directory, exist_ok=True)
+
+    def part_path(self, index):
+        return f"{self.output_dir}/part-{index:05d}.jsonl" if self.output_dir else None
+
+    def write(self, index, text, stats, written):
+        """Add one partition (text is None when its task wrote the file itself)."""
+        if self.output_dir:
+            if not written:
+                _write_text(self.part_path(index), text)
+            self.files.append(self.part_path(index).rsplit("/", 1)[-1])
+        elif self.batch.json_output:
+            try:
+                self.batch.out.write(text)
+                self.batch.out.flush()
+            except BrokenPipeError:
+                raise local._OutputClosed() from None
+        else:
+            for line in text.splitlines():
+                self.batch.human.row(json.loads(line))
+        _add_counts(self.batch.stats, stats)
+
+    def finish(self, source, elapsed):
+        stats = self.batch.stats
+        if self.output_dir:
+            manifest = {"source": source, "partitions": len(self.files), "records": stats["records"],
+                        "counts": {name: stats[name] for name in COUNTS}, "files": self.files,
+                        "seconds": round(elapsed, 3)}
+            _write_text(f"{self.output_dir}/{MANIFEST}", json.dumps(manifest, indent=1) + "\n")
+        console = local._console(self.batch.err) if self.batch.json_output or self.output_dir else self.batch.human.console
+        local._summary(console, stats, elapsed, self.batch.json_output)
+        return 0 if stats["ok"] == stats["records"] else 1
+
+
+def _add_counts(total, part):
+    for name in ("records",) + COUNTS:
+        total[name] += part[name]
+    total["slowest"] = sorted(total["slowest"] + part["slowest"], key=lambda entry: entry[0], reverse=True)[:3]
+
+
+def _stream(client, specs, count, config, output):
+    """Submit the partitions (a few ahead of the one being written) and write them in order."""
+    from distributed import KilledWorker
+    window = 2 * _threads(client) + 2
+    running = deque()
+    next_index = 0
+    while True:
+        while (count is None or next_index < count) and len(running) < window:
+            spec = next(specs, None)
+            if spec is None:
+                count = next_index
+                break
+            data = client.scatter([spec], hash=False)[0] if spec[0] == "lines" else spec
+            future = client.submit(_run_partition, data, config, output.part_path(next_index),
+                                   pure=False, priority=-next_index)
+            running.append((next_index, spec, future))
+            next_index += 1
+        if not running:
+            return
+        index, spec, future = running.popleft()
+        try:
+            text, stats = future.result()
+            written = text is None
+        except KilledWorker:
+            text, stats = _lost_partition(spec, "its partition was lost: the Dask workers running it died "
+                                          "repeatedly, so its records were not evaluated")
+            written = False
+        except OSError as exc:
+            raise _Failed(_one_line(exc)) from None
+        output.write(index, text, stats, written)
+        del future
+
+
+def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=True, random_seed=None,
+                   wrt=None, partition_size=None, output_dir=None, out=None, err=None, stdin=None):
+    """Run every record of `source` (a path, an fsspec URL, or "-" for stdin) on a Dask cluster:
+    a new LocalCluster (scheduler None) or the scheduler at `scheduler` ("tcp://host:8786").
+    Returns the exit code as run_batch does (0 all ok, 1 any record not ok, 2 unusable input).
+    partition_size: bytes per partition (None: a quarter of the input per worker thread, between
+    64 KiB and 4 MiB; 256 KiB for stdin). output_dir: write part-NNNNN.jsonl files and manifest.json
+    there instead of the records to `out` (a directory or an fsspec URL; it must be empty)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    client = cluster = None
+    try:
+        if timeout is None:
+            timeout = local.limits.record_timeout()
+        if timeout < 0:
+            raise _Failed(f"--timeout must be >= 0 seconds (0: no limit), not {timeout:g}")
+        if isinstance(wrt, str):
+            wrt = [w.strip() for w in wrt.split(",") if w.strip()] or None
+        config = {"check": check, "random_seed": random_seed, "timeout": timeout or None, "wrt": wrt,
+                  "environment": {k: v for k, v in os.environ.items() if k.startswith("AUTODIFF_")}}
+        output = _Output(json_output, out, err, output_dir)
+        output.prepare()
+        client, cluster = _connect(scheduler, connect_seconds())
+        started = time.perf_counter()
+        if source == "-":
+            specs, count = _stdin_partitions(stdin if stdin is not None else sys.stdin.buffer, partition_size), None
+        else:
+            count, spec_of = _range_partitions(client, source, partition_size, _threads(client))
+            specs = (spec_of(i) for i in range(count))
+        _stream(client, specs, count, config, output)
+        return output.finish(source, time.perf_counter() - started)
+    except _Failed as failure:
+        err.write(f"error: {failure}\n")
+        err.flush()
+        return 2
+    except local._OutputClosed:
+        local._quiet_stdout(out)
+        return 0
+    except KeyboardInterrupt:
+        err.write("error: interrupted\n")
+        return 130
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
