@@ -41,7 +41,7 @@ from . import batch as local
 from .batch import RecordError, read_records
 from .limits import _env_number
 
-__all__ = ["run_batch_dask", "parse_size"]
+__all__ = ["run_batch_dask", "run_batch_dask_cli", "parse_size"]
 
 INSTALL_HINT = 'the Dask runner needs the dask extra: pip install "autodiff-cli[dask]"'
 MIN_PARTITION = 64 * 1024
@@ -344,7 +344,7 @@ def _connect(scheduler, wait_seconds):
     address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
     try:
         client = Client(address, timeout=f"{wait_seconds}s")
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever answers there (or nothing), a one-line error
         raise _Failed(f"cannot reach the Dask scheduler at {scheduler} within {wait_seconds:g} s "
                       f"({_one_line(exc)})") from None
     try:
@@ -505,6 +505,26 @@ def _stream(client, specs, count, config, output):
             raise _Failed(_one_line(exc)) from None
         output.write(index, text, stats, written)
         del future
+
+
+def run_batch_dask_cli(source, *, dask, jobs, partition_size, output_dir, err=None, **options):
+    """`autodiff batch ... --dask [ADDRESS]`: check the command line's options, then run_batch_dask."""
+    err = sys.stderr if err is None else err
+    problem = None
+    if jobs is not None:
+        problem = "--jobs and --dask do not mix: with --dask the cluster's workers do the work (size the cluster instead)"
+    elif dask is None:
+        problem = "--partition-size and --output-dir go with --dask"
+    if problem is None and partition_size is not None:
+        try:
+            partition_size = parse_size(partition_size)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem:
+        err.write(f"error: {problem}\n")
+        return 2
+    return run_batch_dask(source, scheduler=None if dask == "local" else dask, partition_size=partition_size,
+                          output_dir=output_dir, err=err, **options)
 
 
 def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=True, random_seed=None,
