@@ -75,15 +75,24 @@ def _is_url(path):
     return "://" in path
 
 
+class _Unreadable(OSError):
+    """The input cannot be opened; the message says why, in the words of the local batch."""
+
+
 def _open_input(path):
-    """A seekable binary stream of a path or fsspec URL; OSError if it cannot be opened."""
-    if _is_url(path):
-        import fsspec
+    """A seekable binary stream of a path or fsspec URL; _Unreadable if it cannot be opened."""
+    if not _is_url(path):
+        opened = local._open_source(path, None, None)
+        if isinstance(opened, str):
+            raise _Unreadable(opened)
+        return opened[0]
+    import fsspec
+    try:
         return fsspec.open(path, "rb").open()
-    opened = local._open_source(path, None, None)
-    if isinstance(opened, str):
-        raise OSError(opened)
-    return opened[0]
+    except FileNotFoundError:
+        raise _Unreadable(f"no such file: {path}") from None
+    except (OSError, ValueError, ImportError) as exc:     # ImportError: no driver for the URL's protocol
+        raise _Unreadable(f"cannot read {path}: {_one_line(exc)}") from None
 
 
 def _line_length(raw):
@@ -159,8 +168,10 @@ def _probe(path):
             size = stream.seek(0, io.SEEK_END)
         finally:
             stream.close()
+    except _Unreadable as exc:
+        return str(exc)
     except OSError as exc:
-        return str(exc) if str(exc).startswith(("no such", "cannot", path)) else f"cannot read {path}: {exc}"
+        return f"cannot read {path}: {_one_line(exc)}"
     return size, head
 
 
@@ -171,13 +182,15 @@ _EVALUATOR_CODE = "import sys; from autodiff_cli.batch_dask import evaluator_mai
 
 
 def evaluator_main(fd):
-    """The evaluator process: for each (spec, config, after) it is sent, one ("record", output,
-    seconds) message per record of the partition after line `after`, then ("done",) or ("failed", why)."""
+    """The evaluator process: for each (spec, config, after) it is sent, ("ready",), then for each
+    record of the partition after line `after` ("start",) (when records have a time limit) and
+    ("record", output, seconds); then ("done",) or ("failed", why)."""
     import signal
     from multiprocessing.connection import Connection
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # the worker stops us (or closes the socket)
     conn = Connection(fd)
     local._evaluator()
+    start = pickle.dumps(("start",))
     while True:
         try:
             spec, config, after = pickle.loads(conn.recv_bytes())
@@ -187,6 +200,7 @@ def evaluator_main(fd):
         if config["check"]:       # imported before the first record's check starts its time budget
             from . import check  # noqa: F401
             import sympy  # noqa: F401
+        conn.send_bytes(pickle.dumps(("ready",)))
         try:
             with local._Deadline(config["timeout"]) as deadline:
                 for line, record in _partition_records(spec):
@@ -195,6 +209,8 @@ def evaluator_main(fd):
                     if isinstance(record, RecordError):
                         out, elapsed = local._record_error_output(line, record), 0.0
                     else:
+                        if config["timeout"]:
+                            conn.send_bytes(start)
                         out, elapsed = local._run_one(line, record, config, deadline)
                     conn.send_bytes(pickle.dumps(("record", out, elapsed), pickle.HIGHEST_PROTOCOL))
             conn.send_bytes(pickle.dumps(("done",)))
@@ -214,9 +230,11 @@ def _use_environment(environment):
 
 
 class _EvaluatorGone(Exception):
-    def __init__(self, kind, message):
+    """The evaluator was killed (kind "timeout") or died ("internal") during a record."""
+
+    def __init__(self, kind, message, elapsed):
         super().__init__(message)
-        self.kind = kind
+        self.kind, self.elapsed = kind, elapsed
 
 
 class _Evaluator:
@@ -234,23 +252,37 @@ class _Evaluator:
 
     def outputs(self, spec, config, after, hard_limit):
         """(output dict, seconds) for each record after line `after`; _EvaluatorGone when this
-        evaluator dies or is still busy `hard_limit` seconds after its last answer (then killed)."""
+        evaluator dies, or is still running a record `hard_limit` seconds after it started (then
+        it is killed: the backstop of the time limit, for a record stuck in one long numpy call)."""
         self.conn.send_bytes(pickle.dumps((spec, config, after), pickle.HIGHEST_PROTOCOL))
+        ready, started = False, None
         while True:
-            if not self.conn.poll(hard_limit):
+            if not self.conn.poll(hard_limit if started is not None else None):
                 self.stop()
-                raise _EvaluatorGone("timeout", local._timeout_message(config["timeout"]) + "; its worker was killed")
+                raise _EvaluatorGone("timeout", local._timeout_message(config["timeout"]) + "; its worker was killed",
+                                     time.perf_counter() - started)
             try:
                 message = pickle.loads(self.conn.recv_bytes())
             except (EOFError, OSError):
                 self.proc.wait()
-                raise _EvaluatorGone("internal", "the worker process evaluating this record died "
-                                     f"({local._describe_exit(self.proc.returncode)})") from None
-            if message[0] == "done":
+                exit_status = local._describe_exit(self.proc.returncode)
+                if not ready:
+                    raise RuntimeError(f"the evaluator process could not start on this worker ({exit_status}): "
+                                       "is autodiff-cli installed there? (its error is in the worker's log)") from None
+                raise _EvaluatorGone("internal", f"the worker process evaluating this record died ({exit_status})",
+                                     time.perf_counter() - started if started else 0.0) from None
+            kind = message[0]
+            if kind == "ready":
+                ready = True
+            elif kind == "start":
+                started = time.perf_counter()
+            elif kind == "record":
+                started = None
+                yield message[1], message[2]
+            elif kind == "done":
                 return
-            if message[0] == "failed":
+            else:
                 raise OSError(message[1])
-            yield message[1], message[2]
 
     def alive(self):
         return self.proc.poll() is None
@@ -279,23 +311,35 @@ def _run_partition(spec, config, output_path=None):
     batch = local._Batch(True, io.StringIO(), None, config)
     timeout = config["timeout"]
     hard_limit = (timeout * 1.1 + 1.0) if timeout else None
-    after, head_started = 0, time.perf_counter()
-    while True:
+    after = 0                # the line of the last record done
+    while after is not None:
         try:
             for out, elapsed in _thread_evaluator().outputs(spec, config, after, hard_limit):
                 local._emit_output(batch, out, elapsed)
-                after, head_started = out["line"], time.perf_counter()
+                after = out["line"]
             break
-        except _EvaluatorGone as gone:      # the record after `after` stopped it: report it, go on
-            line, record = next((line, record) for line, record in _partition_records(spec) if line > after)
-            local._emit_output(batch, local._error_record(record["expr"], gone.kind, str(gone), line,
-                                                          record.get("id")), time.perf_counter() - head_started)
-            after, head_started = line, time.perf_counter()
+        except _EvaluatorGone as gone:
+            after = _blame(batch, spec, after, gone)
     text = batch.out.getvalue()
     if output_path is None:
         return text, batch.stats
     _write_text(output_path, text)
     return None, batch.stats
+
+
+def _blame(batch, spec, after, gone):
+    """The evaluator stopped during the first record after line `after` to be evaluated: its error
+    record (and those of unreadable records before it); returns its line (None: no record left)."""
+    for line, record in _partition_records(spec):
+        if line <= after:
+            continue
+        if isinstance(record, RecordError):       # never evaluated: its error record, as usual
+            local._emit_output(batch, local._record_error_output(line, record), 0.0)
+            continue
+        out = local._error_record(record["expr"], gone.kind, str(gone), line, record.get("id"))
+        local._emit_output(batch, out, gone.elapsed)
+        return line
+    return None
 
 
 def _write_text(path, text):
@@ -503,6 +547,8 @@ def _stream(client, specs, count, config, output):
             written = False
         except OSError as exc:
             raise _Failed(_one_line(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - e.g. no evaluator can start on the workers
+            raise _Failed(f"a task failed on the Dask cluster: {type(exc).__name__}: {_one_line(exc)}") from None
         output.write(index, text, stats, written)
         del future
 
