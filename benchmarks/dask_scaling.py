@@ -7,7 +7,7 @@ Measures, on W6's records (workloads.w6_records: small scalar records, every tex
      timed on a warm cluster (evaluators started, SymPy imported): throughput ratio 2 workers / 1;
   2. 10,000 records with --no-check, whole `autodiff batch` processes: `--jobs 2` against `--dask`
      (which starts its own 2-worker LocalCluster) and against `--dask ADDRESS` (a running one);
-  3. the per-record cost on one worker, for the README's estimate of 10^8 records on N workers.
+  3. the CPU time of a checked record, for the README's estimate of 10^8 records on N workers.
 Every run's output is compared with the local batch's, byte for byte. Prints a Markdown section
 (for RESULTS.md) and writes it to benchmarks/_work/dask.md.
 """
@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,12 +38,19 @@ def write_records(path, n, seed):
     return path
 
 
-def autodiff(*args):
-    """(seconds, stdout) of one whole `autodiff batch` process."""
-    started = time.perf_counter()
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def autodiff(*args, cpu=None):
+    """(seconds, stdout) of one whole `autodiff batch` process; its CPU seconds go in cpu[0]."""
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     done = subprocess.run([sys.executable, "-m", "autodiff_cli", "batch", *args], capture_output=True, env=ENV,
                           cwd=ROOT)
     seconds = time.perf_counter() - started
+    if cpu is not None:
+        cpu[:] = [cpu_seconds() - cpu_started]
     if done.returncode not in (0, 1):
         raise SystemExit(f"autodiff batch {' '.join(args)} failed:\n{done.stderr.decode()}")
     return seconds, done.stdout
@@ -86,7 +94,10 @@ def main():
     warmup = write_records(WORK / "dask_warmup.jsonl", 200, seed=62)
     unchecked = write_records(WORK / "dask_records.jsonl", options.records, seed=63)
 
-    _, checked_expected = autodiff(str(checked), "--json")
+    whole, few = [0.0], [0.0]          # CPU seconds of `--jobs 1` on all the checked records, on 200 of them
+    _, checked_expected = autodiff(str(checked), "--json", cpu=whole)
+    autodiff(str(warmup), "--json", cpu=few)
+    cpu_per_record = (whole[0] - few[0]) / (options.checked - 200)
     scaling = {}
     for workers in (1, 2):
         with cluster(workers) as running:
@@ -106,6 +117,7 @@ def main():
 
     n, m = options.checked, options.records
     per_record = scaling[1] / n
+    hours = cpu_per_record * 1e8 / 3600
     report = f"""## Dask (`benchmarks/dask_scaling.py`)
 
 Load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {options.repeat} runs; every
@@ -120,8 +132,9 @@ output byte-identical to `autodiff batch FILE --json`.
 | {m:,} records `--no-check`, `--dask` (starts a 2-worker LocalCluster) | {own_cluster:.2f} s | {own_cluster / jobs2:.2f}x `--jobs 2` | |
 | {m:,} records `--no-check`, `--dask ADDRESS` (a running 2-worker cluster) | {running_cluster:.2f} s | {running_cluster / jobs2:.2f}x `--jobs 2` | |
 
-Per checked record on one worker: {per_record * 1000:.2f} ms, so 10^8 such records take about
-{per_record * 1e8 / 3600:,.0f} worker-hours: {per_record * 1e8 / 3600 / 100:,.1f} h on 100 workers.
+A checked record costs {cpu_per_record * 1000:.1f} ms of CPU (`--jobs 1`, whole process, startup subtracted;
+{per_record * 1000:.1f} ms of wall time per record on one worker at this load), so 10^8 such records take about
+{hours:,.0f} worker-hours: {hours / 100:,.1f} h on 100 workers, {hours / 1000:,.1f} h on 1,000.
 """
     (WORK / "dask.md").write_text(report)
     print(report)
