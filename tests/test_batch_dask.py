@@ -214,6 +214,34 @@ def test_a_stuck_or_crashing_record_replaces_the_evaluator_and_the_partition_goe
     assert (stats["records"], stats["ok"], stats["error"], stats["timeout"]) == (12, 9, 3, 2)
 
 
+class LosingClient:
+    """A client whose every task has killed its workers too often (what Dask reports as KilledWorker)."""
+
+    def nthreads(self):
+        return {"w1": 1}
+
+    def scatter(self, data, hash=True):
+        return data
+
+    def submit(self, fn, *args, **options):
+        class Lost:
+            def result(self):
+                raise distributed.KilledWorker("_run_partition-1", "tcp://127.0.0.1:1", 3)
+        return Lost()
+
+
+def test_a_partition_that_kills_its_workers_becomes_error_records_and_the_run_goes_on():
+    lines = [b"x | x=1 --id a\n", b"\n", b"{\"expr\": \"y\", \"id\": 7}\n", b"x | x=1 --colour red\n"]
+    output = batch_dask._Output(True, io.StringIO(), io.StringIO(), None)
+    specs = iter([("lines", lines[:2], 1), ("lines", lines[2:], 3)])
+    batch_dask._stream(LosingClient(), specs, None, {}, output)
+    records = [json.loads(line) for line in output.batch.out.getvalue().splitlines()]
+    assert [(r["line"], r["id"], r["error"]["kind"]) for r in records] == [(1, "a", "internal"), (3, 7, "internal"),
+                                                                          (4, None, "record")]
+    assert "died repeatedly" in records[0]["error"]["message"] and records[0]["expression"] == "x"
+    assert output.batch.stats["records"] == 3 and output.batch.stats["error"] == 3
+
+
 # --- a LocalCluster in this process ---------------------------------------------------------------
 
 def test_local_cluster_gives_the_bytes_of_the_local_batch(mixed, local_cluster):
