@@ -409,7 +409,7 @@ def _threads(client):
 
 
 def _range_partitions(client, path, partition_size, threads):
-    """(count of partitions, spec of partition i as a function): the byte ranges of a path or URL."""
+    """The partitions of a path or URL as ("range", path, start, end, newlines before start), in order."""
     probe = client.submit(_probe, path, pure=False).result()
     if isinstance(probe, str):
         raise _Failed(f"{probe} (on the Dask workers, which read the file themselves: give a path on a "
@@ -424,14 +424,13 @@ def _range_partitions(client, path, partition_size, threads):
     bounds = [(i * partition_size, min(size, (i + 1) * partition_size)) for i in range(count)]
     newlines = [client.submit(_count_newlines, path, start, end, pure=False, priority=1)
                 for start, end in bounds]
-    before = [0]
 
-    def spec(i):                # called for i = 0, 1, 2, ... in turn
-        if i > 0:
-            before.append(before[-1] + newlines[i - 1].result())
-            newlines[i - 1] = None
-        return ("range", path, bounds[i][0], bounds[i][1], before[i])
-    return count, spec
+    def partitions():
+        before = 0
+        for (start, end), counted in zip(bounds, newlines):
+            yield ("range", path, start, end, before)
+            before += counted.result()
+    return partitions()
 
 
 def _stdin_partitions(stream, partition_size):
@@ -518,17 +517,16 @@ def _add_counts(total, part):
     total["slowest"] = sorted(total["slowest"] + part["slowest"], key=lambda entry: entry[0], reverse=True)[:3]
 
 
-def _stream(client, specs, count, config, output):
+def _stream(client, specs, config, output):
     """Submit the partitions (a few ahead of the one being written) and write them in order."""
     from distributed import KilledWorker
     window = 2 * _threads(client) + 2
     running = deque()
     next_index = 0
     while True:
-        while (count is None or next_index < count) and len(running) < window:
+        while len(running) < window:
             spec = next(specs, None)
             if spec is None:
-                count = next_index
                 break
             data = client.scatter([spec], hash=False)[0] if spec[0] == "lines" else spec
             future = client.submit(_run_partition, data, config, output.part_path(next_index),
@@ -550,7 +548,6 @@ def _stream(client, specs, count, config, output):
         except Exception as exc:  # noqa: BLE001 - e.g. no evaluator can start on the workers
             raise _Failed(f"a task failed on the Dask cluster: {type(exc).__name__}: {_one_line(exc)}") from None
         output.write(index, text, stats, written)
-        del future
 
 
 def run_batch_dask_cli(source, *, dask, jobs, partition_size, output_dir, err=None, **options):
@@ -598,11 +595,10 @@ def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=T
         client, cluster = _connect(scheduler, connect_seconds())
         started = time.perf_counter()
         if source == "-":
-            specs, count = _stdin_partitions(stdin if stdin is not None else sys.stdin.buffer, partition_size), None
+            specs = _stdin_partitions(stdin if stdin is not None else sys.stdin.buffer, partition_size)
         else:
-            count, spec_of = _range_partitions(client, source, partition_size, _threads(client))
-            specs = (spec_of(i) for i in range(count))
-        _stream(client, specs, count, config, output)
+            specs = _range_partitions(client, source, partition_size, _threads(client))
+        _stream(client, specs, config, output)
         return output.finish(source, time.perf_counter() - started)
     except _Failed as failure:
         err.write(f"error: {failure}\n")

@@ -234,7 +234,7 @@ def test_a_partition_that_kills_its_workers_becomes_error_records_and_the_run_go
     lines = [b"x | x=1 --id a\n", b"\n", b"{\"expr\": \"y\", \"id\": 7}\n", b"x | x=1 --colour red\n"]
     output = batch_dask._Output(True, io.StringIO(), io.StringIO(), None)
     specs = iter([("lines", lines[:2], 1), ("lines", lines[2:], 3)])
-    batch_dask._stream(LosingClient(), specs, None, {}, output)
+    batch_dask._stream(LosingClient(), specs, {}, output)
     records = [json.loads(line) for line in output.batch.out.getvalue().splitlines()]
     assert [(r["line"], r["id"], r["error"]["kind"]) for r in records] == [(1, "a", "internal"), (3, 7, "internal"),
                                                                           (4, None, "record")]
