@@ -188,6 +188,7 @@ def evaluator_main(fd):
     import signal
     from multiprocessing.connection import Connection
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # the worker stops us (or closes the socket)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     conn = Connection(fd)
     local._evaluator()
     start = pickle.dumps(("start",))
@@ -219,6 +220,13 @@ def evaluator_main(fd):
                 conn.send_bytes(pickle.dumps(("failed", f"cannot read {spec[1]}: {exc}")))
             except OSError:
                 return
+
+
+def _exit_when_orphaned(parent):
+    """If the worker dies, stop too, even in the middle of a record that has no time limit."""
+    while os.getppid() == parent:
+        time.sleep(2.0)
+    os._exit(0)
 
 
 def _use_environment(environment):
