@@ -2,7 +2,7 @@
 workers of a `distributed` cluster.
 
     run_batch_dask("records.jsonl", scheduler=None, json_output=True)   # a LocalCluster; -> exit code
-    run_batch_dask("s3://bucket/records.jsonl", scheduler="tcp://10.0.0.5:8786", json_output=True)
+    run_batch_dask("s3://bucket/records.jsonl", scheduler="tcp://scheduler:8786", json_output=True)
 
 How a batch runs:
   - The input is cut into partitions of about `partition_size` bytes. For a path (or an fsspec URL)
@@ -548,8 +548,12 @@ def _stream(client, specs, config, output):
             text, stats = future.result()
             written = text is None
         except KilledWorker:
-            text, stats = _lost_partition(spec, "its partition was lost: the Dask workers running it died "
-                                          "repeatedly, so its records were not evaluated")
+            lost = (spec, "its partition was lost: the Dask workers running it died repeatedly, so its "
+                    "records were not evaluated")
+            try:
+                text, stats = _lost_partition(*lost)
+            except OSError:                # the client cannot read the file: a worker can
+                text, stats = client.submit(_lost_partition, *lost, pure=False).result()
             written = False
         except OSError as exc:
             raise _Failed(_one_line(exc)) from None
