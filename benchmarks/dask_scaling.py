@@ -1,10 +1,11 @@
 """`autodiff batch --dask`: scaling from one worker to two, and the overhead against `--jobs 2`.
 
-    python benchmarks/dask_scaling.py [--checked 1000] [--records 10000] [--repeat 3]
+    python benchmarks/dask_scaling.py [--checked 1000] [--records 10000] [--rounds 3]
 
 Measures, on W6's records (workloads.w6_records: small scalar records, every text distinct):
   1. checked records (SymPy check) on a LocalCluster of 1 worker and of 2 workers (one thread each),
-     timed on a warm cluster (evaluators started, SymPy imported): throughput ratio 2 workers / 1;
+     timed on a warm cluster (evaluators started, SymPy imported): throughput ratio 2 workers / 1,
+     beside local `--jobs 1` / `--jobs 2` on the same records (what the machine allows right now);
   2. 10,000 records with --no-check, whole `autodiff batch` processes: `--jobs 2` against `--dask`
      (which starts its own 2-worker LocalCluster) and against `--dask ADDRESS` (a running one);
   3. the CPU time of a checked record, for the README's estimate of 10^8 records on N workers.
@@ -73,21 +74,11 @@ def cluster(workers):
                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
 
 
-def median_run(repeat, run, expected):
-    times = []
-    for _ in range(repeat):
-        seconds, output = run()
-        if output != expected:
-            raise SystemExit("an output differs from the local batch's")
-        times.append(seconds)
-    return statistics.median(times)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--checked", type=int, default=1000, help="checked records for the scaling run")
-    parser.add_argument("--records", type=int, default=10_000, help="--no-check records for the overhead run")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--checked", type=int, default=1000, help="checked records for the scaling runs")
+    parser.add_argument("--records", type=int, default=10_000, help="--no-check records for the overhead runs")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every run (medians are reported)")
     options = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     checked = write_records(WORK / "dask_checked.jsonl", options.checked, seed=61)
@@ -98,43 +89,53 @@ def main():
     _, checked_expected = autodiff(str(checked), "--json", cpu=whole)
     autodiff(str(warmup), "--json", cpu=few)
     cpu_per_record = (whole[0] - few[0]) / (options.checked - 200)
-    scaling = {}
-    for workers in (1, 2):
-        with cluster(workers) as running:
-            on_cluster(running.scheduler_address, warmup, True)
-            scaling[workers] = median_run(options.repeat, lambda: on_cluster(running.scheduler_address, checked, True),
-                                          checked_expected)
+    _, expected = autodiff(str(unchecked), "--json", "--no-check")
 
-    plain = ("--json", "--no-check")
-    jobs1, expected = autodiff(str(unchecked), *plain)
-    jobs2 = median_run(options.repeat, lambda: autodiff(str(unchecked), *plain, "--jobs", "2"), expected)
-    own_cluster = median_run(options.repeat, lambda: autodiff(str(unchecked), *plain, "--dask"), expected)
-    with cluster(2) as running:
-        address = running.scheduler_address
-        autodiff(str(warmup), *plain, "--dask", address)
-        running_cluster = median_run(options.repeat, lambda: autodiff(str(unchecked), *plain, "--dask", address),
-                                     expected)
+    with cluster(1) as one, cluster(2) as two:
+        for running in (one, two):          # evaluators started, SymPy imported
+            on_cluster(running.scheduler_address, warmup, True)
+        runs = {   # name: (run, expected output); every round runs each once, so that load drifts hit all alike
+            "dask1": (lambda: on_cluster(one.scheduler_address, checked, True), checked_expected),
+            "dask2": (lambda: on_cluster(two.scheduler_address, checked, True), checked_expected),
+            "jobs1c": (lambda: autodiff(str(checked), "--json"), checked_expected),
+            "jobs2c": (lambda: autodiff(str(checked), "--json", "--jobs", "2"), checked_expected),
+            "jobs2": (lambda: autodiff(str(unchecked), "--json", "--no-check", "--jobs", "2"), expected),
+            "dask": (lambda: autodiff(str(unchecked), "--json", "--no-check", "--dask"), expected),
+            "daskaddr": (lambda: autodiff(str(unchecked), "--json", "--no-check", "--dask", two.scheduler_address),
+                         expected),
+        }
+        times = {name: [] for name in runs}
+        for _ in range(options.rounds):
+            for name, (run, wanted) in runs.items():
+                seconds, output = run()
+                if output != wanted:
+                    raise SystemExit(f"{name}: the output differs from the local batch's")
+                times[name].append(seconds)
+
+    t = {name: statistics.median(values) for name, values in times.items()}
+
+    def ratio(a, b):        # the median over rounds of a's time / b's time in the same round
+        return statistics.median(x / y for x, y in zip(times[a], times[b]))
 
     n, m = options.checked, options.records
-    per_record = scaling[1] / n
+    scale, local_scale = ratio("dask1", "dask2"), ratio("jobs1c", "jobs2c")
     hours = cpu_per_record * 1e8 / 3600
     report = f"""## Dask (`benchmarks/dask_scaling.py`)
 
-Load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {options.repeat} runs; every
-output byte-identical to `autodiff batch FILE --json`.
+{options.rounds} rounds of every run, interleaved; medians (ratios: the median of the rounds' ratios). Load average at
+the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores. Every output byte-identical to `autodiff batch FILE --json`.
 
 | measurement | time | ratio | target |
 |---|---|---|---|
-| {n:,} checked records, LocalCluster of 1 worker (warm) | {scaling[1]:.2f} s ({n / scaling[1]:,.0f} records/s) | | |
-| {n:,} checked records, LocalCluster of 2 workers (warm) | {scaling[2]:.2f} s ({n / scaling[2]:,.0f} records/s) | {scaling[1] / scaling[2]:.2f}x the throughput of 1 worker | >= 1.6x {'✅' if scaling[1] / scaling[2] >= 1.6 else '❌'} |
-| {m:,} records `--no-check`, `--jobs 1` (whole process) | {jobs1:.2f} s | | |
-| {m:,} records `--no-check`, `--jobs 2` (whole process) | {jobs2:.2f} s | 1.00 | |
-| {m:,} records `--no-check`, `--dask` (starts a 2-worker LocalCluster) | {own_cluster:.2f} s | {own_cluster / jobs2:.2f}x `--jobs 2` | |
-| {m:,} records `--no-check`, `--dask ADDRESS` (a running 2-worker cluster) | {running_cluster:.2f} s | {running_cluster / jobs2:.2f}x `--jobs 2` | |
+| {n:,} checked records, LocalCluster of 1 worker (warm) | {t['dask1']:.2f} s ({n / t['dask1']:,.0f} records/s) | | |
+| {n:,} checked records, LocalCluster of 2 workers (warm) | {t['dask2']:.2f} s ({n / t['dask2']:,.0f} records/s) | {scale:.2f}x the throughput of 1 worker | >= 1.6x {'✅' if scale >= 1.6 else '❌'} |
+| the same, local `--jobs 1` / `--jobs 2` (whole processes), for comparison | {t['jobs1c']:.2f} s / {t['jobs2c']:.2f} s | {local_scale:.2f}x | |
+| {m:,} records `--no-check`, `--jobs 2` (whole process) | {t['jobs2']:.2f} s | 1.00 | |
+| {m:,} records `--no-check`, `--dask` (starts a 2-worker LocalCluster) | {t['dask']:.2f} s | {ratio('dask', 'jobs2'):.2f}x `--jobs 2` | |
+| {m:,} records `--no-check`, `--dask ADDRESS` (a running 2-worker cluster) | {t['daskaddr']:.2f} s | {ratio('daskaddr', 'jobs2'):.2f}x `--jobs 2` | |
 
-A checked record costs {cpu_per_record * 1000:.1f} ms of CPU (`--jobs 1`, whole process, startup subtracted;
-{per_record * 1000:.1f} ms of wall time per record on one worker at this load), so 10^8 such records take about
-{hours:,.0f} worker-hours: {hours / 100:,.1f} h on 100 workers, {hours / 1000:,.1f} h on 1,000.
+A checked record costs {cpu_per_record * 1000:.1f} ms of CPU (`--jobs 1`, whole process, startup subtracted), so
+10^8 such records take about {hours:,.0f} worker-hours: {hours / 100:,.1f} h on 100 workers, {hours / 1000:,.1f} h on 1,000.
 """
     (WORK / "dask.md").write_text(report)
     print(report)
