@@ -44,10 +44,10 @@ from .limits import _env_number
 __all__ = ["run_batch_dask", "run_batch_dask_cli", "parse_size"]
 
 INSTALL_HINT = 'the Dask runner needs the dask extra: pip install "autodiff-cli[dask]"'
-MIN_PARTITION = 64 * 1024
+MIN_PARTITION = 4 * 1024      # ~50 records: a checked record costs ~10 ms, a task ~1 ms
 MAX_PARTITION = 4 * 1024 * 1024
-STDIN_PARTITION = 256 * 1024
-PARTS_PER_THREAD = 4          # partitions per worker thread at least, for balance and early output
+PARTS_PER_THREAD = 4          # partitions per worker thread, for balance and early output
+STDIN_FIRST_PARTITION = 16 * 1024    # stdin's size is unknown: partitions start small and grow
 MANIFEST = "manifest.json"
 COUNTS = ("ok", "mismatch", "error", "timeout")
 
@@ -441,22 +441,26 @@ def _range_partitions(client, path, partition_size, threads):
     return partitions()
 
 
-def _stdin_partitions(stream, partition_size):
-    """The partitions of stdin as ("lines", raw lines, first line number), read as they are needed."""
+def _stdin_partitions(stream, partition_size, threads):
+    """The partitions of stdin as ("lines", raw lines, first line number), read as they are needed.
+    Without a partition_size: 16 KiB each for the first round of worker threads, twice as much
+    for each round after, up to MAX_PARTITION."""
     reader = local._LineReader(stream)
     problem = local._sniff_encoding_error(reader, "-")
     if problem:
         raise _Failed(problem)
-    size = partition_size or STDIN_PARTITION
+
+    def size(index):
+        return partition_size or min(MAX_PARTITION, STDIN_FIRST_PARTITION << min(index // threads, 10))
 
     def partitions():
-        lines, nbytes, first = [], 0, 1
+        lines, nbytes, first, index = [], 0, 1, 0
         for raw in reader:
             lines.append(raw)
             nbytes += _line_length(raw)
-            if nbytes >= size:
+            if nbytes >= size(index):
                 yield ("lines", lines, first)
-                first += len(lines)
+                first, index = first + len(lines), index + 1
                 lines, nbytes = [], 0
         if lines:
             yield ("lines", lines, first)
@@ -588,7 +592,7 @@ def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=T
     a new LocalCluster (scheduler None) or the scheduler at `scheduler` ("tcp://host:8786").
     Returns the exit code as run_batch does (0 all ok, 1 any record not ok, 2 unusable input).
     partition_size: bytes per partition (None: a quarter of the input per worker thread, between
-    64 KiB and 4 MiB; 256 KiB for stdin). output_dir: write part-NNNNN.jsonl files and manifest.json
+    4 KiB and 4 MiB; for stdin 16 KiB, growing). output_dir: write part-NNNNN.jsonl files and manifest.json
     there instead of the records to `out` (a directory or an fsspec URL; it must be empty)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -607,7 +611,8 @@ def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=T
         client, cluster = _connect(scheduler, connect_seconds())
         started = time.perf_counter()
         if source == "-":
-            specs = _stdin_partitions(stdin if stdin is not None else sys.stdin.buffer, partition_size)
+            specs = _stdin_partitions(stdin if stdin is not None else sys.stdin.buffer, partition_size,
+                                      _threads(client))
         else:
             specs = _range_partitions(client, source, partition_size, _threads(client))
         _stream(client, specs, config, output)

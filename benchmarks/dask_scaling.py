@@ -81,36 +81,41 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every run (medians are reported)")
     options = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    checked = write_records(WORK / "dask_checked.jsonl", options.checked, seed=61)
     warmup = write_records(WORK / "dask_warmup.jsonl", 200, seed=62)
     unchecked = write_records(WORK / "dask_records.jsonl", options.records, seed=63)
+    seeds = iter(range(100, 10_000))
+
+    def fresh_checked():
+        """A new file of checked records: a warm evaluator must not be served by SymPy's own cache."""
+        return write_records(WORK / "dask_checked.jsonl", options.checked, seed=next(seeds))
 
     whole, few = [0.0], [0.0]          # CPU seconds of `--jobs 1` on all the checked records, on 200 of them
-    _, checked_expected = autodiff(str(checked), "--json", cpu=whole)
+    autodiff(str(fresh_checked()), "--json", cpu=whole)
     autodiff(str(warmup), "--json", cpu=few)
     cpu_per_record = (whole[0] - few[0]) / (options.checked - 200)
     _, expected = autodiff(str(unchecked), "--json", "--no-check")
+    times = {name: [] for name in ("jobs1c", "jobs2c", "dask1", "dask2", "jobs2", "dask", "daskaddr")}
+
+    def timed(name, run, wanted):
+        seconds, output = run()
+        if wanted is not None and output != wanted:
+            raise SystemExit(f"{name}: the output differs from the local batch's")
+        times[name].append(seconds)
+        return output
 
     with cluster(1) as one, cluster(2) as two:
         for running in (one, two):          # evaluators started, SymPy imported
             on_cluster(running.scheduler_address, warmup, True)
-        runs = {   # name: (run, expected output); every round runs each once, so that load drifts hit all alike
-            "dask1": (lambda: on_cluster(one.scheduler_address, checked, True), checked_expected),
-            "dask2": (lambda: on_cluster(two.scheduler_address, checked, True), checked_expected),
-            "jobs1c": (lambda: autodiff(str(checked), "--json"), checked_expected),
-            "jobs2c": (lambda: autodiff(str(checked), "--json", "--jobs", "2"), checked_expected),
-            "jobs2": (lambda: autodiff(str(unchecked), "--json", "--no-check", "--jobs", "2"), expected),
-            "dask": (lambda: autodiff(str(unchecked), "--json", "--no-check", "--dask"), expected),
-            "daskaddr": (lambda: autodiff(str(unchecked), "--json", "--no-check", "--dask", two.scheduler_address),
-                         expected),
-        }
-        times = {name: [] for name in runs}
-        for _ in range(options.rounds):
-            for name, (run, wanted) in runs.items():
-                seconds, output = run()
-                if output != wanted:
-                    raise SystemExit(f"{name}: the output differs from the local batch's")
-                times[name].append(seconds)
+        for _ in range(options.rounds):     # every run once a round, so that load drifts hit all alike
+            path = fresh_checked()          # the same for both clusters (each has its own evaluators)
+            wanted = timed("jobs1c", lambda: autodiff(str(path), "--json"), None)
+            timed("jobs2c", lambda: autodiff(str(path), "--json", "--jobs", "2"), wanted)
+            for workers, running in ((1, one), (2, two)):
+                timed(f"dask{workers}", lambda: on_cluster(running.scheduler_address, path, True), wanted)
+            timed("jobs2", lambda: autodiff(str(unchecked), "--json", "--no-check", "--jobs", "2"), expected)
+            timed("dask", lambda: autodiff(str(unchecked), "--json", "--no-check", "--dask"), expected)
+            timed("daskaddr", lambda: autodiff(str(unchecked), "--json", "--no-check", "--dask", two.scheduler_address),
+                  expected)
 
     t = {name: statistics.median(values) for name, values in times.items()}
 
@@ -137,6 +142,8 @@ the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cor
 A checked record costs {cpu_per_record * 1000:.1f} ms of CPU (`--jobs 1`, whole process, startup subtracted), so
 10^8 such records take about {hours:,.0f} worker-hours: {hours / 100:,.1f} h on 100 workers, {hours / 1000:,.1f} h on 1,000.
 """
+    report += "\nEvery round's seconds: " + "; ".join(
+        f"{name} " + ", ".join(f"{x:.2f}" for x in values) for name, values in times.items()) + "\n"
     (WORK / "dask.md").write_text(report)
     print(report)
 
