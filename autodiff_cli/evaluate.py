@@ -5,9 +5,7 @@
 The CLI and batch mode only format and route what this returns. A user's mistake never raises
 here: it comes back as a Result with status "error" carrying the AutodiffError.
 """
-import json
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,98 +14,11 @@ from .bindings import parse_gradient_seed, value_from_json
 from .engine import Tensor, quiet_numpy
 from .errors import AutodiffError
 from .language import lower_to_engine, parse
-from .language.nodes import Binary, Call, Name, Num, children, column, paused_gc
+from .language.lowering import overload_of
+from .language.nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
+from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
 
 MODES = ("grad", "hessian", "jacobian")
-
-
-@dataclass
-class Step:
-    """One node of the forward pass, for `--steps`: the chain rule made visible."""
-    label: str            # the source snippet this node computes
-    op: str               # grad_fn name (MulBackward0), or "input" / "constant"
-    column: int
-    value: np.ndarray
-    gradient: np.ndarray | None   # d(output)/d(this node), seeded as the backward pass was
-
-
-@dataclass
-class Result:
-    expression: str
-    mode: str = "grad"
-    status: str = "ok"
-    value: np.ndarray | None = None
-    inputs: dict = field(default_factory=dict)
-    wrt: list = field(default_factory=list)
-    gradients: dict = field(default_factory=dict)
-    intermediates: dict = field(default_factory=dict)
-    hessian: dict = field(default_factory=dict)
-    jacobian: dict = field(default_factory=dict)
-    check: object = None            # check.CheckReport, or None when not checked
-    error: AutodiffError | None = None
-    warnings: list = field(default_factory=list)
-    steps: list = field(default_factory=list)
-    output: Tensor | None = None
-    leaves: dict = field(default_factory=dict)
-    elapsed: float = 0.0
-
-    @property
-    def exit_code(self):
-        return {"ok": 0, "mismatch": 1}.get(self.status, 2)
-
-    def as_dict(self):
-        """The contract's JSON record, as plain Python (strict-JSON-safe) values."""
-        record = {"expression": self.expression, "status": self.status}
-        if self.error is not None:
-            record["error"] = self.error.to_dict()
-            if self.warnings:
-                record["warnings"] = list(self.warnings)
-            return record
-        record["value"] = to_jsonable(self.value)
-        record["shape"] = list(np.shape(self.value))
-        if self.mode == "grad":
-            record["gradients"] = {k: to_jsonable(v) for k, v in self.gradients.items()}
-            if self.intermediates:
-                record["intermediates"] = {
-                    k: {"value": to_jsonable(v["value"]), "gradient": to_jsonable(v["gradient"])}
-                    for k, v in self.intermediates.items()}
-        elif self.mode == "hessian":
-            record["hessian"] = {r: {c: to_jsonable(b) for c, b in row.items()} for r, row in self.hessian.items()}
-        else:
-            record["jacobian"] = {k: to_jsonable(v) for k, v in self.jacobian.items()}
-        if self.check is not None and self.check.method != "none":
-            record["symbolic"] = dict(self.check.symbolic)
-        record["check"] = (self.check.as_dict() if self.check is not None
-                           else {"method": "none", "passed": None, "max_abs_error": None})
-        if self.warnings:
-            record["warnings"] = list(self.warnings)
-        return record
-
-    def to_json(self):
-        return json.dumps(self.as_dict(), allow_nan=False, separators=(", ", ": "))
-
-
-def to_jsonable(value):
-    """numpy values to JSON numbers and nested lists; non-finite numbers as "nan"/"inf"/"-inf"."""
-    if value is None:
-        return None
-    array = np.asarray(value, dtype=np.float64)
-    if np.isfinite(array).all():
-        return array.tolist()
-    if array.ndim == 0:
-        return _finite_or_name(float(array))
-    flat = [_finite_or_name(v) for v in array.ravel().tolist()]
-    for n in reversed(array.shape[1:]):   # regroup without recursion
-        flat = [flat[i:i + n] for i in range(0, len(flat), n)]
-    return flat if array.shape[0:1] != (0,) else []
-
-
-def _finite_or_name(v):
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    return v
 
 
 # --- the pipeline ------------------------------------------------------------------------------
@@ -329,41 +240,21 @@ def _jacobian(result, output, leaves):
 
 # --- what the forward pass tells about the point -----------------------------------------------
 
-_KINK_RULES = {
-    # function -> (test on the argument values, PyTorch's convention)
-    "abs": (lambda a: np.any(a == 0), "abs'(0) = 0"),
-    "relu": (lambda a: np.any(a == 0), "relu'(0) = 0"),
-    "sqrt": (lambda a: np.any(a == 0), "sqrt'(0) = inf"),
-}
-
-
 def _kinks(source, visited):
-    """Non-differentiable points the forward pass went through: (column, description) pairs."""
+    """Non-differentiable points the forward pass went through, as the op table describes them."""
     values = {id(node): np.asarray(t.data) for node, t in visited}
     found = []
     for node, tensor in visited:
-        snippet = source[node.start:node.end]
-        is_power = (isinstance(node, Binary) and node.op == "**") or (isinstance(node, Call) and node.func == "pow")
-        if is_power and np.any(values[id(children(node)[0])] == 0):
-            found.append(f"the power at column {column(node)} ({snippet}) has base 0; PyTorch's convention "
-                         f"(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0) was used")
+        if not isinstance(node, (Binary, Unary, Call)):
             continue
-        if not isinstance(node, Call):
+        spec = overload_of(node)
+        if spec is None or spec.kink is None:
             continue
-        args = [values[id(a)] for a in node.args]
-        if node.func in _KINK_RULES and _KINK_RULES[node.func][0](args[0]):
-            found.append(f"{node.func} at column {column(node)} ({snippet}) is evaluated where its argument is 0; "
-                         f"PyTorch's convention {_KINK_RULES[node.func][1]} was used")
-        elif node.func in ("max", "min") and len(args) == 2 and np.any(np.equal(*np.broadcast_arrays(*args))):
-            found.append(f"{node.func} at column {column(node)} ({snippet}) has tied arguments; PyTorch's "
-                         f"convention (half the gradient to each side) was used")
-        elif node.func in ("max", "min") and len(args) == 1 and np.asarray(args[0]).size > 1:
-            extremum = np.asarray(tensor.data)
-            arg = args[0]
-            winners = arg == (extremum if node.axis is None else np.expand_dims(extremum, node.axis))
-            if np.sum(winners) > np.asarray(extremum).size:
-                found.append(f"{node.func} at column {column(node)} ({snippet}) has ties; PyTorch's convention "
-                             f"(the gradient split evenly among the tied elements) was used")
+        params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
+        if np.any(spec.kink.at(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
+            label = node.func if isinstance(node, Call) else f"'{node.op}'"
+            found.append(f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
+                         f"PyTorch's convention {spec.kink.convention} was used")
     return found
 
 

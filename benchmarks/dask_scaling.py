@@ -58,7 +58,7 @@ def autodiff(*args, cpu=None):
 
 
 def on_cluster(scheduler, path, check):
-    from autodiff_cli.batch_dask import run_batch_dask
+    from autodiff_cli.batch.dask import run_batch_dask
     out, err = io.StringIO(), io.StringIO()
     started = time.perf_counter()
     code = run_batch_dask(str(path), scheduler=scheduler, json_output=True, check=check, out=out, err=err)

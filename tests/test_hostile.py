@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import hostile_corpus as corpus  # noqa: E402
 
 ADDRESS_SPACE = 2 * 1024**3       # numpy, sympy and a batch's forked workers all fit in this
 WORKERS = 3
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 MIN_CASES = 150
 
 
@@ -57,9 +57,10 @@ def _fill(value, tmp, marker):
     return value.replace("{tmp}", str(tmp)).replace("{marker}", str(marker))
 
 
-def run_cli(args, *, stdin=None, env=None, timeout=25.0, address_space=ADDRESS_SPACE):
+def run_cli(args, *, stdin=None, env=None, timeout=120.0, address_space=ADDRESS_SPACE):
     """The installed CLI in a subprocess, limited in time and memory. Returns CompletedProcess
-    (bytes) or raises subprocess.TimeoutExpired / OSError."""
+    (bytes) or raises subprocess.TimeoutExpired / OSError. The limits bound the run (a hang, a
+    quadratic parser, a runaway allocation fail it); nothing compares wall-clock times."""
     if args and args[0] == "@python-m":
         command = [sys.executable, "-m", "autodiff_cli"] + list(args[1:])
     else:
@@ -96,7 +97,6 @@ def check_case(case, tmp):
     args = [_fill(a, tmp, marker) for a in case.args]
     stdin = None if case.stdin is None else _fill(case.stdin, tmp, marker)
     env = {k: _fill(v, tmp, marker) for k, v in case.env.items()}
-    started = time.monotonic()
     try:
         proc = run_cli(args, stdin=stdin, env=env, timeout=case.timeout, address_space=case.address_space)
     except subprocess.TimeoutExpired:
@@ -107,7 +107,6 @@ def check_case(case, tmp):
         return [f"could not start: {exc}"]
     if case.rc == -errno.E2BIG:
         return [f"expected the OS to refuse a {sum(map(len, args))}-byte argv, but it ran"]
-    elapsed = time.monotonic() - started
     out = proc.stdout.decode("utf-8", "replace")
     err = proc.stderr.decode("utf-8", "replace")
     problems = []
@@ -149,8 +148,9 @@ def check_case(case, tmp):
             if any(r.get("status") != "ok" for r in records) != (proc.returncode == 1):
                 problems.append(f"exit code {proc.returncode} does not match the record statuses {got}")
     elif case.help:
-        if "Usage" not in err:
-            problems.append(f"expected the help text on stderr: {err[:200]!r}")
+        where, text = ("stdout", out) if proc.returncode == 0 else ("stderr", err)
+        if "Usage" not in text:
+            problems.append(f"expected the help text on {where}: {text[:200]!r}")
     else:
         if proc.returncode == 2:
             problems += _stderr_problems(err, usage=case.usage)
@@ -197,10 +197,10 @@ def check_case(case, tmp):
             problems.append(f"output lacks {text!r}")
     if "\x1b" in err or "\x1b" in out:
         problems.append("raw ESC character echoed to stderr")
+    if any(ch in out + err for ch in BIDI_CONTROLS):
+        problems.append("raw bidi control character echoed")
     if "RuntimeWarning" in err:
         problems.append("a Python warning leaked to stderr")
-    if elapsed > case.timeout * 0.9:
-        problems.append(f"took {elapsed:.1f} s")
     return problems
 
 
@@ -218,7 +218,8 @@ def _markers(tmp):
 def test_corpus_size_and_categories():
     counts = collections.Counter(c.category for c in corpus.CASES if not c.bug)
     assert sum(counts.values()) >= MIN_CASES, counts
-    for category in ("syntax", "injection", "names-shapes", "bombs", "numeric", "batch", "cli", "limits"):
+    for category in ("syntax", "injection", "names-shapes", "bombs", "numeric", "batch", "cli", "limits",
+                     "terminal"):
         assert counts[category] >= 5, (category, counts)
     assert len({c.id for c in corpus.CASES}) == len(corpus.CASES)
 
@@ -243,7 +244,7 @@ def test_packed_inputs(corpus_dir):
                for k, (_category, expr, bindings, _kind) in enumerate(corpus.PACKED)]
     records.append({"expr": "x**2", "bindings": {"x": 3}, "id": "last"})
     text = "".join(json.dumps(r) + "\n" for r in records)
-    proc = run_cli(["batch", "-", "--json", "--no-check"], stdin=text, timeout=60)
+    proc = run_cli(["batch", "-", "--json", "--no-check"], stdin=text, timeout=300)   # a hang guard
     out, err = proc.stdout.decode(), proc.stderr.decode()
     assert proc.returncode == 1, err
     assert "Traceback" not in out + err and "internal error" not in out + err

@@ -14,8 +14,8 @@ How a batch runs:
     lines and sends each partition's lines with its task.
   - A task evaluates its partition in an *evaluator*, a helper process of its worker (one per worker
     thread, started on first use): the per-record time limit is a SIGALRM timer, which only works
-    in a main thread, and Dask runs tasks in threads. The evaluator runs batch.py's own record
-    reader and per-record evaluation, so every record gives the JSON line the local batch gives.
+    in a main thread, and Dask runs tasks in threads. The evaluator runs the local batch's record
+    reader (records.py) and evaluation (execute.py), so every record gives the same JSON line.
     As in `--jobs N`, an evaluator still busy well after a record's limit, or one that dies, is
     replaced; that record gets a "timeout" / "internal" error record and the partition goes on.
   - The client writes the partitions' JSON lines in input order as they complete, with a bounded
@@ -37,9 +37,15 @@ import threading
 import time
 from collections import deque
 
-from . import batch as local
-from .batch import RecordError, read_records
-from .limits import _env_number
+from .. import limits
+from ..deadline import AlarmScope
+from ..limits import _env_number
+from ..result import error_record
+from .execute import evaluator, run_record, timeout_message, unreadable_record
+from .pool import _describe_exit
+from .reader import LineReader, LongLine, encoding_problem, open_source
+from .records import RecordError, read_records
+from .run import Batch, OutputClosed
 
 __all__ = ["run_batch_dask", "run_batch_dask_cli", "parse_size"]
 
@@ -82,7 +88,7 @@ class _Unreadable(OSError):
 def _open_input(path):
     """A seekable binary stream of a path or fsspec URL; _Unreadable if it cannot be opened."""
     if not _is_url(path):
-        opened = local._open_source(path, None, None)
+        opened = open_source(path, None)
         if isinstance(opened, str):
             raise _Unreadable(opened)
         return opened[0]
@@ -97,14 +103,14 @@ def _open_input(path):
 
 def _line_length(raw):
     """Bytes of the input covered by an item of batch's line reader (its line end included)."""
-    return raw.size + 1 if isinstance(raw, local._LongLine) else len(raw)
+    return raw.size + 1 if isinstance(raw, LongLine) else len(raw)
 
 
 def _lines_in_range(stream, start, end):
     """(skipped a partial line?, the raw lines that start in [start, end) of a seekable stream)."""
     position = max(start - 1, 0)
     stream.seek(position)
-    lines = iter(local._LineReader(stream))
+    lines = iter(LineReader(stream))
     skipped = False
     if start > 0:               # the end of the line before (just "\n" if a line starts at `start`)
         tail = next(lines, None)
@@ -178,7 +184,7 @@ def _probe(path):
 # --------------------------------------------------------------------------------------------
 # the evaluator: a helper process that evaluates records in its main thread
 
-_EVALUATOR_CODE = "import sys; from autodiff_cli.batch_dask import evaluator_main; evaluator_main(int(sys.argv[1]))"
+_EVALUATOR_CODE = "import sys; from autodiff_cli.batch.dask import evaluator_main; evaluator_main(int(sys.argv[1]))"
 
 
 def evaluator_main(fd):
@@ -190,7 +196,7 @@ def evaluator_main(fd):
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # the worker stops us (or closes the socket)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     conn = Connection(fd)
-    local._evaluator()
+    evaluator()
     start = pickle.dumps(("start",))
     while True:
         try:
@@ -199,20 +205,20 @@ def evaluator_main(fd):
             return
         _use_environment(config["environment"])
         if config["check"]:       # imported before the first record's check starts its time budget
-            from . import check  # noqa: F401
+            from .. import check  # noqa: F401
             import sympy  # noqa: F401
         conn.send_bytes(pickle.dumps(("ready",)))
         try:
-            with local._Deadline(config["timeout"]) as deadline:
+            with AlarmScope():
                 for line, record in _partition_records(spec):
                     if line <= after:
                         continue
                     if isinstance(record, RecordError):
-                        out, elapsed = local._record_error_output(line, record), 0.0
+                        out, elapsed = unreadable_record(line, record), 0.0
                     else:
                         if config["timeout"]:
                             conn.send_bytes(start)
-                        out, elapsed = local._run_one(line, record, config, deadline)
+                        out, elapsed = run_record(line, record, config)
                     conn.send_bytes(pickle.dumps(("record", out, elapsed), pickle.HIGHEST_PROTOCOL))
             conn.send_bytes(pickle.dumps(("done",)))
         except OSError as exc:
@@ -267,13 +273,13 @@ class _Evaluator:
         while True:
             if not self.conn.poll(hard_limit if started is not None else None):
                 self.stop()
-                raise _EvaluatorGone("timeout", local._timeout_message(config["timeout"]) + "; its worker was killed",
+                raise _EvaluatorGone("timeout", timeout_message(config["timeout"]) + "; its worker was killed",
                                      time.perf_counter() - started)
             try:
                 message = pickle.loads(self.conn.recv_bytes())
             except (EOFError, OSError):
                 self.proc.wait()
-                exit_status = local._describe_exit(self.proc.returncode)
+                exit_status = _describe_exit(self.proc.returncode)
                 if not ready:
                     raise RuntimeError(f"the evaluator process could not start on this worker ({exit_status}): "
                                        "is autodiff-cli installed there? (its error is in the worker's log)") from None
@@ -316,14 +322,14 @@ def _thread_evaluator():
 
 def _run_partition(spec, config, output_path=None):
     """A Dask task: (JSON Lines text, or None when written to output_path; counts) of a partition."""
-    batch = local._Batch(True, io.StringIO(), None, config)
+    batch = Batch(True, io.StringIO(), config)
     timeout = config["timeout"]
-    hard_limit = (timeout * 1.1 + 1.0) if timeout else None
+    hard_limit = (timeout * 1.5 + 3.0) if timeout else None     # SIGALRM first; generous on a busy machine
     after = 0                # the line of the last record done
     while after is not None:
         try:
             for out, elapsed in _thread_evaluator().outputs(spec, config, after, hard_limit):
-                local._emit_output(batch, out, elapsed)
+                batch.emit_record(out, elapsed)
                 after = out["line"]
             break
         except _EvaluatorGone as gone:
@@ -342,10 +348,10 @@ def _blame(batch, spec, after, gone):
         if line <= after:
             continue
         if isinstance(record, RecordError):       # never evaluated: its error record, as usual
-            local._emit_output(batch, local._record_error_output(line, record), 0.0)
+            batch.emit_record(unreadable_record(line, record), 0.0)
             continue
-        out = local._error_record(record["expr"], gone.kind, str(gone), line, record.get("id"))
-        local._emit_output(batch, out, gone.elapsed)
+        out = error_record(record["expr"], gone.kind, str(gone), line=line, id=record.get("id"))
+        batch.emit_record(out, gone.elapsed)
         return line
     return None
 
@@ -364,13 +370,13 @@ def _write_text(path, text):
 
 def _lost_partition(spec, message):
     """(text, counts) of "internal" error records for every record of a partition that could not run."""
-    batch = local._Batch(True, io.StringIO(), None, {})
+    batch = Batch(True, io.StringIO(), {})
     for line, record in _partition_records(spec):
         if isinstance(record, RecordError):
-            out = local._record_error_output(line, record)
+            out = unreadable_record(line, record)
         else:
-            out = local._error_record(record["expr"], "internal", message, line, record.get("id"))
-        local._emit_output(batch, out, 0.0)
+            out = error_record(record["expr"], "internal", message, line=line, id=record.get("id"))
+        batch.emit_record(out, 0.0)
     return batch.out.getvalue(), batch.stats
 
 
@@ -423,7 +429,7 @@ def _range_partitions(client, path, partition_size, threads):
         raise _Failed(f"{probe} (on the Dask workers, which read the file themselves: give a path on a "
                       f"shared filesystem, an fsspec URL such as s3://..., or pipe it: autodiff batch - --dask)")
     size, head = probe
-    problem = local._sniff_encoding_error(local._LineReader(io.BytesIO(head)), path)
+    problem = encoding_problem(LineReader(io.BytesIO(head)), path)
     if problem:
         raise _Failed(problem)
     if partition_size is None:
@@ -445,8 +451,8 @@ def _stdin_partitions(stream, partition_size, threads):
     """The partitions of stdin as ("lines", raw lines, first line number), read as they are needed.
     Without a partition_size: 16 KiB each for the first round of worker threads, twice as much
     for each round after, up to MAX_PARTITION."""
-    reader = local._LineReader(stream)
-    problem = local._sniff_encoding_error(reader, "-")
+    reader = LineReader(stream)
+    problem = encoding_problem(reader, "-")
     if problem:
         raise _Failed(problem)
 
@@ -472,7 +478,8 @@ class _Output:
     file per partition in an output directory; keeps the counts for the summary and manifest."""
 
     def __init__(self, json_output, out, err, output_dir):
-        self.batch = local._Batch(json_output, out, err, {})
+        self.batch = Batch(json_output, out, {})
+        self.err = err
         self.output_dir = output_dir.rstrip("/") if output_dir else None
         self.files = []
 
@@ -505,10 +512,10 @@ class _Output:
                 self.batch.out.write(text)
                 self.batch.out.flush()
             except BrokenPipeError:
-                raise local._OutputClosed() from None
+                raise OutputClosed() from None
         else:
             for line in text.splitlines():
-                self.batch.human.row(json.loads(line))
+                self.batch.report.row(json.loads(line))
         _add_counts(self.batch.stats, stats)
 
     def finish(self, source, elapsed):
@@ -518,8 +525,9 @@ class _Output:
                         "counts": {name: stats[name] for name in COUNTS}, "files": self.files,
                         "seconds": round(elapsed, 3)}
             _write_text(f"{self.output_dir}/{MANIFEST}", json.dumps(manifest, indent=1) + "\n")
-        console = local._console(self.batch.err) if self.batch.json_output or self.output_dir else self.batch.human.console
-        local._summary(console, stats, elapsed, self.batch.json_output)
+        from ..ui.batch_report import print_summary, stderr_console
+        to_stderr = self.batch.json_output or self.output_dir
+        print_summary(stderr_console(self.err) if to_stderr else self.batch.report.console, stats, elapsed)
         return 0 if stats["ok"] == stats["records"] else 1
 
 
@@ -599,7 +607,7 @@ def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=T
     client = cluster = None
     try:
         if timeout is None:
-            timeout = local.limits.record_timeout()
+            timeout = limits.record_timeout()
         if timeout < 0:
             raise _Failed(f"--timeout must be >= 0 seconds (0: no limit), not {timeout:g}")
         if isinstance(wrt, str):
@@ -618,11 +626,13 @@ def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=T
         _stream(client, specs, config, output)
         return output.finish(source, time.perf_counter() - started)
     except _Failed as failure:
-        err.write(f"error: {failure}\n")
+        from ..ui.console import escape_text
+        err.write(f"error: {escape_text(failure)}\n")
         err.flush()
         return 2
-    except local._OutputClosed:
-        local._quiet_stdout(out)
+    except (OutputClosed, BrokenPipeError):
+        from ..ui.console import quiet_output
+        quiet_output(out)
         return 0
     except KeyboardInterrupt:
         err.write("error: interrupted\n")
