@@ -293,7 +293,8 @@ def test_time_limits_as_locally(tmp_path, local_cluster):
     assert on_dask(path, local_cluster, check=False, timeout=1, partition_size=1000)[:2] == expected
 
 
-def test_checked_records_the_sympy_check_on_the_workers(tmp_path, local_cluster):
+def test_checked_records_the_sympy_check_on_the_workers(tmp_path, local_cluster, monkeypatch):
+    monkeypatch.setenv("AUTODIFF_CHECK_SECONDS", "3600")      # no fallback to finite differences under load
     path = tmp_path / "checked.txt"
     path.write_text("".join(f"sin(x)*x**{i % 4 + 1} + y*x | x={i % 5 + 1} y=2 --id c{i}\n" for i in range(120))
                     + "x**2 | x=3 --mode hessian\n")
