@@ -175,6 +175,7 @@ BATCH_EPILOG = """\b
 Examples:
   autodiff batch records.jsonl --json
   cat records.jsonl | autodiff batch - --json --jobs 4 --timeout 5
+  autodiff batch records.jsonl --json --dask tcp://scheduler:8786
 
 \b
 A JSON Lines record: {"expr": "x**2", "bindings": {"x": 3}, "mode": "grad", "id": "a"}
@@ -331,13 +332,30 @@ def minimize(
     raise typer.Exit(_guarded(expr, bindings, json_output, debug, work))
 
 
-@app.command(epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
+_SCHEDULER_ADDRESS = re.compile(r"[a-z]+://\S+|[\w.-]+:\d+|\[[0-9a-fA-F:]+\]:\d+")
+
+
+class BatchCommand(TyperCommand):
+    """`--dask` takes an optional value: `--dask` alone runs a local cluster, `--dask ADDRESS` a
+    scheduler's (typer has no options with optional values: a bare `--dask` becomes `--dask=local`)."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if arg == "--dask" and not (i + 1 < len(args) and _SCHEDULER_ADDRESS.fullmatch(args[i + 1])):
+                args[i] = "--dask=local"
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=BatchCommand, epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
 def batch(
     source: Annotated[str, typer.Argument(
         metavar="[FILE|-]", help="JSON Lines or text records; '-' (the default) reads stdin.")] = "-",
     json_output: JsonOpt = False,
-    jobs: Annotated[int, typer.Option(
-        "-j", "--jobs", min=0, metavar="N", help="Worker processes (0: one per CPU; 1: no workers).")] = 1,
+    jobs: Annotated[Optional[int], typer.Option(
+        "-j", "--jobs", min=0, metavar="N", help="Worker processes (0: one per CPU; 1, the default: no workers).")] = None,
     timeout: Annotated[Optional[float], typer.Option(
         "--timeout", metavar="SECONDS", min=0.0,
         help="Time limit per record in seconds (0: none; default: AUTODIFF_TIMEOUT or 10).")] = None,
@@ -345,12 +363,25 @@ def batch(
     check: CheckOpt = True,
     random_seed: SeedOpt = None,
     debug: DebugOpt = False,
+    dask: Annotated[Optional[str], typer.Option(
+        "--dask", metavar="[ADDRESS]",
+        help="Run on a Dask cluster: a new local one, or the scheduler at ADDRESS (tcp://HOST:8786).")] = None,
+    partition_size: Annotated[Optional[str], typer.Option(
+        "--partition-size", metavar="SIZE", help="With --dask: input bytes per task, like 4MiB (default: automatic).")] = None,
+    output_dir: Annotated[Optional[str], typer.Option(
+        "--output-dir", metavar="DIR", help="With --dask: a JSON Lines file per partition and manifest.json in DIR.")] = None,
 ):
     """Every record of FILE (or stdin), one result per record, in input order."""
     try:
-        from .batch import run_batch
-        code = run_batch(source, json_output=json_output, jobs=jobs, timeout=timeout, check=check,
-                         random_seed=random_seed, wrt=wrt)
+        if dask is not None or partition_size is not None or output_dir is not None:
+            from .batch.dask import run_batch_dask_cli
+            code = run_batch_dask_cli(source, dask=dask, jobs=jobs, partition_size=partition_size,
+                                      output_dir=output_dir, json_output=json_output, timeout=timeout,
+                                      check=check, random_seed=random_seed, wrt=wrt)
+        else:
+            from .batch import run_batch
+            code = run_batch(source, json_output=json_output, jobs=1 if jobs is None else jobs, timeout=timeout,
+                             check=check, random_seed=random_seed, wrt=wrt)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         code = _internal_error(exc, debug)
     raise typer.Exit(code)
