@@ -123,7 +123,7 @@ for i, expr in enumerate([
     "lambda: open('{marker}','w')",
     "[open('{marker}','w') for _ in (1,)]",
     "f\"{{open('{marker}','w')}}\"",
-    "x[0]",
+    "x[__import__('os')]",
     "globals()['__builtins__']",
     "getattr(x, 'real')",
     "import os",

@@ -3,11 +3,13 @@
 For every function name and arity (and every operator) it says
   - which `autodiff_cli.engine` function computes it (`engine`),
   - how to build the same thing out of SymPy expressions (`sympy`),
-  - whether it accepts `axis=k` (`axis`).
+  - whether it accepts `axis=k` (`axis`), `keepdims=1` (`keepdims`), integer sizes (`sizes`, reshape).
 The parser reads it to validate calls; both lowerings read it to compute them. Adding a function
-means adding one line here (and the engine function it names).
+means adding one line here (and the engine function it names). `STACK` and `INDEX` compute the
+two forms of syntax that are not calls: `[a, b]` and `x[0, 1:3]`.
 
-SymPy builders take `(sp, *arrays, axis=None)`: `sp` is the sympy module (passed in, so that
+SymPy builders take `(sp, *arrays, **options)`, the options being those of the call (`axis`,
+`keepdims`, `shape` for reshape, `key` for indexing): `sp` is the sympy module (passed in, so that
 importing this file does not import sympy), the arrays are numpy object arrays of SymPy
 expressions (0-d for scalars), and they return such an array. Numpy's object-array machinery gives
 us broadcasting, `sum`/`dot`/`matmul` shapes and axis handling for free.
@@ -21,8 +23,10 @@ import numpy as np
 @dataclass(frozen=True)
 class Overload:
     engine: str                 # name of the autodiff_cli.engine function
-    sympy: Callable             # (sp, *object_arrays, axis=None) -> object ndarray
+    sympy: Callable             # (sp, *object_arrays, **options) -> object ndarray
     axis: bool = False          # accepts the keyword axis=k
+    keepdims: bool = False      # accepts the keyword keepdims=0|1
+    sizes: bool = False         # takes integer sizes after the array: reshape(x, 2, 3)
 
 
 # --- helpers for SymPy object arrays ---------------------------------------------------------
@@ -41,7 +45,7 @@ def as_object_array(value):
 
 def _elementwise(scalar_fn, nin=1):
     """Builder applying `scalar_fn(sp, *scalars)` element by element, with broadcasting."""
-    def build(sp, *arrays, axis=None):
+    def build(sp, *arrays):
         ufunc = np.frompyfunc(lambda *xs: _float64(sp, scalar_fn(sp, *xs)), nin, 1)
         return as_object_array(ufunc(*arrays))
     return build
@@ -61,8 +65,8 @@ def _float64(sp, value):
 
 def _operator(array_fn):
     """Builder for a numpy operation that already works on object arrays (`a + b`, `np.matmul`)."""
-    def build(sp, *arrays, axis=None):
-        return as_object_array(array_fn(*arrays))
+    def build(sp, *arrays, **options):
+        return as_object_array(array_fn(*arrays, **options))
     return build
 
 
@@ -72,19 +76,53 @@ def _reduction(combine):
     We reduce with one `combine` call per output element (e.g. one `sp.Add(*terms)`) rather than
     numpy's pairwise `+`, which would rebuild a growing SymPy sum n times.
     """
-    def build(sp, array, axis=None):
+    def build(sp, array, axis=None, keepdims=False):
         if axis is None:
-            return as_object_array(combine(sp, list(array.flat)))
-        if not -array.ndim <= axis < array.ndim:
-            # Same wording as numpy's AxisError, which the engine raises for the same mistake.
-            raise ValueError(f"axis {axis} is out of bounds for array of dimension {array.ndim}")
+            out = as_object_array(combine(sp, list(array.flat)))
+            return out.reshape((1,) * array.ndim) if keepdims else out
+        _check_axis(axis, array.ndim)
         moved = np.moveaxis(array, axis, -1)
         rows = moved.reshape(-1, moved.shape[-1])
         out = np.empty(len(rows), dtype=object)
         for i, row in enumerate(rows):
             out[i] = combine(sp, list(row))
-        return out.reshape(moved.shape[:-1])
+        out = out.reshape(moved.shape[:-1])
+        return np.expand_dims(out, axis) if keepdims else out
     return build
+
+
+def _check_axis(axis, ndim):
+    if not -ndim <= axis < ndim:
+        # Same wording as numpy's AxisError, which the engine raises for the same mistake.
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+
+
+def _logsumexp(sp, elements):
+    # No max-shift needed: SymPy numbers have an unbounded exponent, so exp(1000) does not overflow.
+    return _float64(sp, sp.log(sp.Add(*[sp.exp(e) for e in elements])))
+
+
+def _softmax(sp, array, axis=-1):
+    """exp(x) / sum(exp(x)) along `axis`, each element rounded to float64 as the engine's would be."""
+    _check_axis(axis, array.ndim)
+    exps = np.frompyfunc(sp.exp, 1, 1)(array)
+    totals = _reduction(_sum)(sp, exps, axis=axis, keepdims=True)
+    return as_object_array(np.frompyfunc(lambda a, b: _float64(sp, a / b), 2, 1)(exps, totals))
+
+
+def _stack(sp, *arrays):
+    shapes = {np.shape(a) for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError("all input arrays must have the same shape")   # numpy's words, as the engine's
+    return np.stack(arrays)
+
+
+def _index(sp, array, key):
+    return as_object_array(array[key])
+
+
+def _reshape(sp, array, shape):
+    return array.reshape(shape)
 
 
 def _sum(sp, elements):
@@ -151,12 +189,16 @@ FUNCTIONS: dict[str, dict[int, Overload]] = {
     "sigmoid": {1: Overload("sigmoid", _elementwise(lambda sp, x: 1 / (1 + sp.exp(-x))))},
     "relu": {1: Overload("relu", _elementwise(_relu))},
     "pow": {2: Overload("pow", _elementwise(_pow, 2))},
-    "sum": {1: Overload("sum", _reduction(_sum), axis=True)},
-    "mean": {1: Overload("mean", _reduction(_mean), axis=True)},
-    "max": {1: Overload("max", _reduction(_extreme("maximum")), axis=True),
+    "sum": {1: Overload("sum", _reduction(_sum), axis=True, keepdims=True)},
+    "mean": {1: Overload("mean", _reduction(_mean), axis=True, keepdims=True)},
+    "max": {1: Overload("max", _reduction(_extreme("maximum")), axis=True, keepdims=True),
             2: Overload("maximum", _elementwise(lambda sp, a, b: sp.Max(a, b), 2))},
-    "min": {1: Overload("min", _reduction(_extreme("minimum")), axis=True),
+    "min": {1: Overload("min", _reduction(_extreme("minimum")), axis=True, keepdims=True),
             2: Overload("minimum", _elementwise(lambda sp, a, b: sp.Min(a, b), 2))},
+    "logsumexp": {1: Overload("logsumexp", _reduction(_logsumexp), axis=True, keepdims=True)},
+    "softmax": {1: Overload("softmax", _softmax, axis=True)},
+    "transpose": {1: Overload("transpose", _operator(np.transpose))},
+    "reshape": {1: Overload("reshape", _reshape, sizes=True)},
     "dot": {2: Overload("dot", _operator(np.matmul))},     # the engine's dot is matmul too
     "matmul": {2: Overload("matmul", _operator(np.matmul))},
 }
@@ -174,6 +216,9 @@ BINARY_OPERATORS: dict[str, Overload] = {
 UNARY_OPERATORS: dict[str, Overload] = {
     "-": Overload("neg", _operator(lambda a: -a)),
 }
+
+STACK = Overload("stack", _stack)          # [a, b, ...]
+INDEX = Overload("index", _index)          # x[key]
 
 CONSTANTS = {"pi": np.pi, "e": np.e}
 
