@@ -404,13 +404,14 @@ class _Parser:
     def size_arguments(self, group):
         """Parse reshape's sizes `2, 3` / `-1, 2` at the current token; return the index of the ')'."""
         tokens = self.tokens
+        wrong = (f"{group.func}() sizes must be integers (one of them may be -1), "
+                 f"like {group.func}(x, 2, 3) or {group.func}(x, -1)")
         sizes = []
         j = self.i
         while True:
             value, after = self.integer(j)
             if value is None or value < -1:
-                raise self.error(f"{group.func}() sizes must be integers (one of them may be -1), "
-                                 f"like {group.func}(x, 2, 3) or {group.func}(x, -1)", tokens[j].start)
+                raise self.error(wrong, tokens[j].start)
             if value == -1 and -1 in sizes:
                 raise self.error("only one size may be -1", tokens[j].start)
             sizes.append(value)
@@ -418,11 +419,10 @@ class _Parser:
             if tokens[j].kind == ")":
                 group.sizes = tuple(sizes)
                 return j
+            if tokens[j].kind in ("error", "limit"):
+                raise self.token_error(tokens[j])
             if tokens[j].kind != ",":
-                if tokens[j].kind in ("error", "limit"):
-                    raise self.token_error(tokens[j])
-                raise self.error(f"{group.func}() sizes must be integers (one of them may be -1), "
-                                 f"like {group.func}(x, 2, 3) or {group.func}(x, -1)", tokens[after - 1].start)
+                raise self.error(wrong, tokens[j].start)
             j += 1
 
     def index_key(self):
