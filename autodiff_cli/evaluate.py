@@ -1,10 +1,11 @@
 """`evaluate()`: from expression text and bindings to the contract's result record.
 
-    parse -> bind -> forward (engine) -> backward / Hessian / Jacobian -> cross-check -> Result
+    parse -> bind -> forward (engine) -> backward / Hessian / Jacobian / derivatives / JVP -> cross-check -> Result
 
 The CLI and batch mode only format and route what this returns. A user's mistake never raises
 here: it comes back as a Result with status "error" carrying the AutodiffError.
 """
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -13,12 +14,13 @@ import numpy as np
 
 from . import engine, limits
 from .bindings import parse_gradient_seed, value_from_json
-from .engine import Tensor, quiet_numpy
+from .engine import Tensor, higher, quiet_numpy
 from .errors import AutodiffError
 from .language import lower_to_engine, parse
 from .language.nodes import Binary, Call, Name, Num, children, column, paused_gc
 
-MODES = ("grad", "hessian", "jacobian")
+MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp")
+DEFAULT_ORDER = 3           # of mode "derivatives"
 
 
 @dataclass
@@ -43,6 +45,10 @@ class Result:
     intermediates: dict = field(default_factory=dict)
     hessian: dict = field(default_factory=dict)
     jacobian: dict = field(default_factory=dict)
+    order: int | None = None        # mode "derivatives": the highest order computed
+    derivatives: dict = field(default_factory=dict)   # {order: {var: {var: ... float}}}
+    tangents: dict = field(default_factory=dict)      # mode "jvp": {var: ndarray}, zeros where not given
+    jvp: np.ndarray | None = None   # mode "jvp": J.t, shaped like the value
     check: object = None            # check.CheckReport, or None when not checked
     error: AutodiffError | None = None
     warnings: list = field(default_factory=list)
@@ -73,6 +79,12 @@ class Result:
                     for k, v in self.intermediates.items()}
         elif self.mode == "hessian":
             record["hessian"] = {r: {c: to_jsonable(b) for c, b in row.items()} for r, row in self.hessian.items()}
+        elif self.mode == "derivatives":
+            record["order"] = self.order
+            record["derivatives"] = {str(k): _nested_jsonable(level) for k, level in self.derivatives.items()}
+        elif self.mode == "jvp":
+            record["tangents"] = {k: to_jsonable(v) for k, v in self.tangents.items()}
+            record["jvp"] = to_jsonable(self.jvp)
         else:
             record["jacobian"] = {k: to_jsonable(v) for k, v in self.jacobian.items()}
         if self.check is not None and self.check.method != "none":
@@ -102,6 +114,21 @@ def to_jsonable(value):
     return flat if array.shape[0:1] != (0,) else []
 
 
+def _nested_jsonable(tree):
+    """A copy of nested dicts {var: {var: ... float}} with every float made JSON-safe (no recursion)."""
+    root = {}
+    stack = [(tree, root)]
+    while stack:
+        source, copy = stack.pop()
+        for key, value in source.items():
+            if isinstance(value, dict):
+                copy[key] = {}
+                stack.append((value, copy[key]))
+            else:
+                copy[key] = to_jsonable(value)
+    return root
+
+
 def _finite_or_name(v):
     if v != v:
         return "nan"
@@ -113,7 +140,7 @@ def _finite_or_name(v):
 # --- the pipeline ------------------------------------------------------------------------------
 
 def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check=True, random_seed=None,
-             trace=False):
+             trace=False, order=None, tangents=None):
     """Evaluate `expr` at `bindings` and differentiate it; see docs/ARCHITECTURE.md for the Result."""
     started = time.perf_counter()
     result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode)
@@ -123,7 +150,7 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
         # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
         with quiet_numpy(), paused_gc():
             _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
-                           check=check, random_seed=random_seed, trace=trace)
+                           check=check, random_seed=random_seed, trace=trace, order=order, tangents=tangents)
     except MemoryError:
         result.status = "error"
         result.error = AutodiffError("limit", "out of memory: the arrays of this computation do not fit "
@@ -136,9 +163,12 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
     return result
 
 
-def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace):
+def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, order, tangents):
     if mode not in MODES:
         raise AutodiffError("usage", f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    result.order = _derivative_order(order, mode)
+    if tangents is not None and mode != "jvp":
+        raise AutodiffError("usage", f"tangents go with mode jvp, not {mode}")
     if not isinstance(expr, str):
         raise AutodiffError("usage", "the expression must be a string")
     program = parse(expr)
@@ -160,6 +190,9 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     elif mode == "hessian":
         seed = None
         _hessian(result, output, leaves)
+    elif mode == "derivatives":
+        seed = None
+        _derivatives(result, output, leaves)
     else:
         seed = None
         _jacobian(result, output, leaves)
@@ -310,6 +343,62 @@ def _hessian(result, output, leaves):
                         blocks[col].reshape((-1,) + np.shape(leaves[col].data))[k] = s.data
         result.hessian[row] = blocks
         result.gradients[row] = np.zeros(row_shape) if g is None else np.asarray(g.data)
+
+
+def _derivative_order(order, mode):
+    """The checked --order of mode derivatives (None for other modes, where giving one is an error)."""
+    if mode != "derivatives":
+        if order is not None:
+            raise AutodiffError("usage", f"an order goes with mode derivatives, not {mode}")
+        return None
+    if order is None:
+        return DEFAULT_ORDER
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise AutodiffError("usage", f"the order must be a whole number >= 1, got {order!r}")
+    if order > limits.max_derivative_order():
+        raise AutodiffError("limit", f"order {order} is above the limit of {limits.max_derivative_order()} "
+                                     "(set AUTODIFF_MAX_ORDER to raise it)")
+    return int(order)
+
+
+def _derivatives(result, output, leaves):
+    """Every derivative up to result.order of a scalar output w.r.t. scalar variables."""
+    for name in result.wrt:
+        if np.shape(leaves[name].data) != ():
+            raise AutodiffError("shape", f"derivatives of every order need scalar variables, and {name} has shape "
+                                         f"{np.shape(leaves[name].data)}",
+                                hint="use the hessian command for array variables (second order), "
+                                     "or jacobian for first derivatives")
+    shape = np.shape(output.data)
+    if shape != () and np.prod(shape) != 1:
+        raise AutodiffError("shape", f"derivatives need a scalar output, and the output has shape {shape}",
+                            hint="use the jacobian command for a non-scalar output, or reduce it with sum()")
+    count = len(result.wrt)
+    entries = sum(count ** k for k in range(1, result.order + 1))
+    if entries > limits.max_derivative_entries():
+        raise AutodiffError("limit", f"{count} variables to order {result.order} make {entries} derivatives; the "
+                                     f"limit is {limits.max_derivative_entries()} (set AUTODIFF_MAX_DERIVATIVES "
+                                     "to raise it, or name fewer variables with --wrt)")
+    wanted = [leaves[n] for n in result.wrt]
+    if output.requires_grad and wanted:
+        table = higher.derivatives(output, wanted, result.order)
+    else:
+        table = {k: {index: 0.0 for index in itertools.combinations_with_replacement(range(count), k)}
+                 for k in range(1, result.order + 1)}
+    for k in range(1, result.order + 1):
+        result.derivatives[k] = _nest(result.wrt, k, lambda index: higher.entry(table, index))
+    result.gradients = {name: np.asarray(result.derivatives[1][name]) for name in result.wrt}
+
+
+def _nest(names, order, value_of):
+    """{names[i1]: {names[i2]: ... value_of((i1, i2, ...))}} over every multi-index of this order."""
+    root = {}
+    for index in itertools.product(range(len(names)), repeat=order):
+        node = root
+        for i in index[:-1]:
+            node = node.setdefault(names[i], {})
+        node[names[index[-1]]] = value_of(index)
+    return root
 
 
 def _jacobian(result, output, leaves):
