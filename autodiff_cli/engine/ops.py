@@ -260,6 +260,104 @@ def matmul(a, b):
 dot = matmul
 
 
+# --- stacking, indexing, softmax, logsumexp ------------------------------------------------------
+_STACKS = {}     # number of inputs -> the stack op of that arity (one VJP per input)
+
+
+def stack(tensors):
+    """Stack equal-shaped tensors along a new first axis (torch.stack(tensors, 0))."""
+    tensors = tuple(tensors)
+    op = _STACKS.get(len(tensors))
+    if op is None:
+        vjps = [(lambda F, g, ans, *xs, i=i: g[i]) for i in range(len(tensors))]
+        op = _STACKS[len(tensors)] = defop("StackBackward0", lambda *xs: np.stack(xs), *vjps,
+                                           saves_inputs=False, saves_output=False)
+    return op(*tensors)
+
+
+def _scatter(F, g, shape, key):
+    """Zeros of `shape` with g at [key]: the VJP of indexing (PyTorch's select/slice backward)."""
+    if F is np:
+        out = np.zeros(shape)
+        out[key] = g
+        return out
+    return (_select_backward if _has_integer(key) else _slice_backward)(g, shape=shape, key=key)
+
+
+def _has_integer(key):
+    return any(not isinstance(k, slice) for k in key)
+
+
+def _scatter_forward(g, shape, key):
+    out = np.zeros(shape)
+    out[key] = g
+    return out
+
+
+def _index_vjp(F, g, ans, x, key):
+    return _scatter(F, g, x.shape, key)
+
+
+def _scatter_vjp(F, g, ans, small, shape, key):
+    return g[key]
+
+
+_select = defop("SelectBackward0", lambda x, key: x[key], _index_vjp, saves_inputs=False, saves_output=False)
+_slice = defop("SliceBackward0", lambda x, key: x[key], _index_vjp, saves_inputs=False, saves_output=False)
+_select_backward = defop("SelectBackwardBackward0", _scatter_forward, _scatter_vjp,
+                         saves_inputs=False, saves_output=False)
+_slice_backward = defop("SliceBackwardBackward0", _scatter_forward, _scatter_vjp,
+                        saves_inputs=False, saves_output=False)
+
+
+def index(x, key):
+    """x[key] with numpy's basic indexing: key an int, a slice, or a tuple of them (no arrays, no bools)."""
+    key = key if isinstance(key, tuple) else (key,)
+    for k in key:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer, slice)):
+            raise TypeError(f"only integers and slices can index a Tensor, not {type(k).__name__}")
+    return (_select if _has_integer(key) else _slice)(x, key=key)
+
+
+def _softmax_forward(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))       # shifted: exp never overflows
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_vjp(F, g, ans, x, axis):
+    return ans * (g - F.sum(g * ans, axis=axis, keepdims=True))
+
+
+_softmax = defop("SoftmaxBackward0", _softmax_forward, _softmax_vjp, saves_inputs=False)
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along `axis` (the last by default), computed without overflow."""
+    return _softmax(x, axis=int(axis))
+
+
+def _logsumexp_forward(x, axis, keepdims):
+    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)             # all -inf (or an inf): no shift
+    out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _logsumexp_vjp(F, g, ans, x, axis, keepdims):
+    """g * softmax(x): exp(x - logsumexp(x)) is at most 1, so no overflow either."""
+    return _keep_reduced_dims(F, g, x, axis, keepdims) * F.exp(x - _keep_reduced_dims(F, ans, x, axis, keepdims))
+
+
+_logsumexp = defop("LogsumexpBackward0", _logsumexp_forward, _logsumexp_vjp)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over all elements or along `axis`, computed without overflow."""
+    ndim = np.ndim(raw(x))
+    axes = tuple(range(ndim)) if axis is None else _normalize_axis(axis, ndim)
+    return _logsumexp(x, axis=axes, keepdims=bool(keepdims))
+
+
 # --- Python operators on Tensor ------------------------------------------------------------------
 def _reflected(op):
     return lambda self, other: op(other, self)
@@ -274,10 +372,11 @@ Tensor.__matmul__, Tensor.__rmatmul__ = matmul, _reflected(matmul)
 Tensor.__neg__ = neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = abs
+Tensor.__getitem__ = index
 
 # Method forms, as PyTorch users write them: x.sum(), x.exp(), x.reshape(2, 3)
 for _name in ("sin cos tan asin acos atan sinh cosh tanh exp expm1 log log1p sqrt abs sigmoid relu "
-              "sum mean max min amax amin transpose swapaxes maximum minimum matmul dot pow").split():
+              "sum mean max min amax amin transpose swapaxes maximum minimum matmul dot pow softmax logsumexp").split():
     setattr(Tensor, _name, globals()[_name])
 Tensor.reshape = lambda self, *shape: reshape(self, shape[0] if len(shape) == 1 else shape)
 Tensor.T = property(lambda self: transpose(self))

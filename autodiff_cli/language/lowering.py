@@ -88,7 +88,10 @@ def lower_to_engine(program, env, on_node=None):
         return node.value    # a plain number, as in PyTorch's x**2: PowBackward0 keeps 2 as a parameter
 
     def compute(node, overload, args, options):
-        return getattr(engine, overload.engine)(*args, **options)
+        function = getattr(engine, overload.engine)
+        if type(node) is Stack:
+            return function(args)              # torch.stack's signature: one sequence
+        return function(*args, **options)
 
     def as_tensor(value):
         return value if isinstance(value, engine.Tensor) else engine.Tensor(value)
