@@ -14,7 +14,7 @@ import numpy as np
 
 from . import engine, limits
 from .bindings import parse_gradient_seed, value_from_json
-from .engine import Tensor, higher, quiet_numpy
+from .engine import Tensor, forward, higher, quiet_numpy
 from .errors import AutodiffError
 from .language import lower_to_engine, parse
 from .language.nodes import Binary, Call, Name, Num, children, column, paused_gc
@@ -177,11 +177,16 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     wrt_names = _differentiate_wrt(program, wrt)
     result.inputs, result.wrt = values, wrt_names
 
-    leaves = {name: Tensor(values[name], requires_grad=name in wrt_names) for name in program.inputs}
     # (tree node, tensor) in evaluation order, for steps and kinks; skipped on the fast path
     visited = [] if (trace or check) else None
     on_node = (lambda node, t: visited.append((node, t))) if visited is not None else None
-    output, named = lower_to_engine(program, leaves, on_node=on_node)
+    if mode == "jvp":
+        result.tangents = _tangents(tangents, values, wrt_names, rng)
+        leaves, named = {}, {}
+        output = _forward_mode(result, program, values, on_node)
+    else:
+        leaves = {name: Tensor(values[name], requires_grad=name in wrt_names) for name in program.inputs}
+        output, named = lower_to_engine(program, leaves, on_node=on_node)
     result.value = np.asarray(output.data, dtype=np.float64)
 
     if mode == "grad":
@@ -193,6 +198,8 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     elif mode == "derivatives":
         seed = None
         _derivatives(result, output, leaves)
+    elif mode == "jvp":
+        seed = None
     else:
         seed = None
         _jacobian(result, output, leaves)
@@ -343,6 +350,43 @@ def _hessian(result, output, leaves):
                         blocks[col].reshape((-1,) + np.shape(leaves[col].data))[k] = s.data
         result.hessian[row] = blocks
         result.gradients[row] = np.zeros(row_shape) if g is None else np.asarray(g.data)
+
+
+def _tangents(tangents, values, wrt, rng):
+    """The tangent of every differentiated variable: given ones checked against its shape, zeros for the rest."""
+    given = tangents or {}
+    if not isinstance(given, dict):
+        raise AutodiffError("usage", "tangents must map variable names to values, e.g. {\"x\": 1}")
+    for name in given:
+        if name not in wrt:
+            known = ", ".join(wrt) or "none"
+            raise AutodiffError("usage", f"a tangent is given for {name!r}, which is not a variable being "
+                                         f"differentiated (those are: {known})")
+    out = {}
+    for name in wrt:
+        if name not in given:
+            out[name] = np.zeros(np.shape(values[name]))
+            continue
+        tangent = value_from_json(given[name], rng=rng, name=f"tangent of {name}")
+        if tangent.shape != np.shape(values[name]):
+            raise AutodiffError("shape", f"the tangent of {name} has shape {tangent.shape} but {name} has shape "
+                                         f"{np.shape(values[name])}", hint="a tangent has its variable's shape")
+        out[name] = tangent
+    return out
+
+
+def _forward_mode(result, program, values, on_node):
+    """The value and J.t in one forward pass (engine/forward.py): tangents ride beside the values."""
+    names = list(program.inputs)
+
+    def program_output(*tensors):
+        output, _ = lower_to_engine(program, dict(zip(names, tensors)), on_node=on_node)
+        return output
+
+    tangents = [result.tangents.get(name, np.zeros(np.shape(values[name]))) for name in names]
+    output, tangent = forward.jvp(program_output, [values[n] for n in names], tangents)
+    result.jvp = np.asarray(tangent.data, dtype=np.float64)
+    return output
 
 
 def _derivative_order(order, mode):

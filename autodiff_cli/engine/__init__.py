@@ -6,7 +6,8 @@ from .ops import (abs, acos, add, amax, amin, asin, atan, broadcast_to, cos, cos
                   expm1, index, log, log1p, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, pow, power,
                   reciprocal, relu, reshape, sigmoid, sin, sinh, softmax, sqrt, stack, sub, sum, swapaxes, tan, tanh,
                   transpose, where)
-from . import higher
+from . import forward, higher
+from .forward import jvp
 from .higher import derivatives
 from .function import Function, FunctionCtx, GradcheckError, gradcheck
 

@@ -18,6 +18,8 @@ import weakref
 
 import numpy as np
 
+from . import forward as forward_mode
+
 __all__ = ["Tensor", "Node", "AccumulateGrad", "defop", "no_grad", "enable_grad", "is_grad_enabled",
            "grad", "raw", "quiet_numpy"]
 
@@ -35,6 +37,7 @@ class _State:
     """Process-wide switches (single-threaded, like the rest of the engine)."""
     grad_enabled = True
     numpy_quiet = False   # True while a caller already holds np.errstate(all="ignore")
+    forward = None        # the active forward-mode level while forward.jvp() runs
 
 
 _state = _State()
@@ -269,15 +272,17 @@ def _forget_values(inputs):
     return tuple(_ShapeOnly(x.shape) if raw(x).size > _FORGET_ABOVE else x for x in inputs)
 
 
-def defop(name, forward, *vjps, saves_inputs=True, saves_output=True):
+def defop(name, forward, *vjps, saves_inputs=True, saves_output=True, jvp=None):
     """Make an op from a numpy `forward(*arrays, **params)` and one VJP per positional input.
 
     Each VJP is `vjp(F, g, ans, *inputs, **params)` and returns the gradient for its input: the
     engine sums it back to the input's shape (broadcasting), so formulas can ignore broadcasting.
+    jvp: the forward-mode rule `jvp(F, tangents, ans, *inputs, **params)` (see forward.py).
     saves_inputs / saves_output: False where no VJP reads the inputs' values / the output, so
     that large arrays are freed during the forward pass (only their shapes are kept).
     """
-    node_class = type(name, (Node,), {"__slots__": (), "vjps": vjps})
+    jvp = forward_mode.build_rule(jvp, forward, vjps)
+    node_class = type(name, (Node,), {"__slots__": (), "vjps": vjps, "jvp": staticmethod(jvp) if jvp else None})
 
     def run_forward(arrays, params):
         if _state.numpy_quiet:
@@ -307,9 +312,10 @@ def defop(name, forward, *vjps, saves_inputs=True, saves_output=True):
             else:
                 x = data = _as_input(x)
             out = forward(data, **params) if _state.numpy_quiet else run_forward((data,), params)
-            if _state.grad_enabled:
-                return record((x,), out, params, (_edge_of(x),))
-            return Tensor._result(out, None)
+            result = record((x,), out, params, (_edge_of(x),)) if _state.grad_enabled else Tensor._result(out, None)
+            if _state.forward is not None:
+                _give_tangent(result, jvp, name, (x,), params)
+            return result
     elif len(vjps) == 2:
         def op(a, b, **params):
             if isinstance(a, Tensor):
@@ -322,19 +328,32 @@ def defop(name, forward, *vjps, saves_inputs=True, saves_output=True):
                 b = db = _as_input(b)
             out = forward(da, db, **params) if _state.numpy_quiet else run_forward((da, db), params)
             if _state.grad_enabled:
-                return record((a, b), out, params, (_edge_of(a), _edge_of(b)))
-            return Tensor._result(out, None)
+                result = record((a, b), out, params, (_edge_of(a), _edge_of(b)))
+            else:
+                result = Tensor._result(out, None)
+            if _state.forward is not None:
+                _give_tangent(result, jvp, name, (a, b), params)
+            return result
     else:
         def op(*args, **params):
             inputs = tuple(_as_input(a) for a in args)
             out = run_forward(tuple(raw(x) for x in inputs), params)
             if _state.grad_enabled:
-                return record(inputs, out, params, tuple(_edge_of(x) for x in inputs))
-            return Tensor._result(out, None)
+                result = record(inputs, out, params, tuple(_edge_of(x) for x in inputs))
+            else:
+                result = Tensor._result(out, None)
+            if _state.forward is not None:
+                _give_tangent(result, jvp, name, inputs, params)
+            return result
 
     op.__name__ = name
     op.node_class = node_class
     return op
+
+
+def _give_tangent(result, jvp, name, inputs, params):
+    """Forward mode is on (forward.jvp is running): compute the op's output tangent beside its value."""
+    forward_mode.give_tangent(_state.forward, jvp, name, inputs, [raw(x) for x in inputs], result, params)
 
 
 # --- switches ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ a tie, d(x**y)/dy = 0 where x == 0 and y >= 0, d(x**y)/dx = 0 where y == 0.
 """
 import numpy as np
 
+from . import forward
 from .graph import Tensor, defop, raw
 
 # --- arithmetic ----------------------------------------------------------------------------------
@@ -20,23 +21,23 @@ from .graph import Tensor, defop, raw
 # operator path on float64 scalars is ten times faster than calling the ufunc.
 add = defop("AddBackward0", lambda a, b: a + b,
             lambda F, g, ans, a, b: g,
-            lambda F, g, ans, a, b: g, saves_inputs=False, saves_output=False)
+            lambda F, g, ans, a, b: g, saves_inputs=False, saves_output=False, jvp=forward.diagonal)
 sub = defop("SubBackward0", lambda a, b: a - b,
             lambda F, g, ans, a, b: g,
-            lambda F, g, ans, a, b: -g, saves_inputs=False, saves_output=False)
+            lambda F, g, ans, a, b: -g, saves_inputs=False, saves_output=False, jvp=forward.diagonal)
 _rsub = defop("RsubBackward1", lambda a, b: a - b,          # number - tensor
               lambda F, g, ans, a, b: g,
-              lambda F, g, ans, a, b: -g, saves_inputs=False, saves_output=False)
+              lambda F, g, ans, a, b: -g, saves_inputs=False, saves_output=False, jvp=forward.diagonal)
 mul = defop("MulBackward0", lambda a, b: a * b,
             lambda F, g, ans, a, b: g * b,
-            lambda F, g, ans, a, b: g * a, saves_output=False)
+            lambda F, g, ans, a, b: g * a, saves_output=False, jvp=forward.diagonal)
 _div = defop("DivBackward0", lambda a, b: a / b,
              lambda F, g, ans, a, b: g / b,
-             lambda F, g, ans, a, b: -g * a / (b * b), saves_output=False)
+             lambda F, g, ans, a, b: -g * a / (b * b), saves_output=False, jvp=forward.diagonal)
 neg = defop("NegBackward0", lambda x: -x,
-            lambda F, g, ans, x: -g, saves_inputs=False, saves_output=False)
+            lambda F, g, ans, x: -g, saves_inputs=False, saves_output=False, jvp=forward.diagonal)
 reciprocal = defop("ReciprocalBackward0", lambda x: 1.0 / x,
-                   lambda F, g, ans, x: -g * ans * ans, saves_inputs=False)
+                   lambda F, g, ans, x: -g * ans * ans, saves_inputs=False, jvp=forward.diagonal)
 
 
 def div(a, b):
@@ -59,13 +60,13 @@ def _pow_vjp_exponent(F, g, ans, x, y):
     return F.where((raw(x) == 0) & (raw(y) >= 0), 0.0, g * ans * F.log(x))
 
 
-_pow_tensor_tensor = defop("PowBackward1", lambda x, y: x ** y, _pow_vjp_base, _pow_vjp_exponent)
+_pow_tensor_tensor = defop("PowBackward1", lambda x, y: x ** y, _pow_vjp_base, _pow_vjp_exponent, jvp=forward.diagonal)
 # With a number on one side PyTorch records one input only, the number being a parameter of the node.
 _pow_tensor_number = defop("PowBackward0", lambda x, exponent: x ** exponent,
                            lambda F, g, ans, x, exponent: _pow_vjp_base(F, g, ans, x, exponent),
-                           saves_output=False)
+                           saves_output=False, jvp=forward.diagonal)
 _pow_number_tensor = defop("PowBackward2", lambda y, base: base ** y,
-                           lambda F, g, ans, y, base: _pow_vjp_exponent(F, g, ans, base, y))
+                           lambda F, g, ans, y, base: _pow_vjp_exponent(F, g, ans, base, y), jvp=forward.diagonal)
 
 
 def power(x, y):
@@ -80,25 +81,25 @@ def power(x, y):
 pow = power
 
 # --- elementwise functions -----------------------------------------------------------------------
-sin = defop("SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x), saves_output=False)
-cos = defop("CosBackward0", np.cos, lambda F, g, ans, x: -g * F.sin(x), saves_output=False)
-tan = defop("TanBackward0", np.tan, lambda F, g, ans, x: g * (1.0 + ans * ans), saves_inputs=False)
-asin = defop("AsinBackward0", np.arcsin, lambda F, g, ans, x: g / F.sqrt(1.0 - x * x), saves_output=False)
-acos = defop("AcosBackward0", np.arccos, lambda F, g, ans, x: -g / F.sqrt(1.0 - x * x), saves_output=False)
-atan = defop("AtanBackward0", np.arctan, lambda F, g, ans, x: g / (1.0 + x * x), saves_output=False)
-sinh = defop("SinhBackward0", np.sinh, lambda F, g, ans, x: g * F.cosh(x), saves_output=False)
-cosh = defop("CoshBackward0", np.cosh, lambda F, g, ans, x: g * F.sinh(x), saves_output=False)
-tanh = defop("TanhBackward0", np.tanh, lambda F, g, ans, x: g * (1.0 - ans * ans), saves_inputs=False)
-exp = defop("ExpBackward0", np.exp, lambda F, g, ans, x: g * ans, saves_inputs=False)
-expm1 = defop("Expm1Backward0", np.expm1, lambda F, g, ans, x: g * (ans + 1.0), saves_inputs=False)
-log = defop("LogBackward0", np.log, lambda F, g, ans, x: g / x, saves_output=False)
-log1p = defop("Log1PBackward0", np.log1p, lambda F, g, ans, x: g / (1.0 + x), saves_output=False)
-sqrt = defop("SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans), saves_inputs=False)
-abs = defop("AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)), saves_output=False)
+sin = defop("SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x), saves_output=False, jvp=forward.diagonal)
+cos = defop("CosBackward0", np.cos, lambda F, g, ans, x: -g * F.sin(x), saves_output=False, jvp=forward.diagonal)
+tan = defop("TanBackward0", np.tan, lambda F, g, ans, x: g * (1.0 + ans * ans), saves_inputs=False, jvp=forward.diagonal)
+asin = defop("AsinBackward0", np.arcsin, lambda F, g, ans, x: g / F.sqrt(1.0 - x * x), saves_output=False, jvp=forward.diagonal)
+acos = defop("AcosBackward0", np.arccos, lambda F, g, ans, x: -g / F.sqrt(1.0 - x * x), saves_output=False, jvp=forward.diagonal)
+atan = defop("AtanBackward0", np.arctan, lambda F, g, ans, x: g / (1.0 + x * x), saves_output=False, jvp=forward.diagonal)
+sinh = defop("SinhBackward0", np.sinh, lambda F, g, ans, x: g * F.cosh(x), saves_output=False, jvp=forward.diagonal)
+cosh = defop("CoshBackward0", np.cosh, lambda F, g, ans, x: g * F.sinh(x), saves_output=False, jvp=forward.diagonal)
+tanh = defop("TanhBackward0", np.tanh, lambda F, g, ans, x: g * (1.0 - ans * ans), saves_inputs=False, jvp=forward.diagonal)
+exp = defop("ExpBackward0", np.exp, lambda F, g, ans, x: g * ans, saves_inputs=False, jvp=forward.diagonal)
+expm1 = defop("Expm1Backward0", np.expm1, lambda F, g, ans, x: g * (ans + 1.0), saves_inputs=False, jvp=forward.diagonal)
+log = defop("LogBackward0", np.log, lambda F, g, ans, x: g / x, saves_output=False, jvp=forward.diagonal)
+log1p = defop("Log1PBackward0", np.log1p, lambda F, g, ans, x: g / (1.0 + x), saves_output=False, jvp=forward.diagonal)
+sqrt = defop("SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans), saves_inputs=False, jvp=forward.diagonal)
+abs = defop("AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)), saves_output=False, jvp=forward.diagonal)
 sigmoid = defop("SigmoidBackward0", lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),   # no overflow for any x
-                lambda F, g, ans, x: g * ans * (1.0 - ans), saves_inputs=False)
+                lambda F, g, ans, x: g * ans * (1.0 - ans), saves_inputs=False, jvp=forward.diagonal)
 relu = defop("ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0),
-             saves_inputs=False)
+             saves_inputs=False, jvp=forward.diagonal)
 
 
 def _tie_share(a, b):
@@ -108,13 +109,13 @@ def _tie_share(a, b):
 
 maximum = defop("MaximumBackward0", np.maximum,
                 lambda F, g, ans, a, b: g * _tie_share(raw(a), raw(b)),
-                lambda F, g, ans, a, b: g * _tie_share(raw(b), raw(a)))
+                lambda F, g, ans, a, b: g * _tie_share(raw(b), raw(a)), jvp=forward.diagonal)
 minimum = defop("MinimumBackward0", np.minimum,
                 lambda F, g, ans, a, b: g * _tie_share(raw(b), raw(a)),
-                lambda F, g, ans, a, b: g * _tie_share(raw(a), raw(b)))
+                lambda F, g, ans, a, b: g * _tie_share(raw(a), raw(b)), jvp=forward.diagonal)
 _where = defop("WhereBackward0", lambda a, b, cond: np.where(cond, a, b),
                lambda F, g, ans, a, b, cond: F.where(cond, g, 0.0),
-               lambda F, g, ans, a, b, cond: F.where(cond, 0.0, g), saves_inputs=False, saves_output=False)
+               lambda F, g, ans, a, b, cond: F.where(cond, 0.0, g), saves_inputs=False, saves_output=False, jvp=forward.diagonal)
 
 
 def where(cond, a, b):
@@ -123,15 +124,15 @@ def where(cond, a, b):
 
 # --- shapes --------------------------------------------------------------------------------------
 _reshape = defop("ViewBackward0", lambda x, shape: np.reshape(x, shape),
-                 lambda F, g, ans, x, shape: F.reshape(g, x.shape), saves_inputs=False, saves_output=False)
+                 lambda F, g, ans, x, shape: F.reshape(g, x.shape), saves_inputs=False, saves_output=False, jvp=forward.linear)
 _broadcast_to = defop("ExpandBackward0", lambda x, shape: np.broadcast_to(x, shape),
                       lambda F, g, ans, x, shape: g,   # the engine sums g back to x's shape
-                      saves_inputs=False, saves_output=False)
+                      saves_inputs=False, saves_output=False, jvp=forward.linear)
 _permute = defop("PermuteBackward0", lambda x, axes: np.transpose(x, axes),
                  lambda F, g, ans, x, axes: F.transpose(g, tuple(np.argsort(axes))),
-                 saves_inputs=False, saves_output=False)
+                 saves_inputs=False, saves_output=False, jvp=forward.linear)
 _swapaxes = defop("TransposeBackward0", lambda x, a1, a2: np.swapaxes(x, a1, a2),
-                  lambda F, g, ans, x, a1, a2: F.swapaxes(g, a1, a2), saves_inputs=False, saves_output=False)
+                  lambda F, g, ans, x, a1, a2: F.swapaxes(g, a1, a2), saves_inputs=False, saves_output=False, jvp=forward.linear)
 
 
 def reshape(x, shape):
@@ -182,28 +183,36 @@ def _mean_vjp(F, g, ans, x, axis=None, keepdims=False):
     return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), shape) / count
 
 
+def _extremum_share(ans, x, axis, keepdims):
+    """1/k at each of the k elements that attain the max (min), 0 elsewhere: PyTorch's split of ties."""
+    winners = x == _keep_reduced_dims(np, ans, x, axis, keepdims)
+    return winners / np.sum(winners, axis=axis, keepdims=True)
+
+
 def _extremum_vjp(F, g, ans, x, axis=None, keepdims=False):
     """Ties share the gradient evenly (PyTorch's max()/amax())."""
-    winners = raw(x) == _keep_reduced_dims(np, raw(ans), x, axis, keepdims)
-    share = winners / np.sum(winners, axis=axis, keepdims=True)
-    return _keep_reduced_dims(F, g, x, axis, keepdims) * share
+    return _keep_reduced_dims(F, g, x, axis, keepdims) * _extremum_share(raw(ans), raw(x), axis, keepdims)
+
+
+def _extremum_jvp(F, tangents, ans, x, axis=None, keepdims=False):
+    return np.sum(tangents[0] * _extremum_share(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 _sum_all = defop("SumBackward0", lambda x, axis=None, keepdims=False: np.sum(x, keepdims=keepdims), _sum_vjp,
-                 saves_inputs=False, saves_output=False)
-_sum_dim = defop("SumBackward1", np.sum, _sum_vjp, saves_inputs=False, saves_output=False)
+                 saves_inputs=False, saves_output=False, jvp=forward.linear)
+_sum_dim = defop("SumBackward1", np.sum, _sum_vjp, saves_inputs=False, saves_output=False, jvp=forward.linear)
 def _mean(x, axis=None, keepdims=False):
     """np.mean without its 'Mean of empty slice' warning: an empty mean is 0/0 = nan, quietly."""
     count = np.prod([np.shape(x)[a] for a in axis]) if axis is not None else np.size(x)
     return np.sum(x, axis=axis, keepdims=keepdims) / count
 
 
-_mean_all = defop("MeanBackward0", _mean, _mean_vjp, saves_inputs=False, saves_output=False)
-_mean_dim = defop("MeanBackward1", _mean, _mean_vjp, saves_inputs=False, saves_output=False)
-_max_all = defop("MaxBackward1", lambda x, axis=None, keepdims=False: np.max(x, keepdims=keepdims), _extremum_vjp)
-_max_dim = defop("AmaxBackward0", np.max, _extremum_vjp)
-_min_all = defop("MinBackward1", lambda x, axis=None, keepdims=False: np.min(x, keepdims=keepdims), _extremum_vjp)
-_min_dim = defop("AminBackward0", np.min, _extremum_vjp)
+_mean_all = defop("MeanBackward0", _mean, _mean_vjp, saves_inputs=False, saves_output=False, jvp=forward.linear)
+_mean_dim = defop("MeanBackward1", _mean, _mean_vjp, saves_inputs=False, saves_output=False, jvp=forward.linear)
+_max_all = defop("MaxBackward1", lambda x, axis=None, keepdims=False: np.max(x, keepdims=keepdims), _extremum_vjp, jvp=_extremum_jvp)
+_max_dim = defop("AmaxBackward0", np.max, _extremum_vjp, jvp=_extremum_jvp)
+_min_all = defop("MinBackward1", lambda x, axis=None, keepdims=False: np.min(x, keepdims=keepdims), _extremum_vjp, jvp=_extremum_jvp)
+_min_dim = defop("AminBackward0", np.min, _extremum_vjp, jvp=_extremum_jvp)
 
 
 def _reduction(over_all, over_axes):
@@ -242,10 +251,15 @@ def _matmul_vjp_b(F, g, ans, a, b):
     return F.matmul(F.swapaxes(a, -1, -2), g)
 
 
-_dot = defop("DotBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)     # vector . vector
-_mv = defop("MvBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)       # matrix @ vector
-_mm = defop("MmBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)       # matrix @ matrix
-_matmul = defop("MatmulBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)  # batched / vector @ matrix
+def _matmul_jvp(F, tangents, ans, a, b):
+    ta, tb = tangents
+    return (0.0 if ta is None else np.matmul(ta, b)) + (0.0 if tb is None else np.matmul(a, tb))
+
+
+_dot = defop("DotBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b, jvp=_matmul_jvp)     # vector . vector
+_mv = defop("MvBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b, jvp=_matmul_jvp)       # matrix @ vector
+_mm = defop("MmBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b, jvp=_matmul_jvp)       # matrix @ matrix
+_matmul = defop("MatmulBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b, jvp=_matmul_jvp)  # batched / vector @ matrix
 
 
 def matmul(a, b):
@@ -271,7 +285,7 @@ def stack(tensors):
     if op is None:
         vjps = [(lambda F, g, ans, *xs, i=i: g[i]) for i in range(len(tensors))]
         op = _STACKS[len(tensors)] = defop("StackBackward0", lambda *xs: np.stack(xs), *vjps,
-                                           saves_inputs=False, saves_output=False)
+                                           saves_inputs=False, saves_output=False, jvp=forward.linear)
     return op(*tensors)
 
 
@@ -302,12 +316,12 @@ def _scatter_vjp(F, g, ans, small, shape, key):
     return g[key]
 
 
-_select = defop("SelectBackward0", lambda x, key: x[key], _index_vjp, saves_inputs=False, saves_output=False)
-_slice = defop("SliceBackward0", lambda x, key: x[key], _index_vjp, saves_inputs=False, saves_output=False)
+_select = defop("SelectBackward0", lambda x, key: x[key], _index_vjp, saves_inputs=False, saves_output=False, jvp=forward.linear)
+_slice = defop("SliceBackward0", lambda x, key: x[key], _index_vjp, saves_inputs=False, saves_output=False, jvp=forward.linear)
 _select_backward = defop("SelectBackwardBackward0", _scatter_forward, _scatter_vjp,
-                         saves_inputs=False, saves_output=False)
+                         saves_inputs=False, saves_output=False, jvp=forward.linear)
 _slice_backward = defop("SliceBackwardBackward0", _scatter_forward, _scatter_vjp,
-                        saves_inputs=False, saves_output=False)
+                        saves_inputs=False, saves_output=False, jvp=forward.linear)
 
 
 def index(x, key):
@@ -328,7 +342,11 @@ def _softmax_vjp(F, g, ans, x, axis):
     return ans * (g - F.sum(g * ans, axis=axis, keepdims=True))
 
 
-_softmax = defop("SoftmaxBackward0", _softmax_forward, _softmax_vjp, saves_inputs=False)
+def _softmax_jvp(F, tangents, ans, x, axis):
+    return ans * (tangents[0] - np.sum(ans * tangents[0], axis=axis, keepdims=True))
+
+
+_softmax = defop("SoftmaxBackward0", _softmax_forward, _softmax_vjp, saves_inputs=False, jvp=_softmax_jvp)
 
 
 def softmax(x, axis=-1):
@@ -348,7 +366,12 @@ def _logsumexp_vjp(F, g, ans, x, axis, keepdims):
     return _keep_reduced_dims(F, g, x, axis, keepdims) * F.exp(x - _keep_reduced_dims(F, ans, x, axis, keepdims))
 
 
-_logsumexp = defop("LogsumexpBackward0", _logsumexp_forward, _logsumexp_vjp)
+def _logsumexp_jvp(F, tangents, ans, x, axis, keepdims):
+    weights = np.exp(x - _keep_reduced_dims(np, ans, x, axis, keepdims))     # softmax(x), at most 1
+    return np.sum(tangents[0] * weights, axis=axis, keepdims=keepdims)
+
+
+_logsumexp = defop("LogsumexpBackward0", _logsumexp_forward, _logsumexp_vjp, jvp=_logsumexp_jvp)
 
 
 def logsumexp(x, axis=None, keepdims=False):
