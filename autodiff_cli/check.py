@@ -304,6 +304,11 @@ def _derivative_of(result, index):
     return node
 
 
+def _reported(result, index):
+    """Every value reported for this derivative: one per distinct order of differentiation."""
+    return [_derivative_of(result, order) for order in sorted(set(itertools.permutations(index)))]
+
+
 def _sorted_indices(count, order):
     return list(itertools.combinations_with_replacement(range(count), order))
 
@@ -333,7 +338,8 @@ def _sympy_derivatives_check(sp, output, symbols, point, result):
                  for index, expression in level.items() for j in range(index[-1] if index else 0, len(variables))}
         reference, unsigned_infinity = _evaluate_at(sp, list(level.values()), point)
         for (index, _), expected, unsigned in zip(level.items(), reference, unsigned_infinity):
-            error, ok = _compare([_derivative_of(result, index)], [expected], [unsigned])
+            reported = _reported(result, index)
+            error, ok = _compare(reported, [expected] * len(reported), [unsigned] * len(reported))
             errors.append((index, error, ok))
         if k == 1:
             symbolic = {name: str(level[(j,)]) for j, name in enumerate(result.wrt)}
@@ -404,11 +410,14 @@ def _finite_difference_derivatives_check(program, result, rng):
                 plus, minus = table_at(x0 + h * v, k - 1), table_at(x0 - h * v, k - 1)
                 for index in plus:
                     numeric = (plus[index] - minus[index]) / (2 * h)
-                    analytic = sum(_derivative_of(result, index + (j,)) * v[j] for j in range(count))
+                    analytic = sum(_derivative_of(result, tuple(sorted(index + (j,)))) * v[j] for j in range(count))
                     if not (np.isfinite(numeric) and np.isfinite(analytic)):
                         return _not_finite_report(result)
                     error, ok = _fd_agrees(numeric, analytic)
                     errors.append((index + tuple(range(count)), error, ok))
+            for index in _sorted_indices(count, k):     # the other orders of differentiation agree
+                reported = _reported(result, index)
+                errors.append((index,) + _compare(reported, [reported[0]] * len(reported), [False] * len(reported)))
     note = (f"order k against central differences of order k-1, along {FD_DIRECTIONS} random directions "
             "per order")
     report = _report_by_variable("finite-difference", result, errors, note)
