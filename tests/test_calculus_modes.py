@@ -150,3 +150,28 @@ def test_check_catches_a_wrong_jvp(use_sympy, monkeypatch):
     result.jvp = result.jvp + np.array([[0, 1e-3], [0, 0]])
     report = check.cross_check(ad.language.parse(result.expression), result, rng=np.random.default_rng(0))
     assert report.passed is False
+
+
+def test_custom_functions_need_their_own_forward_rule():
+    class Cube(ad.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * g
+
+    class CubeWithJvp(Cube):
+        @staticmethod
+        def jvp(ctx, t):
+            (x,) = ctx.saved_tensors
+            return 3 * x.data ** 2 * t
+
+    with pytest.raises(NotImplementedError, match="Cube has no forward-mode rule"):
+        ad.jvp(Cube.apply, (2.0,), (1.0,))
+    value, tangent = ad.jvp(lambda x: ad.sin(CubeWithJvp.apply(x)), (2.0,), (0.5,))
+    assert tangent.item() == pytest.approx(math.cos(8.0) * 12 * 0.5)
+    assert Cube.apply(Tensor(2.0)).item() == 8.0          # outside jvp nothing changes
