@@ -204,7 +204,7 @@ def _shape_error(node, overload, args, options, exc, source):
     elif "shape" in options:
         message = (f"{where}: cannot reshape an array of shape {shapes[0]} ({int(np.prod(shapes[0]))} elements) "
                    f"into {options['shape']}")
-        hint = "the sizes must multiply to the number of elements (one may be -1)"
+        hint = "the sizes must multiply to the number of elements; one of them may be -1"
     elif overload.engine in ("matmul", "dot") and len(shapes) == 2:
         if 0 in (len(shapes[0]), len(shapes[1])) and overload.engine == "matmul":
             message = f"{where}: a matrix product needs arrays, got shapes {shapes[0]} and {shapes[1]}"

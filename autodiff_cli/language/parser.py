@@ -72,7 +72,7 @@ class _Group:
 
 _LIST = "[...]"     # the `func` of a stacking literal's group (not a function name)
 _CLOSER = {"(": ")", "[": "]"}
-_INDEX_FORMS = "like x[0], x[-1], W[1, 2], W[:, 0], x[1:3] or x[::-1]"
+_INDEX_FORMS = "x[0], x[-1], W[1, 2], W[:, 0], x[1:3] or x[::-1]"
 
 
 def parse(text):
@@ -282,7 +282,7 @@ class _Parser:
                                          "(tuples are not supported)", token.start)
                     expect_operand = True
                 elif kind == ":":
-                    raise self.error("':' is only allowed inside an index, " + _INDEX_FORMS, token.start)
+                    raise self.error("':' is only allowed inside an index, like " + _INDEX_FORMS, token.start)
                 elif kind == "sep" or kind == "eof":
                     reduce_operators()
                     if stack:
@@ -450,7 +450,7 @@ class _Parser:
                 j += 1
             if len(parts) == 1:
                 if parts[0] is None:
-                    raise self.error("expected an index " + _INDEX_FORMS, tokens[j].start)
+                    raise self.error("expected an index like " + _INDEX_FORMS, tokens[j].start)
                 items.append(parts[0])
             else:
                 if len(parts) == 3 and parts[2] == 0:
@@ -470,9 +470,9 @@ class _Parser:
             return self.token_error(token)
         if token.kind == "num":
             return self.error(f"indices must be integers or slices, not '{token.text}'", token.start,
-                              hint=_INDEX_FORMS)
+                              hint="for example " + _INDEX_FORMS)
         return self.error(f"indices must be integer numbers or slices, not '{token.text}' "
-                          "(no expressions, arrays or booleans)", token.start, hint=_INDEX_FORMS)
+                          "(no expressions, arrays or booleans)", token.start, hint="for example " + _INDEX_FORMS)
 
     def check_function(self, token):
         name = token.text
