@@ -19,8 +19,8 @@ import numpy as np
 
 from . import limits
 from .errors import AutodiffError
+from .limits import MAX_LIST_DEPTH
 
-MAX_LIST_DEPTH = 32  # numpy itself supports at most 64 dimensions
 
 _NUMBER = re.compile(
     r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf(?:inity)?|nan|pi|e)(?![\w.])",

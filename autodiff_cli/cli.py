@@ -87,11 +87,16 @@ class AutodiffGroup(TyperGroup):
             code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                                 standalone_mode=False, **extra)
             code = code if isinstance(code, int) else EXIT_OK
-        except click.exceptions.NoArgsIsHelpError as exc:   # `autodiff` or `autodiff grad` alone
-            sys.stderr.write(exc.ctx.get_help() + "\n")
-            code = EXIT_USAGE
+        except click.exceptions.NoArgsIsHelpError as exc:
+            if exc.ctx.parent is None:                    # `autodiff` alone: the help is the answer
+                sys.stdout.write(exc.ctx.get_help() + "\n")
+                code = EXIT_OK
+            else:                                         # `autodiff grad` alone: EXPR is missing
+                sys.stderr.write(exc.ctx.get_help() + "\n")
+                code = EXIT_USAGE
         except click.exceptions.ClickException as exc:
-            message = _lower_first(exc.format_message())
+            from .ui.console import escape_text
+            message = escape_text(_lower_first(exc.format_message()))
             lines = [f"error: {message}"]
             if (isinstance(exc, click.exceptions.NoSuchOption)
                     and not exc.option_name.lstrip("-").replace("-", "").replace("_", "").isalnum()):
@@ -231,40 +236,29 @@ def grad(
                           check=check, random_seed=random_seed, debug=debug, steps=steps, graph=graph, dot=dot))
 
 
-@app.command(cls=ExprCommand, epilog=HESSIAN_EPILOG,
-             short_help="All second derivatives of a scalar EXPR (double backward).")
-def hessian(
-    expr: ExprArg,
-    bindings: BindingsArg = None,
-    wrt: WrtOpt = None,
-    json_output: JsonOpt = False,
-    check: CheckOpt = True,
-    random_seed: SeedOpt = None,
-    debug: DebugOpt = False,
-    graph: GraphOpt = False,
-    dot: DotOpt = None,
-):
-    """All second derivatives of a scalar EXPR (double backward)."""
-    raise typer.Exit(_run("hessian", expr, bindings, wrt=wrt, json_output=json_output, check=check,
-                          random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+def _derivative_matrix_command(mode, epilog, short_help, help_text):
+    """`hessian` and `jacobian` take the same arguments and options: one declaration for both."""
+    def command(
+        expr: ExprArg,
+        bindings: BindingsArg = None,
+        wrt: WrtOpt = None,
+        json_output: JsonOpt = False,
+        check: CheckOpt = True,
+        random_seed: SeedOpt = None,
+        debug: DebugOpt = False,
+        graph: GraphOpt = False,
+        dot: DotOpt = None,
+    ):
+        raise typer.Exit(_run(mode, expr, bindings, wrt=wrt, json_output=json_output, check=check,
+                              random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+
+    app.command(mode, cls=ExprCommand, epilog=epilog, short_help=short_help, help=help_text)(command)
 
 
-@app.command(cls=ExprCommand, epilog=JACOBIAN_EPILOG,
-             short_help="The full Jacobian of EXPR w.r.t. its variables.")
-def jacobian(
-    expr: ExprArg,
-    bindings: BindingsArg = None,
-    wrt: WrtOpt = None,
-    json_output: JsonOpt = False,
-    check: CheckOpt = True,
-    random_seed: SeedOpt = None,
-    debug: DebugOpt = False,
-    graph: GraphOpt = False,
-    dot: DotOpt = None,
-):
-    """The full Jacobian of EXPR (any output shape) w.r.t. its input variables."""
-    raise typer.Exit(_run("jacobian", expr, bindings, wrt=wrt, json_output=json_output, check=check,
-                          random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+_derivative_matrix_command("hessian", HESSIAN_EPILOG, "All second derivatives of a scalar EXPR (double backward).",
+                           "All second derivatives of a scalar EXPR (double backward).")
+_derivative_matrix_command("jacobian", JACOBIAN_EPILOG, "The full Jacobian of EXPR w.r.t. its variables.",
+                           "The full Jacobian of EXPR (any output shape) w.r.t. its input variables.")
 
 
 @app.command(epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
@@ -293,34 +287,31 @@ def batch(
 
 
 # --- running one expression -----------------------------------------------------------------------
-
-def _stderr(text):
-    sys.stderr.write(text if text.endswith("\n") else text + "\n")
-    sys.stderr.flush()
-
+# The library does the work (evaluate, ui/*): here only where each part of the answer is printed.
 
 def _internal_error(exc, debug, *, expression=None, json_output=False):
     """Report a bug of ours: the traceback with --debug, else one line. Returns the exit code."""
+    from .ui.console import escape_text, write_stderr
     if debug:
         import traceback
         traceback.print_exception(exc, file=sys.stderr)
     else:
-        _stderr(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        write_stderr(f"error: internal error: {escape_text(f'{type(exc).__name__}: {exc}')} "
+                     f"(run with --debug for the traceback)")
     if json_output and expression is not None:
-        import json
-        record = {"expression": expression, "status": "error",
-                  "error": {"kind": "internal", "message": f"{type(exc).__name__}: {exc}", "position": None}}
-        sys.stdout.write(json.dumps(record) + "\n")
+        from .result import dumps, error_record
+        sys.stdout.write(dumps(error_record(expression, "internal", f"{type(exc).__name__}: {exc}")) + "\n")
     return EXIT_USAGE
 
 
 def _input_error(err, expression, json_output):
     """A rejection found here (before evaluate): stderr line, a JSON record with --json, exit 2."""
-    from .render import error_text
-    _stderr(error_text(err))
+    from .ui.console import write_stderr
+    from .ui.errors import error_text
+    write_stderr(error_text(err))
     if json_output:
-        import json
-        sys.stdout.write(json.dumps({"expression": expression, "status": "error", "error": err.to_dict()}) + "\n")
+        from .result import dumps, error_record
+        sys.stdout.write(dumps(error_record(expression, err)) + "\n")
     return EXIT_USAGE
 
 
@@ -358,107 +349,56 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
                           trace=bool(steps or graph or dot), **options)
         return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
     except KeyboardInterrupt:
-        _stderr("error: interrupted")
+        sys.stderr.write("error: interrupted\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         return _internal_error(exc, debug, expression=expr, json_output=json_output)
 
 
-def _quiet_stdout():
-    """After EPIPE (`autodiff ... | head -1`): point stdout at /dev/null, so that the interpreter's
-    final flush does not complain (the recipe of the Python docs' "Note on SIGPIPE")."""
-    import os
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def _report(result, *, json_output, steps, graph, dot):
     """Print a result where it belongs; returns the exit code (the result's, even if the reader of
     stdout went away early)."""
+    from .ui.console import quiet_output
     try:
         return _print_result(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_output()
         return result.exit_code
 
 
-def _console(**options):
-    """A rich Console that raises BrokenPipeError (rich's default exits with status 1)."""
-    from rich.console import Console
-
-    class _PipeAwareConsole(Console):
-        def on_broken_pipe(self):
-            self.quiet = True
-            raise BrokenPipeError
-
-    return _PipeAwareConsole(**options)
-
-
 def _print_result(result, *, json_output, steps, graph, dot):
+    from .ui.console import escape_text, write_stderr
     if json_output:
         sys.stdout.write(result.to_json() + "\n")
         sys.stdout.flush()
     for warning in result.warnings:
-        _stderr(f"warning: {warning}")
+        write_stderr(f"warning: {escape_text(warning)}")
     if result.error is not None:
-        from .render import error_text
-        _stderr(error_text(result.error))
+        from .ui.errors import error_text
+        write_stderr(error_text(result.error))
         return result.exit_code
     if result.status == "mismatch":
-        _stderr("error: cross-check mismatch: the engine's derivative and the independent check disagree")
+        write_stderr("error: cross-check mismatch: the engine's derivative and the independent check disagree")
     if json_output and not (steps or graph or dot):
         return result.exit_code        # the JSON path never imports rich
 
-    from . import render
-    out = _console(stderr=True) if json_output else _console()   # --json: stdout holds only the record
+    from .ui import graph as graphs
+    from .ui import tables
+    from .ui.console import console
+    out = console(stderr=True) if json_output else console()   # --json: stdout holds only the record
     if not json_output:
-        out.print(render.render_result(result))
+        out.print(tables.render_result(result))
     if steps:
-        out.print(render.render_steps(result))
+        out.print(tables.render_steps(result))
     if graph:
-        out.print(render.render_graph(result.output, getattr(result, "leaves", None)))
+        out.print(graphs.render_graph(result.output, result.leaves))
     if dot:
-        code = _write_dot(dot, result)
-        if code:
-            return code
+        text = graphs.graph_to_dot(result.output, result.leaves, title=result.expression)
+        written, message = graphs.write_dot(dot, text)
+        write_stderr(escape_text(message))
+        if not written:
+            return EXIT_USAGE
     return result.exit_code
-
-
-def _write_dot(path, result):
-    """Write the graph as DOT to `path`; .svg/.png/.pdf go through Graphviz when it is installed,
-    else the DOT text goes next to it (FILE.dot) and stderr says how to render it."""
-    import os
-    import shutil
-    import subprocess
-    from . import render
-    text = render.graph_to_dot(result.output, getattr(result, "leaves", None), title=result.expression)
-    base, extension = os.path.splitext(path)
-    image_format = extension.lower().lstrip(".")
-    image = image_format in ("svg", "png", "pdf")
-    why = "Graphviz 'dot' is not installed"
-    try:
-        if image and shutil.which("dot"):
-            run = subprocess.run(["dot", f"-T{image_format}", "-o", path],
-                                 input=text, text=True, capture_output=True, timeout=60)
-            if run.returncode == 0:
-                _stderr(f"wrote {path}")
-                return EXIT_OK
-            why = f"Graphviz 'dot' failed: {run.stderr.strip()[:200]}"
-        target = base + ".dot" if image else path
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(text)
-    except (OSError, subprocess.SubprocessError) as exc:
-        _stderr(f"error: cannot write {path}: {exc}")
-        return EXIT_USAGE
-    if image:
-        _stderr(f"wrote {target} instead of {path} ({why}; render it with: dot -T{image_format} {target} -o {path})")
-    else:
-        _stderr(f"wrote {target}")
-    return EXIT_OK
 
 
 def main(argv=None):

@@ -6,9 +6,7 @@ The CLI and batch mode only format and route what this returns. A user's mistake
 here: it comes back as a Result with status "error" carrying the AutodiffError.
 """
 import itertools
-import json
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,123 +16,10 @@ from .engine import Tensor, forward, higher, quiet_numpy
 from .errors import AutodiffError
 from .language import lower_to_engine, parse
 from .language.nodes import Binary, Call, Name, Num, children, column, paused_gc
+from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
 
 MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp")
 DEFAULT_ORDER = 3           # of mode "derivatives"
-
-
-@dataclass
-class Step:
-    """One node of the forward pass, for `--steps`: the chain rule made visible."""
-    label: str            # the source snippet this node computes
-    op: str               # grad_fn name (MulBackward0), or "input" / "constant"
-    column: int
-    value: np.ndarray
-    gradient: np.ndarray | None   # d(output)/d(this node), seeded as the backward pass was
-
-
-@dataclass
-class Result:
-    expression: str
-    mode: str = "grad"
-    status: str = "ok"
-    value: np.ndarray | None = None
-    inputs: dict = field(default_factory=dict)
-    wrt: list = field(default_factory=list)
-    gradients: dict = field(default_factory=dict)
-    intermediates: dict = field(default_factory=dict)
-    hessian: dict = field(default_factory=dict)
-    jacobian: dict = field(default_factory=dict)
-    order: int | None = None        # mode "derivatives": the highest order computed
-    derivatives: dict = field(default_factory=dict)   # {order: {var: {var: ... float}}}
-    tangents: dict = field(default_factory=dict)      # mode "jvp": {var: ndarray}, zeros where not given
-    jvp: np.ndarray | None = None   # mode "jvp": J.t, shaped like the value
-    check: object = None            # check.CheckReport, or None when not checked
-    error: AutodiffError | None = None
-    warnings: list = field(default_factory=list)
-    steps: list = field(default_factory=list)
-    output: Tensor | None = None
-    leaves: dict = field(default_factory=dict)
-    elapsed: float = 0.0
-
-    @property
-    def exit_code(self):
-        return {"ok": 0, "mismatch": 1}.get(self.status, 2)
-
-    def as_dict(self):
-        """The contract's JSON record, as plain Python (strict-JSON-safe) values."""
-        record = {"expression": self.expression, "status": self.status}
-        if self.error is not None:
-            record["error"] = self.error.to_dict()
-            if self.warnings:
-                record["warnings"] = list(self.warnings)
-            return record
-        record["value"] = to_jsonable(self.value)
-        record["shape"] = list(np.shape(self.value))
-        if self.mode == "grad":
-            record["gradients"] = {k: to_jsonable(v) for k, v in self.gradients.items()}
-            if self.intermediates:
-                record["intermediates"] = {
-                    k: {"value": to_jsonable(v["value"]), "gradient": to_jsonable(v["gradient"])}
-                    for k, v in self.intermediates.items()}
-        elif self.mode == "hessian":
-            record["hessian"] = {r: {c: to_jsonable(b) for c, b in row.items()} for r, row in self.hessian.items()}
-        elif self.mode == "derivatives":
-            record["order"] = self.order
-            record["derivatives"] = {str(k): _nested_jsonable(level) for k, level in self.derivatives.items()}
-        elif self.mode == "jvp":
-            record["tangents"] = {k: to_jsonable(v) for k, v in self.tangents.items()}
-            record["jvp"] = to_jsonable(self.jvp)
-        else:
-            record["jacobian"] = {k: to_jsonable(v) for k, v in self.jacobian.items()}
-        if self.check is not None and self.check.method != "none":
-            record["symbolic"] = dict(self.check.symbolic)
-        record["check"] = (self.check.as_dict() if self.check is not None
-                           else {"method": "none", "passed": None, "max_abs_error": None})
-        if self.warnings:
-            record["warnings"] = list(self.warnings)
-        return record
-
-    def to_json(self):
-        return json.dumps(self.as_dict(), allow_nan=False, separators=(", ", ": "))
-
-
-def to_jsonable(value):
-    """numpy values to JSON numbers and nested lists; non-finite numbers as "nan"/"inf"/"-inf"."""
-    if value is None:
-        return None
-    array = np.asarray(value, dtype=np.float64)
-    if np.isfinite(array).all():
-        return array.tolist()
-    if array.ndim == 0:
-        return _finite_or_name(float(array))
-    flat = [_finite_or_name(v) for v in array.ravel().tolist()]
-    for n in reversed(array.shape[1:]):   # regroup without recursion
-        flat = [flat[i:i + n] for i in range(0, len(flat), n)]
-    return flat if array.shape[0:1] != (0,) else []
-
-
-def _nested_jsonable(tree):
-    """A copy of nested dicts {var: {var: ... float}} with every float made JSON-safe (no recursion)."""
-    root = {}
-    stack = [(tree, root)]
-    while stack:
-        source, copy = stack.pop()
-        for key, value in source.items():
-            if isinstance(value, dict):
-                copy[key] = {}
-                stack.append((value, copy[key]))
-            else:
-                copy[key] = to_jsonable(value)
-    return root
-
-
-def _finite_or_name(v):
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    return v
 
 
 # --- the pipeline ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Every resource limit in one place: its default, and the environment variable that overrides it.
+"""Every resource limit in one place: its default, and the environment variable that overrides it
+(the functions below; the constants are fixed).
 
 Limits exist so that hostile or accidental input (a giant array, an exponent tower, 10,000 nested
 parentheses) gets a clear error instead of a crash, a hang or an out-of-memory kill.
@@ -6,6 +7,13 @@ parentheses) gets a clear error instead of a crash, a hang or an out-of-memory k
 import math
 import os
 import sys
+
+MAX_NUMBER_LENGTH = 400        # characters in one number literal; float64 needs at most ~25
+MAX_LIST_DEPTH = 32            # nesting of a list binding (numpy itself supports at most 64 dimensions)
+WORKER_QUEUE_BYTES = 32 * 1024  # batch: bytes of records that may queue up behind a busy worker
+SYMPY_MAX_ELEMENTS = 64        # check: total input elements SymPy gets element symbols for
+SYMPY_MAX_NODES = 400          # check: parse-tree size beyond which symbolic derivatives get unwieldy
+SYMPY_MAX_SECOND_ORDER = 16    # check: Hessian symbols differentiated twice
 
 _reported = set()
 
@@ -62,3 +70,9 @@ def check_time_budget():
 def record_timeout():
     """Seconds one batch record may run before it is stopped and reported (default of --timeout). AUTODIFF_TIMEOUT."""
     return _env_number("AUTODIFF_TIMEOUT", 10.0, float)
+
+
+def max_line_bytes():
+    """Longest batch input line accepted (bytes); a longer line becomes an error record without
+    ever being held in memory whole. AUTODIFF_MAX_LINE_BYTES."""
+    return _env_number("AUTODIFF_MAX_LINE_BYTES", 64 * 1024 * 1024)

@@ -463,7 +463,8 @@ def main(argv=None):
     ap.add_argument("--budget", type=float, help="seconds of timed calls per pair at most (default 15, quick 3)")
     ap.add_argument("--timeout", type=float, help="seconds per pair before it is stopped (default 60, quick 20)")
     ap.add_argument("--profile", action="store_true", help="cProfile autodiff on W1/W2/W3/W5 into RESULTS.md")
-    ap.add_argument("--results", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--results", help="where to write the report; the chart goes beside it as ratios.png "
+                    "(default benchmarks/RESULTS.md; with --quick benchmarks/_work/RESULTS-quick.md)")
     ap.add_argument("--update", action="store_true",
                     help="with --only: re-run those workloads and keep the others from the last run's results.json")
     ap.add_argument("--chart", nargs=2, metavar=("DATA_JSON", "PNG"), help=argparse.SUPPRESS)
@@ -474,6 +475,7 @@ def main(argv=None):
     args.repeat = args.repeat or (1 if args.quick else 5)
     args.budget = args.budget or (3.0 if args.quick else 15.0)
     args.timeout = args.timeout or (20.0 if args.quick else 60.0)
+    args.results = args.results or str(HERE / "_work" / "RESULTS-quick.md" if args.quick else HERE / "RESULTS.md")
     python = os.path.abspath(args.python) if os.sep in args.python else args.python   # keep venv symlinks
     (HERE / "_work").mkdir(exist_ok=True)
 
@@ -523,7 +525,7 @@ def main(argv=None):
         info["updated"] = updated
     raw.write_text(json.dumps({"info": info, "results": results}, indent=1, default=str))
 
-    png = HERE / "ratios.png"
+    png = Path(args.results).parent / "ratios.png"    # beside the report: --quick never touches the tracked chart
     data = chart_data(results)
     data_path = HERE / "_work" / "chart.json"
     data_path.write_text(json.dumps(data))

@@ -332,7 +332,7 @@ add(C, "wrt-missing-var", ["grad", "x", "x=1", "--wrt", "y", J, NO], 2, kind="us
 add(C, "wrt-empty-names", ["grad", "x", "x=1", "--wrt", ",,,", J, NO], 2, kind="usage")
 add(C, "missing-expr", ["grad", J], 2, usage=True)
 add(C, "no-args", ["grad"], 2, usage=True)
-add(C, "no-command", [], 2, help=True)
+add(C, "no-command", [], 0, help=True)      # the help is the answer: stdout, exit 0
 add(C, "gradient-garbage", ["grad", "x*2", "x=[1,2]", "--gradient", "[1,2", J, NO], 2, kind="binding")
 add(C, "gradient-no-value", ["grad", "x*2", "x=[1,2]", "--gradient"], 2, usage=True)
 add(C, "jobs-negative", ["batch", "-", "--jobs", "-5"], 2, usage=True, stdin="")
@@ -392,6 +392,28 @@ add(L, "check-budget-human", CHECK_HEAVY, 0, env={"AUTODIFF_CHECK_SECONDS": "0.0
     has=("finite differences", "0.01 s"))
 batch_stdin(L, "elements-batch", jl({"expr": "sum(x)", "bindings": {"x": "ones(11)"}}), 1,
             env={"AUTODIFF_MAX_ELEMENTS": "10"}, records=1, statuses=["error"], has=("AUTODIFF_MAX_ELEMENTS",))
+
+
+# ------------------------------------------------------------------------------------------------
+# 8. terminal injection: text from input is shown escaped (\x1b, \u202e), never as rich markup
+T = "terminal"
+ERASE = "\x1b[2A\x1b[2K"         # cursor up two rows, erase the row
+add(T, "markup-in-steps-label", ["grad", "(x # [/red]\n + 1)*2", "x=1", "--steps", NO], 0,
+    has=("[/red]", "\\n"))
+add(T, "markup-in-steps-label-checked", ["grad", "(x # [bold]\n + 1)*2", "x=1", "--steps"], 0,
+    has=("[bold]",))
+add(T, "markup-in-parse-error", ["grad", "x + [/red] y", "x=1", NO], 2)
+add(T, "escape-in-comment", ["grad", f"x # {ERASE}", "x=1", NO], 0, has=("\\x1b[2A\\x1b[2K",))
+add(T, "bidi-in-comment", ["grad", "x*2 # \u202egnp.exe", "x=1", "--steps", NO], 0, has=("\\u202e",))
+add(T, "escape-in-unknown-option", ["grad", "x", "x=1", "--bo\x1bgus"], 2, has=("\\x1b",))
+add(T, "batch-id-escape-human", ["batch", "-", NO], 0, has=("\\x1b[2A\\x1b[2K",),
+    stdin=jl({"expr": "x", "bindings": {"x": 1}, "id": ERASE}) + f'x | x=2 --id "{ERASE}"\n')
+add(T, "batch-comment-escape-human", ["batch", "-", NO], 0, has=("\\x1b[2K", "\\u202e"),
+    stdin=jl({"expr": f"x # {ERASE}\u202e", "bindings": {"x": 1}}))
+add(T, "batch-error-escape-human", ["batch", "-", NO], 1, has=("\\x1b",),
+    stdin=jl({"expr": "x \x1b[2J", "bindings": {"x": 1}}, {"expr": "x", "bindings": {"x": 1}}))
+add(T, "batch-markup-human", ["batch", "-", NO], 1, has=("[/red]",),
+    stdin=jl({"expr": "x # [/red]", "bindings": {"x": 1}, "id": "[bold]"}, {"expr": "x +", "id": "[/]"}))
 
 
 # ------------------------------------------------------------------------------------------------

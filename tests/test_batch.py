@@ -14,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autodiff_cli import batch
+from autodiff_cli.batch import execute
+from autodiff_cli.batch.reader import LineReader
 from autodiff_cli.batch import RecordError, parse_json_record, parse_text_record, read_records, run_batch
 from seeds import SEEDS, close
 
@@ -136,7 +138,7 @@ def test_read_records_skips_and_numbers_lines():
 
 def test_overlong_line_is_an_error_record_and_is_not_kept():
     stream = io.BytesIO(b"x | x=1\n" + b"y" * 5000 + b"\nz | z=2\n" + b"q" * 5000)
-    got = list(read_records(batch._LineReader(stream, limit=1000)))
+    got = list(read_records(LineReader(stream, limit=1000)))
     assert [n for n, _ in got] == [1, 2, 3, 4]
     assert "5000 bytes long, over the limit of 1000" in str(got[1][1])
     assert got[2][1]["expr"] == "z" and isinstance(got[3][1], RecordError)
@@ -262,7 +264,7 @@ def test_unusable_input_exit_2(tmp_path):
     assert "UTF-16" in err.getvalue()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")   # see _Deadline._on_alarm
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")   # see deadline._on_alarm
 def test_timeout_in_process_then_the_batch_goes_on():
     started = time.perf_counter()
     code, records, _ = run(f"x | x=1\n{SLOW_EXPR} | x=1 --id slow\nx**2 | x=3\n", timeout=0.5)
@@ -319,7 +321,7 @@ def _stuck_evaluate(real):
 
 
 def test_jobs_2_hung_worker_is_killed_and_replaced(monkeypatch):
-    monkeypatch.setattr(batch, "_EVALUATE", _stuck_evaluate(batch._evaluator()))
+    monkeypatch.setattr(execute, "_EVALUATE", _stuck_evaluate(execute.evaluator()))
     text = "".join(f"x*{i} + stuck | x=1 stuck=0 --id {i}\n" if i in (2, 9) else
                    f"x*{i} + crash | x=1 crash=0 --id {i}\n" if i == 5 else f"x*{i} | x=1 --id {i}\n"
                    for i in range(14))
@@ -340,7 +342,7 @@ def test_jobs_2_hung_worker_is_killed_and_replaced(monkeypatch):
 def test_evaluate_raising_is_an_error_record(monkeypatch):
     def boom(expr, bindings, **options):
         raise ValueError("boom")
-    monkeypatch.setattr(batch, "_EVALUATE", boom)
+    monkeypatch.setattr(execute, "_EVALUATE", boom)
     code, records, _ = run("x | x=1\ny | y=1\n")
     assert code == 1 and [r["error"]["kind"] for r in records] == ["internal", "internal"]
     assert "ValueError: boom" in records[0]["error"]["message"]
@@ -414,12 +416,13 @@ def test_broken_pipe_is_quiet(tmp_path, args):
 MEMORY_SCRIPT = """
 import resource, sys, types
 import autodiff_cli.batch as b
+import autodiff_cli.batch.execute as execute
 
 def fake_evaluate(expr, bindings, **options):      # the batch machinery is what is measured here
     record = {"expression": expr, "status": "ok", "value": 1.0, "shape": [], "gradients": {"x": 2.0}}
     return types.SimpleNamespace(as_dict=lambda: dict(record))
 
-b._EVALUATE = fake_evaluate
+execute._EVALUATE = fake_evaluate
 with open(sys.argv[2], "w") as out:
     code = b.run_batch(sys.argv[1], json_output=True, jobs=int(sys.argv[3]), out=out, err=sys.stderr)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)

@@ -29,6 +29,7 @@ import hostile_corpus as corpus  # noqa: E402
 
 ADDRESS_SPACE = 2 * 1024**3       # numpy, sympy and a batch's forked workers all fit in this
 WORKERS = 3
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 MIN_CASES = 150
 
 
@@ -149,8 +150,9 @@ def check_case(case, tmp):
             if any(r.get("status") != "ok" for r in records) != (proc.returncode == 1):
                 problems.append(f"exit code {proc.returncode} does not match the record statuses {got}")
     elif case.help:
-        if "Usage" not in err:
-            problems.append(f"expected the help text on stderr: {err[:200]!r}")
+        where, text = ("stdout", out) if proc.returncode == 0 else ("stderr", err)
+        if "Usage" not in text:
+            problems.append(f"expected the help text on {where}: {text[:200]!r}")
     else:
         if proc.returncode == 2:
             problems += _stderr_problems(err, usage=case.usage)
@@ -197,6 +199,8 @@ def check_case(case, tmp):
             problems.append(f"output lacks {text!r}")
     if "\x1b" in err or "\x1b" in out:
         problems.append("raw ESC character echoed to stderr")
+    if any(ch in out + err for ch in BIDI_CONTROLS):
+        problems.append("raw bidi control character echoed")
     if "RuntimeWarning" in err:
         problems.append("a Python warning leaked to stderr")
     if elapsed > case.timeout * 0.9:
@@ -218,7 +222,8 @@ def _markers(tmp):
 def test_corpus_size_and_categories():
     counts = collections.Counter(c.category for c in corpus.CASES if not c.bug)
     assert sum(counts.values()) >= MIN_CASES, counts
-    for category in ("syntax", "injection", "names-shapes", "bombs", "numeric", "batch", "cli", "limits"):
+    for category in ("syntax", "injection", "names-shapes", "bombs", "numeric", "batch", "cli", "limits",
+                     "terminal"):
         assert counts[category] >= 5, (category, counts)
     assert len({c.id for c in corpus.CASES}) == len(corpus.CASES)
 

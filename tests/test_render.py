@@ -1,4 +1,4 @@
-"""render.py: pure functions from a result (or a graph) to text people read.
+"""ui/tables.py, ui/graph.py, ui/errors.py: pure functions from a result (or a graph) to text people read.
 
 Hand-made Result-like objects (SimpleNamespace) pin the layout independently of evaluate();
 a few tests render real results and real engine graphs, including a 200,000-node-deep one."""
@@ -11,7 +11,7 @@ from rich.console import Console
 
 from autodiff_cli import Tensor
 from autodiff_cli import evaluate
-from autodiff_cli import render
+from autodiff_cli.ui import errors, graph, tables
 from autodiff_cli.errors import AutodiffError
 
 
@@ -44,72 +44,72 @@ def fake_result(**fields):
 # --- numbers and arrays ------------------------------------------------------------------------
 
 def test_format_number():
-    assert render.format_number(17.0) == "17"
-    assert render.format_number(-0.0) == "0"
-    assert render.format_number(3.5000000000000004) == "3.5"
-    assert render.format_number(float("nan")) == "nan"
-    assert render.format_number(float("-inf")) == "-inf"
-    assert render.format_number(1e-20) == "1e-20"
+    assert tables.format_number(17.0) == "17"
+    assert tables.format_number(-0.0) == "0"
+    assert tables.format_number(3.5000000000000004) == "3.5"
+    assert tables.format_number(float("nan")) == "nan"
+    assert tables.format_number(float("-inf")) == "-inf"
+    assert tables.format_number(1e-20) == "1e-20"
 
 
 def test_small_arrays_print_with_their_shape():
-    text = render.format_array(np.array([[1.0, 2.0], [3.0, 4.5]]))
+    text = tables.format_array(np.array([[1.0, 2.0], [3.0, 4.5]]))
     assert "[[1.  2. ]" in text and "shape (2, 2)" in text
-    assert render.format_array(np.array(2.5)) == "2.5"
-    assert render.format_array(None) == "—"
-    assert "nan" in render.format_array(np.array([1.0, np.nan]))
+    assert tables.format_array(np.array(2.5)) == "2.5"
+    assert tables.format_array(None) == "—"
+    assert "nan" in tables.format_array(np.array([1.0, np.nan]))
 
 
 def test_large_arrays_are_summarised():
     a = np.arange(1000, dtype=float)
     a[3] = np.nan
-    text = render.format_array(a)
+    text = tables.format_array(a)
     assert "shape (1000,)" in text
     assert "min 0, max 999" in text and "norm" in text and "1 nan" in text
     assert "first: 0, 1, 2, nan, 4, ..." in text
     assert len(text.splitlines()) <= 6
-    assert "shape (20, 50), 1000 elements" in render.format_array(np.zeros((20, 50)))
+    assert "shape (20, 50), 1000 elements" in tables.format_array(np.zeros((20, 50)))
 
 
 def test_element_labels():
-    assert render.element_labels("x", ()) == ["x"]
-    assert render.element_labels("x", (2,)) == ["x[0]", "x[1]"]
-    assert render.element_labels("W", (2, 2)) == ["W[0,0]", "W[0,1]", "W[1,0]", "W[1,1]"]
+    assert tables.element_labels("x", ()) == ["x"]
+    assert tables.element_labels("x", (2,)) == ["x[0]", "x[1]"]
+    assert tables.element_labels("W", (2, 2)) == ["W[0,0]", "W[0,1]", "W[1,0]", "W[1,1]"]
 
 
 # --- errors --------------------------------------------------------------------------------------
 
 def test_caret_picture_points_at_the_column():
-    picture = render.caret_picture("x + * 2", 5)
+    picture = errors.caret_picture("x + * 2", 5)
     line, caret = picture.splitlines()
     assert line == "  x + * 2"
     assert caret.index("^") == line.index("*")
 
 
 def test_caret_picture_multiline_and_long_sources():
-    picture = render.caret_picture("z = x*y\nw = z $ x", 15)
+    picture = errors.caret_picture("z = x*y\nw = z $ x", 15)
     line, caret = picture.splitlines()
     assert line.strip() == "w = z $ x" and line[caret.index("^")] == "$"
     long = "x+" * 200 + "?" + "+x" * 200
-    line, caret = render.caret_picture(long, 401).splitlines()
+    line, caret = errors.caret_picture(long, 401).splitlines()
     assert len(line) < 120 and line[caret.index("^")] == "?"
-    assert render.caret_picture(None, 3) is None
-    assert render.caret_picture("x", None) is None
+    assert errors.caret_picture(None, 3) is None
+    assert errors.caret_picture("x", None) is None
 
 
 def test_error_text():
     err = AutodiffError("parse", "unexpected '*'", 5, hint="write 2*x", source="x + * 2")
-    text = render.error_text(err)
+    text = errors.error_text(err)
     lines = text.splitlines()
     assert lines[0] == "error: unexpected '*' at column 5 (write 2*x)"
     assert lines[2].index("^") == lines[1].index("*")
-    assert render.error_text(AutodiffError("name", "unbound variable 'y'")) == "error: unbound variable 'y'"
+    assert errors.error_text(AutodiffError("name", "unbound variable 'y'")) == "error: unbound variable 'y'"
 
 
 # --- results ---------------------------------------------------------------------------------------
 
 def test_design_card_layout():
-    text = text_of(render.render_result(fake_result()))
+    text = text_of(tables.render_result(fake_result()))
     assert "3*x**2+2*x*y+y**2" in text and "x = 2, y = 1" in text
     assert re.search(r"value\s+17", text)
     assert re.search(r"x\s+2\s+14\s+6\*x \+ 2\*y\s+✓ 0\.0e\+00", text)
@@ -120,22 +120,22 @@ def test_design_card_layout():
 def test_no_colour_without_a_terminal_or_with_no_color(monkeypatch):
     result = fake_result(status="mismatch", check=check_report(
         passed=False, error=0.6, per_variable={"x": variable_check(0.6, False), "y": variable_check()}))
-    assert "\x1b[" not in text_of(render.render_result(result))     # a StringIO is not a terminal
+    assert "\x1b[" not in text_of(tables.render_result(result))     # a StringIO is not a terminal
     monkeypatch.setenv("NO_COLOR", "1")
-    assert "\x1b[31" not in text_of(render.render_result(result), force_terminal=True)
+    assert "\x1b[31" not in text_of(tables.render_result(result), force_terminal=True)
 
 
 def test_mismatch_is_a_red_row():
     result = fake_result(status="mismatch", check=check_report(
         passed=False, error=0.6, symbolic={"x": "6*x + 2*y", "y": "2*x + 2*y"},
         per_variable={"x": variable_check(0.6, False), "y": variable_check()}))
-    text = text_of(render.render_result(result), force_terminal=True, color_system="standard")
+    text = text_of(tables.render_result(result), force_terminal=True, color_system="standard")
     x_row = next(line for line in text.splitlines() if "6*x + 2*y" in line)
     y_row = next(line for line in text.splitlines() if "2*x + 2*y" in line and "6*x" not in line)
     assert "\x1b[31m" in x_row or "\x1b[1;31m" in x_row
     assert "✗ 6.0e-01" in x_row
     assert "\x1b[31m" not in y_row
-    plain = text_of(render.render_result(result))
+    plain = text_of(tables.render_result(result))
     assert "MISMATCH" in plain
 
 
@@ -144,22 +144,22 @@ def test_check_methods_and_notes():
         method="finite-difference", error=1e-9, symbolic={},
         per_variable={"x": variable_check(1e-9, True, "central differences along 3 random directions")},
         notes=["central differences along 3 random directions (all variables together)"]))
-    text = text_of(render.render_result(fd))
+    text = text_of(tables.render_result(fd))
     assert "checked with central finite differences: agrees" in text
     assert "3 random directions" in text
     assert "derivative (SymPy)" not in text          # no symbolic column when nothing was formed
-    none = text_of(render.render_result(fake_result(check=None)))
+    none = text_of(tables.render_result(fake_result(check=None)))
     assert "not checked" in none and "✓" not in none
     kink = fake_result(check=check_report(per_variable={
         "x": variable_check(0.5, None, "non-differentiable point: PyTorch's convention"), "y": variable_check()}))
-    text = text_of(render.render_result(kink))
+    text = text_of(tables.render_result(kink))
     assert "non-differentiable point: PyTorch's convention" in text
 
 
 def test_intermediates():
     result = fake_result(expression="z = x*y; w = z + x", intermediates={
         "z": {"value": np.array(6.0), "gradient": np.array(1.0)}})
-    text = text_of(render.render_result(result))
+    text = text_of(tables.render_result(result))
     assert "Named intermediates" in text and re.search(r"z\s+6\s+1", text)
 
 
@@ -168,7 +168,7 @@ def test_hessian_is_a_labelled_matrix():
                          inputs={"x": np.array([1.0, 2.0]), "y": np.array(3.0)}, gradients={},
                          hessian={"x": {"x": np.diag([18.0, 36.0]), "y": np.array([3.0, 12.0])},
                                   "y": {"x": np.array([3.0, 12.0]), "y": np.array(0.0)}})
-    text = text_of(render.render_result(result))
+    text = text_of(tables.render_result(result))
     assert re.search(r"x\[0\]\s+x\[1\]\s+y", text)
     assert re.search(r"x\[0\]\s+18\s+0\s+3", text)
     assert re.search(r"x\[1\]\s+0\s+36\s+12", text)
@@ -179,7 +179,7 @@ def test_jacobian_is_a_labelled_table():
     result = fake_result(mode="jacobian", expression="x*y", value=np.array([3.0, 6.0]),
                          inputs={"x": np.array([1.0, 2.0]), "y": np.array(3.0)}, gradients={},
                          jacobian={"x": np.diag([3.0, 3.0]), "y": np.array([1.0, 2.0])})
-    text = text_of(render.render_result(result))
+    text = text_of(tables.render_result(result))
     assert re.search(r"x\[0\]\s+x\[1\]\s+y", text)
     assert re.search(r"f\[0\]\s+3\s+0\s+1", text)
     assert re.search(r"f\[1\]\s+0\s+3\s+2", text)
@@ -189,7 +189,7 @@ def test_big_hessian_is_shown_by_blocks():
     n = 50
     result = fake_result(mode="hessian", expression="sum(x**2)", value=np.array(1.0), gradients={},
                          inputs={"x": np.zeros(n)}, hessian={"x": {"x": 2 * np.eye(n)}})
-    text = text_of(render.render_result(result))
+    text = text_of(tables.render_result(result))
     assert "Hessian (blocks)" in text and "shape (50, 50)" in text
     assert len(text.splitlines()) < 40
 
@@ -198,7 +198,7 @@ def test_big_hessian_is_shown_by_blocks():
 
 def test_steps_table_from_a_real_result():
     result = evaluate("z = x*y; w = sin(z) + x", {"x": "2", "y": "3"}, check=False, trace=True)
-    text = text_of(render.render_steps(result))
+    text = text_of(tables.render_steps(result))
     ops_in_order = [op for op in re.findall(r"\b(\w+Backward\d)\b", text)]
     assert ops_in_order == ["MulBackward0", "SinBackward0", "AddBackward0"]
     assert "dL/dnode" in text
@@ -215,7 +215,7 @@ def _chain(depth):
 def test_graph_tree_of_a_small_graph():
     x, y = Tensor(2.0, requires_grad=True), Tensor(1.0, requires_grad=True)
     out = x * x + y
-    text = text_of(render.render_graph(out, {"x": x, "y": y}))
+    text = text_of(graph.render_graph(out, {"x": x, "y": y}))
     names = re.findall(r"(AddBackward0|MulBackward0|AccumulateGrad\(\w\))", text)
     assert names == ["AddBackward0", "MulBackward0", "AccumulateGrad(x)", "AccumulateGrad(x)", "AccumulateGrad(y)"]
     assert "(shared, above)" in text and "4 nodes" in text
@@ -223,23 +223,23 @@ def test_graph_tree_of_a_small_graph():
 
 def test_graph_of_a_leaf():
     x = Tensor(2.0)
-    assert "no graph" in text_of(render.render_graph(x, {"x": x}))
-    assert "digraph" in render.graph_to_dot(x)
+    assert "no graph" in text_of(graph.render_graph(x, {"x": x}))
+    assert "digraph" in graph.graph_to_dot(x)
 
 
 def test_deep_graph_is_walked_iteratively_and_capped():
     x, out = _chain(200_000)
-    text = text_of(render.render_graph(out, {"x": x}, max_depth=30, max_nodes=100))
+    text = text_of(graph.render_graph(out, {"x": x}, max_depth=30, max_nodes=100))
     assert len(text.splitlines()) < 120
     assert "200001 nodes" in text and "not shown" in text
-    dot = render.graph_to_dot(out, {"x": x})
+    dot = graph.graph_to_dot(out, {"x": x})
     assert dot.count(" -> ") == 200_000
     assert "AccumulateGrad(x)" in dot
 
 
 def test_dot_quotes_labels():
     x = Tensor(1.0, requires_grad=True)
-    dot = render.graph_to_dot(x * 2.0, {'a"b': x}, title='say "hi"')
+    dot = graph.graph_to_dot(x * 2.0, {'a"b': x}, title='say "hi"')
     assert 'label="say \\"hi\\""' in dot
     assert 'AccumulateGrad(a\\"b)' in dot
 
@@ -248,14 +248,39 @@ def test_long_programs_show_capped_steps():
     expr = "+".join(["sin(x)"] * 400)
     result = evaluate(expr, {"x": "1"}, check=False, trace=True)
     assert len(result.steps) == 800
-    text = text_of(render.render_steps(result, max_rows=20))
+    text = text_of(tables.render_steps(result, max_rows=20))
     assert "780 steps not shown" in text
     assert re.search(r"^\s+800\s", text, re.MULTILINE)          # the output's row is kept
     assert all(len(line) <= 120 for line in text.splitlines())
 
 
 def test_shorten():
-    assert render.shorten("x+y") == "x+y"
+    assert tables.shorten("x+y") == "x+y"
     long = "sin(x)+" * 50 + "tail"
-    short = render.shorten(long, 40)
+    short = tables.shorten(long, 40)
     assert len(short) <= 40 and short.startswith("sin(x)") and short.endswith("tail") and " ... " in short
+
+
+# --- text from input: escaped, never markup -----------------------------------------------------
+
+def test_escape_text_shows_control_and_bidi_characters():
+    from autodiff_cli.ui.console import escape_text
+    assert escape_text("x**2 + sin(y) # café") == "x**2 + sin(y) # café"
+    assert escape_text("\x1b[2A\x1b[2K") == "\\x1b[2A\\x1b[2K"
+    assert escape_text("a\u202eb\u2066c\u200bd") == "a\\u202eb\\u2066c\\u200bd"
+    assert escape_text("a\nb\tc\r\x00\x85") == "a\\nb\\tc\\r\\x00\\x85"
+    assert escape_text("\ud800 \u2028 \U000e0001") == "\\ud800 \\u2028 \\U000e0001"
+    assert escape_text(escape_text("\x1b")) == "\\x1b"          # escaping twice changes nothing
+
+
+def test_input_text_in_tables_is_not_markup():
+    result = evaluate("(x # [/red]\n + 1)*2", {"x": 1}, check=False, trace=True)
+    steps = text_of(tables.render_steps(result))
+    assert "(x # [/red]\\n + 1)*2" in steps
+    header = text_of(tables.render_result(fake_result(expression="x # [bold]\x1b[2J\u202e")))
+    assert "[bold]\\x1b[2J\\u202e" in header and "\x1b" not in header
+
+
+def test_error_text_escapes_the_message():
+    text = errors.error_text(AutodiffError("parse", "unexpected character '\x1b'", 2, source="x\x1b"))
+    assert "'\\x1b'" in text and "\x1b" not in text

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
+from ..limits import MAX_NUMBER_LENGTH
 from .functions import FUNCTIONS
 
 
@@ -27,7 +28,6 @@ class Token(NamedTuple):
     hint: str | None = None
 
 
-MAX_NUMBER_LENGTH = 400   # characters in one number literal; float64 needs at most ~25
 
 # Alternatives are tried in order: the common ones first; `unsupported` before `op` so that
 # `**=`, `//` and `==` are seen whole rather than as `**` `=`, `/` `/` and `=` `=`.

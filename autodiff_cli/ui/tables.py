@@ -1,11 +1,10 @@
-"""What people see: rich renderables built from a `Result` (and plain text for errors and DOT).
+"""Tables for people, built from a `Result`: value, gradients (with the check), named
+intermediates, Hessian and Jacobian matrices, `--steps`; and how numbers and arrays are shown.
 
-Every function here is pure: it takes a result (or a graph root) and options and returns
-renderables or strings; `cli.py` decides where they are printed. Nothing here forces colour, so
-rich turns it off by itself when the stream is not a terminal or when NO_COLOR is set.
-
-Graphs can be hundreds of thousands of nodes deep: every walk below is iterative, and the
-displayed tree is capped (`max_depth`, `max_nodes`) with a count of what was left out.
+Every function here is pure: it takes a result and options and returns rich renderables or
+strings; the CLI decides where they are printed. Nothing here forces colour, so rich turns it
+off by itself when the stream is not a terminal or when NO_COLOR is set. Text that came from
+input (the expression, --steps labels, notes quoting it) is escaped and never read as markup.
 """
 import math
 
@@ -14,13 +13,13 @@ from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
+
+from ..result import json_number
+from .console import escape_text
 
 SUMMARY_THRESHOLD = 100     # arrays with more elements are summarised, not printed
 CELL_LIMIT = 12             # arrays with more elements are summarised inside table cells
 MATRIX_LIMIT = 40           # largest labelled Hessian/Jacobian matrix printed cell by cell
-GRAPH_MAX_DEPTH = 40        # deepest level of the --graph tree shown
-GRAPH_MAX_NODES = 200       # most tree lines shown by --graph
 STEPS_MAX_ROWS = 200        # most rows shown by --steps (first and last halves)
 TEXT_MAX = 40               # longest source snippet shown in a --steps cell
 FORMULA_MAX = 300           # longest SymPy formula shown (--json has it whole)
@@ -37,10 +36,8 @@ CHECK_METHODS = {
 def format_number(x, digits=10):
     """One float for people: `digits` significant digits, nan/inf spelled as numpy spells them."""
     x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
+    if not math.isfinite(x):
+        return json_number(x)
     if x == 0:
         return "0"      # also for -0.0
     return f"{x:.{digits}g}"
@@ -54,7 +51,7 @@ def shorten(text, limit=TEXT_MAX):
     return f"{text[: keep - keep // 3]} ... {text[len(text) - keep // 3:]}"
 
 
-def _shape_text(shape):
+def shape_text(shape):
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -67,7 +64,7 @@ def summarize_array(a, first=5, digits=5):
     def num(v):
         return format_number(v, digits)
 
-    parts = [f"shape {_shape_text(a.shape)}" + (f", {a.size} elements" if a.ndim > 1 else "")]
+    parts = [f"shape {shape_text(a.shape)}" + (f", {a.size} elements" if a.ndim > 1 else "")]
     if finite.size:
         with np.errstate(all="ignore"):
             parts.append(f"min {num(finite.min())}, max {num(finite.max())}")
@@ -91,7 +88,7 @@ def format_array(a, *, threshold=SUMMARY_THRESHOLD, width=60):
         return summarize_array(a)
     body = np.array2string(a, precision=8, floatmode="maxprec", suppress_small=False,
                            max_line_width=width, threshold=threshold + 1)
-    return f"{body}\nshape {_shape_text(a.shape)}"
+    return f"{body}\nshape {shape_text(a.shape)}"
 
 
 def cell_array(a):
@@ -105,7 +102,7 @@ def _full_arrays(title, arrays):
     shown = [(name, a) for name, a in shown if CELL_LIMIT < a.size <= SUMMARY_THRESHOLD]
     parts = []
     for name, a in shown:
-        parts.append(Text(f"{title(name)}, shape {_shape_text(a.shape)}:", style="bold"))
+        parts.append(Text(f"{title(name)}, shape {shape_text(a.shape)}:", style="bold"))
         parts.append(Text(np.array2string(a, precision=8, floatmode="maxprec", max_line_width=78,
                                           threshold=SUMMARY_THRESHOLD + 1)))
     return parts
@@ -119,7 +116,7 @@ def short_value(a, limit=6):
     if a.size <= limit:
         return np.array2string(a, precision=6, floatmode="maxprec", separator=", ",
                                max_line_width=10**6).replace("\n", "")
-    return f"array {_shape_text(a.shape)}"
+    return f"array {shape_text(a.shape)}"
 
 
 def element_labels(name, shape):
@@ -128,36 +125,6 @@ def element_labels(name, shape):
         return [name]
     return [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
 
-
-# --- errors --------------------------------------------------------------------------------------
-
-def caret_picture(source, position, indent="  "):
-    """The line of `source` holding 1-based offset `position`, with a caret under it (or None)."""
-    if not source or position is None:
-        return None
-    offset = max(0, min(int(position) - 1, len(source)))
-    line_start = source.rfind("\n", 0, offset) + 1
-    line_end = source.find("\n", offset)
-    line = source[line_start:] if line_end < 0 else source[line_start:line_end]
-    column = offset - line_start
-    if len(line) > 100:             # keep the caret on screen: a window around it
-        start = max(0, column - 50)
-        shown = ("..." if start else "") + line[start:start + 100] + ("..." if start + 100 < len(line) else "")
-        column = column - start + (3 if start else 0)
-        line = shown
-    # one visible character per source character, so the caret stays aligned and a control or
-    # line-separator character (U+2028, NUL, ...) cannot break the picture into extra lines
-    line = "".join(ch if ch.isprintable() else ("·" if ch != "\t" else " ") for ch in line)
-    return f"{indent}{line}\n{indent}{' ' * column}^"
-
-
-def error_text(error):
-    """The lines of an error for stderr: `error: ...`, then the caret picture where there is one."""
-    lines = [f"error: {error}"]
-    picture = caret_picture(getattr(error, "source", None), getattr(error, "position", None))
-    if picture:
-        lines.append(picture)
-    return "\n".join(lines)
 
 
 # --- the result ----------------------------------------------------------------------------------
@@ -180,7 +147,7 @@ def _header(result):
     mode = getattr(result, "mode", "grad")
     text = Text()
     text.append(f"{mode} ", style="bold")
-    text.append(shorten(result.expression, 200), style="bold cyan")
+    text.append(shorten(escape_text(result.expression), 200), style="bold cyan")
     inputs = getattr(result, "inputs", None) or {}
     if inputs:
         text.append("  at  ")
@@ -231,10 +198,10 @@ def _gradients_table(result):
         cell, bad = _check_cell(per_variable, name, checked)
         row = [name, cell_array(inputs.get(name)) if name in inputs else "—", cell_array(grad)]
         if show_symbolic:
-            row.append(shorten(_symbolic(result, name) or "—", FORMULA_MAX))
+            row.append(Text(shorten(_symbolic(result, name) or "—", FORMULA_MAX)))
         row.append(cell)
         if notes:
-            row.append(note_of(name) or "")
+            row.append(Text(escape_text(note_of(name) or "")))
         table.add_row(*row, style="red" if bad else None)
     return table
 
@@ -267,7 +234,7 @@ def _block_summary_table(title, rows):
     table.add_column("values")
     for row, col, block in rows:
         block = np.asarray(block)
-        table.add_row(f"{row}, {col}" if col is not None else row, _shape_text(block.shape), format_array(block))
+        table.add_row(f"{row}, {col}" if col is not None else row, shape_text(block.shape), format_array(block))
     return table
 
 
@@ -340,7 +307,7 @@ def check_summary(result):
         if check.max_abs_error is not None:
             text.append(f" (max abs error {check.max_abs_error:.2g})")
     for note in getattr(check, "notes", None) or []:
-        text.append(f"\n{note}", style="dim")
+        text.append(f"\n{escape_text(note)}", style="dim")
     return text
 
 
@@ -389,7 +356,7 @@ def render_steps(result, *, max_rows=STEPS_MAX_ROWS):
 
     def add(number, step):
         column = getattr(step, "column", None)
-        table.add_row(str(number), shorten(str(step.label)), str(step.op or ""),
+        table.add_row(str(number), Text(shorten(escape_text(step.label))), str(step.op or ""),
                       "" if column is None else str(column), cell_array(step.value), cell_array(step.gradient))
 
     for i, step in enumerate(head, 1):
@@ -400,128 +367,3 @@ def render_steps(result, *, max_rows=STEPS_MAX_ROWS):
         for i, step in enumerate(tail, len(steps) - len(tail) + 1):
             add(i, step)
     return table
-
-
-# --- --graph and --dot ---------------------------------------------------------------------------
-
-def leaf_names(leaves):
-    """{id(tensor): name} from `result.leaves` ({name: Tensor})."""
-    return {id(t): name for name, t in (leaves or {}).items()}
-
-
-def node_label(node, names):
-    label = node.name()
-    if label == "AccumulateGrad":
-        variable = getattr(node, "variable", None)
-        name = names.get(id(variable))
-        if name is None and variable is not None:
-            name = f"shape {_shape_text(np.shape(variable.data))}"
-        return f"AccumulateGrad({name})" if name else label
-    return label
-
-
-def _children(node):
-    return [nxt for nxt, _ in getattr(node, "next_functions", ()) or () if nxt is not None]
-
-
-def count_nodes(root):
-    """How many distinct nodes the graph below `root` has (iterative)."""
-    if root is None:
-        return 0
-    seen = {id(root)}
-    stack = [root]
-    while stack:
-        for nxt in _children(stack.pop()):
-            if id(nxt) not in seen:
-                seen.add(id(nxt))
-                stack.append(nxt)
-    return len(seen)
-
-
-def render_graph(output, leaves=None, *, max_depth=GRAPH_MAX_DEPTH, max_nodes=GRAPH_MAX_NODES):
-    """The grad_fn graph of `output` as a rich Tree, built without recursion.
-
-    A node reached a second time (a shared subexpression) is shown once more by name, marked
-    "(shared, above)", and not expanded again. At most `max_nodes` lines and `max_depth` levels are
-    shown; the caption says how many distinct nodes were left out.
-    """
-    names = leaf_names(leaves)
-    root = getattr(output, "grad_fn", None)
-    if root is None:
-        variable = names.get(id(output))
-        return Tree(Text(f"{variable or 'output'}: a leaf, no graph (nothing to differentiate)"))
-    total = count_nodes(root)
-    tree = Tree(Text(node_label(root, names), style="bold"))
-    shown = {id(root)}
-    lines = 1
-    truncated = False
-    stack = [(child, tree, 1) for child in reversed(_children(root))]
-    while stack:
-        node, parent, depth = stack.pop()
-        if lines >= max_nodes:
-            truncated = True
-            break
-        label = node_label(node, names)
-        lines += 1
-        if id(node) in shown:
-            parent.add(Text(f"{label} (shared, above)", style="dim"))
-            continue
-        shown.add(id(node))
-        style = "green" if label.startswith("AccumulateGrad") else None
-        branch = parent.add(Text(label, style=style))
-        children = _children(node)
-        if not children:
-            continue
-        if depth >= max_depth:
-            branch.add(Text("…", style="dim"))
-            truncated = True
-            continue
-        for child in reversed(children):
-            stack.append((child, branch, depth + 1))
-    elided = total - len(shown)
-    footer = f"{total} node{'s' if total != 1 else ''}"
-    if elided > 0 or truncated:
-        footer += f"; {elided} not shown (display capped at depth {max_depth}, {max_nodes} lines)"
-    return Group(tree, Text(footer, style="dim"))
-
-
-def _dot_quote(text):
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def graph_to_dot(output, leaves=None, *, title=None):
-    """Graphviz DOT of the grad_fn graph of `output` (iterative; every node once, edges input -> op)."""
-    names = leaf_names(leaves)
-    lines = ["digraph autodiff {", "  rankdir=BT;", '  node [shape=box, fontname="Helvetica"];']
-    if title:
-        lines.append(f"  label={_dot_quote(title)}; labelloc=t;")
-    root = getattr(output, "grad_fn", None)
-    if root is None:
-        lines.append('  n0 [label="output (a leaf: no graph)"];')
-        lines.append("}")
-        return "\n".join(lines) + "\n"
-    ids = {id(root): 0}
-    order = [root]
-    stack = [root]
-    edges = []
-    while stack:
-        node = stack.pop()
-        for nxt in _children(node):
-            if id(nxt) not in ids:
-                ids[id(nxt)] = len(order)
-                order.append(nxt)
-                stack.append(nxt)
-            edges.append((ids[id(nxt)], ids[id(node)]))
-    for i, node in enumerate(order):
-        label = node_label(node, names)
-        if label.startswith("AccumulateGrad"):
-            attrs = f"label={_dot_quote(label)}, style=filled, fillcolor=lightblue"
-        elif i == 0:
-            attrs = f"label={_dot_quote(label + ' (output)')}, style=filled, fillcolor=darkolivegreen1"
-        else:
-            attrs = f"label={_dot_quote(label)}"
-        lines.append(f"  n{i} [{attrs}];")
-    for a, b in edges:
-        lines.append(f"  n{a} -> n{b};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,178 @@
+"""run_batch: every record of a file (or stdin), one result per record, in input order.
+
+    run_batch("records.jsonl", json_output=True, jobs=4, timeout=5)     # -> exit code
+
+Reads lines (reader.py), turns them into records (records.py), evaluates them here one by one
+(jobs == 1) or in the worker pool (pool.py), and writes each output record as soon as it and all
+before it are done: a JSON line, or a row of the human report (ui/batch_report.py).
+"""
+import errno
+import json
+import os
+import sys
+import time
+
+from .. import limits
+from ..deadline import AlarmScope
+from ..result import dumps
+from ..ui.console import isatty, quiet_output
+from .execute import evaluator, run_record, unreadable_record
+from .reader import LineReader, encoding_problem, open_source
+from .records import RecordError, read_records
+
+SLOWEST_SHOWN = 3
+
+
+class OutputClosed(Exception):
+    """The reader of our output went away (EPIPE): stop quietly."""
+
+
+class Batch:
+    """Where output records go, and the counts for the summary."""
+
+    def __init__(self, json_output, out, config):
+        self.json_output, self.out, self.config = json_output, out, config
+        if json_output:
+            self.report = None
+        else:
+            from ..ui.batch_report import BatchReport
+            self.report = BatchReport(out)
+        self.stats = {"records": 0, "ok": 0, "mismatch": 0, "error": 0, "timeout": 0, "slowest": []}
+
+    def emit(self, payload, status, elapsed, line, record_id, expression, kind=None):
+        """Write one output record (a JSON line, or a dict for the human row) and count it."""
+        try:
+            if self.json_output:
+                self.out.write((payload if isinstance(payload, str) else dumps(payload)) + "\n")
+                self.out.flush()
+            else:
+                self.report.row(payload if isinstance(payload, dict) else json.loads(payload))
+        except BrokenPipeError:
+            raise OutputClosed() from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise OutputClosed() from None
+            raise
+        self._count(status, elapsed, line, record_id, expression, kind)
+
+    def emit_record(self, out, elapsed):
+        """emit() for an output record as a dict."""
+        kind = out["error"]["kind"] if out["status"] == "error" else None
+        self.emit(out, out["status"], elapsed, out["line"], out.get("id"), out.get("expression", ""), kind)
+
+    def _count(self, status, elapsed, line, record_id, expression, kind):
+        stats = self.stats
+        stats["records"] += 1
+        stats[status if status in ("ok", "mismatch") else "error"] += 1
+        if kind == "timeout":
+            stats["timeout"] += 1
+        slowest = stats["slowest"]
+        entry = (elapsed, line, record_id, expression)
+        if len(slowest) < SLOWEST_SHOWN:
+            slowest.append(entry)
+        else:
+            fastest = min(slowest, key=lambda e: e[0])
+            if elapsed > fastest[0]:
+                slowest.remove(fastest)
+                slowest.append(entry)
+
+
+def run_serial(batch, records, progress, reader):
+    """jobs == 1: every record in this process, in order."""
+    with AlarmScope():
+        for line, record in records:
+            if isinstance(record, RecordError):
+                out, elapsed = unreadable_record(line, record), 0.0
+            else:
+                out, elapsed = run_record(line, record, batch.config)
+            batch.emit_record(out, elapsed)
+            if progress:
+                progress.update(reader.bytes_read, batch.stats["records"])
+
+
+def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_seed=None, wrt=None,
+              out=None, err=None, stdin=None):
+    """Run every record of `source` (a path, or "-" for stdin); returns the exit code:
+    0 every record ok, 1 any record not ok, 2 unusable input (then one `error: ...` line on err).
+
+    jobs: worker processes (0: one per CPU; 1: in this process). timeout: seconds per record
+    (None: limits.record_timeout(); 0: no limit). wrt: default `wrt` for records without one.
+    out/err/stdin default to sys.stdout, sys.stderr, sys.stdin.buffer (stdin must be binary).
+    """
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+
+    def fail(message):
+        from ..ui.console import escape_text
+        err.write(f"error: {escape_text(message)}\n")
+        err.flush()
+        return 2
+
+    if jobs is None or jobs == 0:
+        jobs = os.cpu_count() or 1
+    if not isinstance(jobs, int) or jobs < 0:
+        return fail(f"--jobs must be a whole number >= 0, not {jobs}")
+    if timeout is None:
+        timeout = limits.record_timeout()
+    if timeout is not None and timeout < 0:
+        return fail(f"--timeout must be >= 0 seconds (0: no limit), not {timeout:g}")
+    if isinstance(wrt, str):
+        wrt = [w.strip() for w in wrt.split(",") if w.strip()] or None
+    config = {"check": check, "random_seed": random_seed, "timeout": timeout or None, "wrt": wrt}
+
+    opened = open_source(source, stdin)
+    if isinstance(opened, str):
+        return fail(opened)
+    stream, size, close = opened
+    progress = None
+    started = time.perf_counter()
+    try:
+        reader = LineReader(stream)
+        problem = encoding_problem(reader, source)
+        if problem:
+            return fail(problem)
+        batch = Batch(json_output, out, config)
+        records = read_records(reader)
+        if isatty(err) and (json_output or not isatty(out)):
+            from ..ui.batch_report import Progress
+            progress = Progress(err, size)
+        evaluator()                      # import once, before any fork
+        if jobs > 1 and "fork" in _start_methods():
+            if check:
+                try:
+                    import sympy  # noqa: F401  (shared by the forked workers)
+                    from .. import check as _check  # noqa: F401
+                except ImportError:
+                    pass
+            from .pool import run_parallel
+            run_parallel(batch, records, progress, reader, jobs)
+        else:
+            run_serial(batch, records, progress, reader)
+        if progress:
+            progress.stop()
+            progress = None
+        from ..ui.batch_report import print_summary, stderr_console
+        print_summary(stderr_console(err) if json_output else batch.report.console,
+                      batch.stats, time.perf_counter() - started)
+        if not json_output:
+            out.flush()
+        stats = batch.stats
+        return 0 if stats["ok"] == stats["records"] else 1
+    except (OutputClosed, BrokenPipeError):
+        quiet_output(out)
+        return 0
+    except OSError as exc:
+        return fail(f"{'stdin' if source == '-' else source}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        fail("interrupted")
+        return 130
+    finally:
+        if progress:
+            progress.stop()
+        if close:
+            stream.close()
+
+
+def _start_methods():
+    import multiprocessing
+    return multiprocessing.get_all_start_methods()

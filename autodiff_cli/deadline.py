@@ -1,0 +1,125 @@
+"""The one time limit: a nestable SIGALRM deadline that raises an exception of your choice.
+
+    with Deadline(5.0, RecordTimeout()):            # a batch record's --timeout
+        ...
+        with time_limit(2.0):                        # the SymPy budget inside it
+            ...                                      # TimeLimitExceeded after 2 s
+
+One handler serves every active deadline: the alarm is set for the earliest one, and when it
+fires, the outermost expired deadline's exception is raised (an outer deadline ends the inner
+blocks too). A timer someone else set with signal.setitimer keeps its handler and its time.
+SIGALRM only interrupts Python code (a single long numpy call finishes first) and exists only
+in the main thread: elsewhere, and for seconds=None, a Deadline does nothing.
+
+Installing a signal handler costs more than arming the timer, so a loop that sets a deadline per
+item (batch records) holds the handler for the whole loop: `with AlarmScope(): ...`.
+"""
+import signal
+import threading
+import time
+
+RETRY = 0.05       # seconds between alarms once a deadline has passed, see _on_alarm
+_active = []       # the Deadlines in force, outermost first
+_state = {"users": 0, "handler": None, "outer_expiry": None}   # users: Deadlines and AlarmScopes
+
+
+class TimeLimitExceeded(Exception):
+    """Raised inside the `with time_limit(...)` block whose budget ran out."""
+
+
+def _usable():
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+class AlarmScope:
+    """Keeps our SIGALRM handler installed while it is entered (the Deadlines inside then only
+    arm the timer); on leaving the last user, the previous handler and timer come back."""
+
+    def __init__(self):
+        self.usable = _usable()
+
+    def __enter__(self):
+        if self.usable:
+            _acquire()
+        return self
+
+    def __exit__(self, *exc):
+        if self.usable:
+            _release()
+        return False
+
+
+class Deadline(AlarmScope):
+    """Raise `exception` in this thread once `seconds` have passed (None: never)."""
+
+    def __init__(self, seconds, exception):
+        super().__init__()
+        self.usable = self.usable and seconds is not None
+        self.seconds = seconds
+        self.exception = exception
+        self.expiry = None
+
+    def __enter__(self):
+        if self.usable:
+            _acquire()
+            self.expiry = time.monotonic() + self.seconds
+            _active.append(self)
+            _arm()
+        return self
+
+    def __exit__(self, *exc):
+        if self in _active:
+            _active.remove(self)
+            _release()
+        return False
+
+
+def time_limit(seconds):
+    """A Deadline raising TimeLimitExceeded (the cross-check's budget; None: no limit)."""
+    message = None if seconds is None else f"over the time budget of {seconds:g} s"
+    return Deadline(seconds, TimeLimitExceeded(message))
+
+
+def _acquire():
+    if _state["users"] == 0:
+        remaining = signal.getitimer(signal.ITIMER_REAL)[0]
+        _state["outer_expiry"] = time.monotonic() + remaining if remaining > 0 else None
+        _state["handler"] = signal.signal(signal.SIGALRM, _on_alarm)
+    _state["users"] += 1
+
+
+def _release():
+    _state["users"] -= 1
+    if _state["users"]:
+        _arm()
+        return
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, _state["handler"])
+    if _state["outer_expiry"] is not None:       # hand the outer timer back with its time left
+        signal.setitimer(signal.ITIMER_REAL, max(_state["outer_expiry"] - time.monotonic(), 1e-4))
+
+
+def _arm():
+    """Set the timer for the earliest deadline (ours, or the outer timer's); none: stop it."""
+    expiries = [d.expiry for d in _active]
+    if _state["outer_expiry"] is not None:
+        expiries.append(_state["outer_expiry"])
+    signal.setitimer(signal.ITIMER_REAL, max(min(expiries) - time.monotonic(), 1e-4) if expiries else 0)
+
+
+def _on_alarm(signum, frame):
+    now = time.monotonic()
+    for deadline in _active:
+        if now >= deadline.expiry - 1e-3:
+            # An exception raised while Python runs a __del__ method or a gc callback is swallowed
+            # ("Exception ignored in ..."): fire again soon until one lands.
+            signal.setitimer(signal.ITIMER_REAL, RETRY)
+            raise deadline.exception
+    outer_expiry, handler = _state["outer_expiry"], _state["handler"]
+    if outer_expiry is not None and now >= outer_expiry - 1e-3:
+        _state["outer_expiry"] = None          # the outer timer was one-shot: it is theirs to handle
+        _arm()
+        if callable(handler):
+            handler(signum, frame)
+        return
+    _arm()

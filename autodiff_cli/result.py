@@ -1,0 +1,149 @@
+"""The result of one evaluation, and the one JSON encoder for results and error records.
+
+Strict JSON has no nan or inf: every non-finite number is written as the string "nan", "inf" or
+"-inf" (docs/cli-contract.md). `json_value` does that for numpy arrays and plain Python values,
+`error_record` builds the contract's error record, and `dumps` writes a record as one line;
+the CLI and batch mode use these and nothing else.
+"""
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import AutodiffError
+
+
+@dataclass
+class Step:
+    """One node of the forward pass, for `--steps`: the chain rule made visible."""
+    label: str            # the source snippet this node computes
+    op: str               # grad_fn name (MulBackward0), or "input" / "constant"
+    column: int
+    value: np.ndarray
+    gradient: np.ndarray | None   # d(output)/d(this node), seeded as the backward pass was
+
+
+@dataclass
+class Result:
+    expression: str
+    mode: str = "grad"
+    status: str = "ok"
+    value: np.ndarray | None = None
+    inputs: dict = field(default_factory=dict)
+    wrt: list = field(default_factory=list)
+    gradients: dict = field(default_factory=dict)
+    intermediates: dict = field(default_factory=dict)
+    hessian: dict = field(default_factory=dict)
+    jacobian: dict = field(default_factory=dict)
+    order: int | None = None        # mode "derivatives": the highest order computed
+    derivatives: dict = field(default_factory=dict)   # {order: {var: {var: ... float}}}
+    tangents: dict = field(default_factory=dict)      # mode "jvp": {var: ndarray}, zeros where not given
+    jvp: np.ndarray | None = None   # mode "jvp": J.t, shaped like the value
+    check: object = None            # check.CheckReport, or None when not checked
+    error: AutodiffError | None = None
+    warnings: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    output: object = None           # the graph root Tensor (trace=True)
+    leaves: dict = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def exit_code(self):
+        return {"ok": 0, "mismatch": 1}.get(self.status, 2)
+
+    def as_dict(self):
+        """The contract's JSON record, as plain Python (strict-JSON-safe) values."""
+        if self.error is not None:
+            record = error_record(self.expression, self.error)
+            if self.warnings:
+                record["warnings"] = list(self.warnings)
+            return record
+        record = {"expression": self.expression, "status": self.status,
+                  "value": json_array(self.value), "shape": list(np.shape(self.value))}
+        if self.mode == "grad":
+            record["gradients"] = {k: json_array(v) for k, v in self.gradients.items()}
+            if self.intermediates:
+                record["intermediates"] = {
+                    k: {"value": json_array(v["value"]), "gradient": json_array(v["gradient"])}
+                    for k, v in self.intermediates.items()}
+        elif self.mode == "hessian":
+            record["hessian"] = {r: {c: json_array(b) for c, b in row.items()} for r, row in self.hessian.items()}
+        elif self.mode == "derivatives":
+            record["order"] = self.order
+            record["derivatives"] = {str(k): json_value(level) for k, level in self.derivatives.items()}
+        elif self.mode == "jvp":
+            record["tangents"] = {k: json_array(v) for k, v in self.tangents.items()}
+            record["jvp"] = json_array(self.jvp)
+        else:
+            record["jacobian"] = {k: json_array(v) for k, v in self.jacobian.items()}
+        if self.check is not None and self.check.method != "none":
+            record["symbolic"] = dict(self.check.symbolic)
+        record["check"] = (self.check.as_dict() if self.check is not None
+                           else {"method": "none", "passed": None, "max_abs_error": None})
+        if self.warnings:
+            record["warnings"] = list(self.warnings)
+        return record
+
+    def to_json(self):
+        return dumps(self.as_dict(), separators=(", ", ": "))
+
+
+# --- the encoder -------------------------------------------------------------------------------
+
+def json_number(x):
+    """A float for strict JSON: itself when finite, else "nan", "inf" or "-inf"."""
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def json_array(value):
+    """A numpy value (or anything np.asarray takes) as a JSON number or nested lists of them;
+    non-finite numbers as json_number spells them. None stays None."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=np.float64)
+    if np.isfinite(array).all():
+        return array.tolist()
+    if array.ndim == 0:
+        return json_number(float(array))
+    flat = [json_number(v) for v in array.ravel().tolist()]
+    for n in reversed(array.shape[1:]):   # regroup without recursion
+        flat = [flat[i:i + n] for i in range(0, len(flat), n)]
+    return flat if array.shape[0:1] != (0,) else []
+
+
+def json_value(value):
+    """A copy of a record with every float strict-JSON-safe (json_number) and numpy values as
+    json_array gives them; other values unchanged."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, (np.ndarray, np.floating)):
+        return json_array(value)
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    return value
+
+
+def error_record(expression, error, message=None, **extra):
+    """The contract's record for a rejection: `error` is an AutodiffError, or a kind with its
+    `message` (position None); `extra` adds keys after "error" (batch: "line", "id")."""
+    if isinstance(error, AutodiffError):
+        body = error.to_dict()
+    else:
+        body = {"kind": error, "message": message, "position": None}
+    return {"expression": expression, "status": "error", "error": body, **extra}
+
+
+def dumps(record, **options):
+    """One record as one line of strict JSON; any non-finite float a caller left in is written
+    as json_number spells it, and anything not JSON by nature as its str()."""
+    try:
+        return json.dumps(record, allow_nan=False, **options)
+    except (ValueError, TypeError):
+        return json.dumps(json_value(record), allow_nan=False, default=str, **options)

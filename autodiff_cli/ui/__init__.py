@@ -1,0 +1,1 @@
+"""Output for people: consoles, tables, graphs, the batch report. Nothing here computes."""

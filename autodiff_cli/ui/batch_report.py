@@ -1,0 +1,121 @@
+"""The human batch report: one compact line per record as it completes, a progress bar on a
+terminal's stderr, and the closing summary (counts, time, the slowest records).
+
+Every text that came from input (ids, expressions, error messages) goes through escape_text and
+is shown as plain Text, never parsed as markup.
+"""
+import time
+
+from .console import console, escape_text
+
+
+def _short(value, width=36):
+    """A number or nested list in a few characters."""
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.6g}"
+        if isinstance(v, list):
+            return "[" + ", ".join(fmt(x) for x in v[:8]) + (", ..." if len(v) > 8 else "") + "]"
+        return str(v)
+    text = fmt(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _clip(text, width):
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def stderr_console(err):
+    """A console for stderr, where a broken pipe only silences it."""
+    return console(err, quiet_broken_pipe=True, highlight=False, soft_wrap=True)
+
+
+class BatchReport:
+    """The rows of the human report, printed on `out` as records complete."""
+
+    STYLES = {"ok": "green", "mismatch": "yellow", "error": "red"}
+
+    def __init__(self, out):
+        self.console = console(out, highlight=False, soft_wrap=True)
+
+    def row(self, out):
+        """One record's line: line number [id], status, expression, value and derivatives or error."""
+        from rich.text import Text
+        status = out["status"]
+        label = f"{out['line']:>5}"
+        if out.get("id") is not None:
+            label += f" [{_clip(escape_text(out['id']), 20)}]"
+        label = f"{label:<14}"
+        expr = _clip(escape_text(out.get("expression", "")), 40)
+        if status == "error":
+            err = out["error"]
+            detail = f"{err['kind']}: {_clip(escape_text(err['message']), 100)}"
+        else:
+            parts = [f"= {_short(out.get('value'))}"]
+            if "gradients" in out:
+                word, derivs = "grad", out["gradients"]
+            elif "hessian" in out:
+                word = "hessian"
+                derivs = {f"({r},{c})": b for r, row in out["hessian"].items() for c, b in row.items()}
+            else:
+                word, derivs = "jacobian", out.get("jacobian") or {}
+            if derivs:
+                parts.append(word + " " + _clip(", ".join(f"{k}={_short(v, 24)}" for k, v in derivs.items()), 70))
+            check = out.get("check") or {}
+            if check.get("method") not in (None, "none"):
+                verdict = {True: "passed", False: "FAILED"}.get(check.get("passed"), "inconclusive")
+                parts.append(f"({check['method']} check {verdict})")
+            detail = "  ".join(parts)
+        line = Text.assemble(label, "  ", (f"{status:<8}", self.STYLES.get(status, "")), " ", expr, "  ", detail)
+        self.console.print(line)
+
+
+def print_summary(target, stats, elapsed):
+    """The counts of a finished batch, and its slowest records, on the console `target`."""
+    from rich.table import Table
+    from rich.text import Text
+    total = stats["records"]
+    rate = total / elapsed if elapsed > 0 else 0.0
+    table = Table(title=None, show_header=True, header_style="bold", box=None, pad_edge=False)
+    for col in ("records", "ok", "mismatch", "error", "timeout", "time", "records/s"):
+        table.add_column(col, justify="right")
+    table.add_row(str(total), f"[green]{stats['ok']}[/green]", f"[yellow]{stats['mismatch']}[/yellow]",
+                  f"[red]{stats['error']}[/red]", str(stats["timeout"]), f"{elapsed:.2f} s", f"{rate:,.0f}")
+    target.print(table)
+    slowest = sorted(stats["slowest"], key=lambda entry: entry[0], reverse=True)
+    if slowest and total > 1:
+        target.print(Text("slowest: " + "; ".join(
+            f"line {line}{'' if rid is None else ' [' + _clip(escape_text(rid), 20) + ']'} {secs:.3f} s "
+            f"({_clip(escape_text(expr), 30)})" for secs, line, rid, expr in slowest)))
+
+
+class Progress:
+    """A rich progress bar on stderr, refreshed by hand (no thread: workers are forked)."""
+
+    def __init__(self, err, total_bytes):
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
+        columns = [SpinnerColumn(), TextColumn("batch"), BarColumn() if total_bytes else TextColumn(""),
+                   TextColumn("{task.fields[records]} records ({task.fields[rate]}/s)"), TimeElapsedColumn()]
+        self.progress = RichProgress(*columns, console=stderr_console(err), transient=True, auto_refresh=False)
+        self.task = self.progress.add_task("batch", total=total_bytes or None, records=0, rate="0")
+        self.progress.start()
+        self.last = 0.0
+        self.started = time.perf_counter()
+
+    def update(self, bytes_read, records, force=False):
+        now = time.perf_counter()
+        if not force and now - self.last < 0.1:
+            return
+        self.last = now
+        rate = records / (now - self.started) if now > self.started else 0
+        self.progress.update(self.task, completed=bytes_read, records=f"{records:,}", rate=f"{rate:,.0f}")
+        self.progress.refresh()
+
+    def stop(self):
+        try:
+            self.progress.stop()
+        except Exception:  # noqa: BLE001 - a closed stderr must not matter
+            pass
+

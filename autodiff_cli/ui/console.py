@@ -1,0 +1,76 @@
+"""Where human output goes: one pipe-aware rich console, the escaping of every text that came from
+input, stderr lines, and a quiet end after the reader of stdout went away.
+
+Text from input (an expression, an id, a comment, an error message quoting either) is passed
+through `escape_text` and shown as plain `rich.text.Text`, never parsed as rich markup: a control
+or bidi character is shown escaped (`\\x1b`, `\\u202e`), so input cannot move the cursor, erase
+rows or reorder what the terminal shows.
+"""
+import os
+import sys
+import unicodedata
+
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")   # controls, bidi/format, surrogates, ...
+
+
+def escape_text(text):
+    """`text` with every control, format (bidi, zero-width), separator and unpaired surrogate
+    character written as its Python escape; printable text comes back unchanged."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(_escape_char(ch) for ch in text)
+
+
+def _escape_char(ch):
+    if ch.isprintable() or (ch == " "):
+        return ch
+    if unicodedata.category(ch) not in _UNSAFE_CATEGORIES:    # e.g. U+00A0, a no-break space
+        return ch
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def console(file=None, *, quiet_broken_pipe=False, **options):
+    """A rich Console (options as rich's) that reports a broken pipe as BrokenPipeError; rich's
+    default is SystemExit(1) after pointing *sys.stdout* at /dev/null, whatever file the console
+    has. With quiet_broken_pipe it just stops printing (for stderr: a progress bar, a summary)."""
+    from rich.console import Console
+
+    class PipeAwareConsole(Console):
+        def on_broken_pipe(self):
+            self.quiet = True
+            if not quiet_broken_pipe:
+                raise BrokenPipeError
+
+    return PipeAwareConsole(file=file, **options)
+
+
+def write_stderr(text):
+    """One message on stderr, flushed (escape what came from input before: escape_text)."""
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    sys.stderr.flush()
+
+
+def quiet_output(out=None):
+    """After EPIPE (`autodiff ... | head -1`): point the output's file descriptor at /dev/null, so
+    that the interpreter's final flush does not complain (the recipe of the Python docs, "Note on
+    SIGPIPE")."""
+    out = sys.stdout if out is None else out
+    try:
+        fd = out.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
+def isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False

@@ -1,0 +1,83 @@
+"""deadline.py: the one nestable SIGALRM deadline (batch records' --timeout, the SymPy budget)."""
+import signal
+import threading
+import time
+
+import pytest
+
+from autodiff_cli.deadline import Deadline, TimeLimitExceeded, time_limit
+from autodiff_cli.timeouts import TimeLimitExceeded as AliasedExceeded, time_limit as aliased_limit
+
+
+class Stop(BaseException):
+    pass
+
+
+def spin(seconds=30):
+    """Python code running until interrupted (never for `seconds`: the test fails then)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    raise AssertionError("no deadline fired")
+
+
+def assert_clean():
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler, None)
+
+
+def test_the_timeouts_names_are_the_deadline_names():
+    assert AliasedExceeded is TimeLimitExceeded and aliased_limit is time_limit
+
+
+def test_a_deadline_raises_its_exception_and_cleans_up():
+    with pytest.raises(Stop):
+        with Deadline(0.05, Stop()):
+            spin()
+    assert_clean()
+
+
+def test_inner_deadline_first():
+    with Deadline(30, Stop()):
+        with pytest.raises(TimeLimitExceeded, match="0.05 s"):
+            with time_limit(0.05):
+                spin()
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 1      # the outer one is armed again
+    assert_clean()
+
+
+def test_outer_deadline_first_ends_the_inner_block_too():
+    with pytest.raises(Stop):
+        with Deadline(0.05, Stop()):
+            with time_limit(30):
+                spin()
+    assert_clean()
+
+
+def test_a_timer_set_by_someone_else_keeps_its_handler_and_time():
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *args: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with time_limit(30):
+            end = time.monotonic() + 5
+            while not fired and time.monotonic() < end:
+                pass
+        assert fired == [1]
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with time_limit(1):
+            pass
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 20     # handed back with its time left
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_none_and_other_threads_mean_no_limit():
+    with Deadline(None, Stop()):
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(Deadline(0.01, Stop()).__enter__().usable))
+    thread.start()
+    thread.join()
+    assert seen == [False]
