@@ -175,3 +175,71 @@ def test_custom_functions_need_their_own_forward_rule():
     value, tangent = ad.jvp(lambda x: ad.sin(CubeWithJvp.apply(x)), (2.0,), (0.5,))
     assert tangent.item() == pytest.approx(math.cos(8.0) * 12 * 0.5)
     assert Cube.apply(Tensor(2.0)).item() == 8.0          # outside jvp nothing changes
+
+
+# --- the command line and batch ---------------------------------------------------------------------
+
+def _cli(*args):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, COLUMNS="120", NO_COLOR="1")
+    return subprocess.run([sys.executable, "-m", "autodiff_cli", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_cli_derivatives_and_jvp_json():
+    import json
+    done = _cli("derivatives", "x**4*y", "x=2", "y=1", "--order", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["derivatives"]["3"]["x"]["x"]["y"] == 48.0 and record["check"]["passed"] is True
+    done = _cli("jvp", "sin(x)*y", "x=1", "y=2", "--tangent", "x=1", "--tangent", "y=0", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["jvp"] == pytest.approx(math.cos(1) * 2)
+
+
+def test_cli_human_output_shows_derivatives_by_order_and_jvp_beside_the_value():
+    done = _cli("derivatives", "x**4*y", "x=2", "y=1", "--order", "3")
+    assert "Derivatives by order" in done.stdout and "∂³f/∂x²∂y" in done.stdout
+    done = _cli("jvp", "[x*y, x+y]", "x=1", "y=2", "--tangent", "x=1")
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("value") for line in lines) and any(line.startswith("J·t") for line in lines)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["derivatives", "x**2", "x=1", "--order", "0"], "--order"),
+    (["derivatives", "sum(x)", "x=[1,2]"], "hessian"),
+    (["jvp", "x", "x=1", "--tangent", "x"], "NAME=VALUE"),
+    (["jvp", "x", "x=[1,2]", "--tangent", "x=[1,2,3]"], "shape (3,) but x has shape (2,)"),
+    (["jvp", "x", "x=1", "--tangent", "x=1", "--tangent", "x=2"], "given twice"),
+])
+def test_cli_errors_are_one_line_and_exit_2(args, words):
+    done = _cli(*args)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert words in done.stderr
+
+
+def test_batch_records_take_order_and_tangents_in_both_formats():
+    import io
+    import json
+    from autodiff_cli.batch import run_batch
+    text = "\n".join([
+        "x**4*y | x=2 y=1 | --mode derivatives --order 3 --id t",
+        "sin(x)*y | x=1 y=[1, 2] --mode jvp --tangent x=1 --tangent y=[0, 1]",
+        json.dumps({"expr": "x*y", "bindings": {"x": 1, "y": 2}, "mode": "derivatives", "order": 2}),
+        json.dumps({"expr": "[x, y]", "bindings": {"x": 1, "y": 2}, "mode": "jvp", "tangents": {"y": 1}}),
+        json.dumps({"expr": "x", "bindings": {"x": 1}, "mode": "derivatives", "order": "3"}),
+        "x | x=1 --order two",
+        "x | x=1 --mode jvp --tangent x=1 --tangent x=2",
+    ])
+    out = io.StringIO()
+    code = run_batch("-", stdin=io.BytesIO(text.encode()), out=out, err=io.StringIO(), json_output=True)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert code == 1 and [r["status"] for r in records] == ["ok"] * 4 + ["error"] * 3
+    assert records[0]["derivatives"]["3"]["x"]["x"]["x"] == 48.0 and records[0]["id"] == "t"
+    assert records[1]["jvp"] == pytest.approx([math.cos(1.0), 2 * math.cos(1.0) + math.sin(1.0)])
+    assert records[2]["derivatives"]["2"]["x"]["y"] == 1.0
+    assert records[3]["jvp"] == [0.0, 1.0] and records[3]["tangents"] == {"x": 0.0, "y": 1.0}
+    assert '"order" must be a whole number' in records[4]["error"]["message"]
+    assert "--order" in records[5]["error"]["message"] and "given twice" in records[6]["error"]["message"]
