@@ -7,8 +7,8 @@ tangents of its inputs and the op's forward rule `jvp(F, tangents, ans, *inputs,
 (`tangents` holds one array per input, None where the input carries none; F is numpy). No graph
 is walked and nothing runs backward: one pass, at about twice the cost of the plain forward.
 
-Tangents live in the active `_Level` (tensor id -> tangent), which holds each tensor it knows so
-that ids stay unique while it is active; leaving `jvp` drops them all.
+Tangents live in the active `_Level` (tensor id -> tangent; graph.FORWARD_LEVEL, per thread), which
+holds each tensor it knows so that ids stay unique while it is active; leaving `jvp` drops them all.
 """
 import numpy as np
 
@@ -32,7 +32,7 @@ def jvp(fn, primals, tangents):
     primals, tangents: tuples of the same length (numbers, arrays or Tensors); each tangent has its
     primal's shape. fn returns a Tensor or a tuple of Tensors; so does each half of the result.
     """
-    from .graph import Tensor, _state, raw    # here: graph.py reads this module's builders
+    from .graph import FORWARD_LEVEL, Tensor, raw    # here: graph.py reads this module's builders
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
@@ -43,11 +43,11 @@ def jvp(fn, primals, tangents):
         if t.shape != x.shape:
             raise ValueError(f"jvp: tangent {i} has shape {t.shape} but its primal has shape {x.shape}")
         level.tangents[id(x)] = (x, t)
-    previous, _state.forward = _state.forward, level
+    token = FORWARD_LEVEL.set(level)
     try:
         out = fn(*inputs)
     finally:
-        _state.forward = previous
+        FORWARD_LEVEL.reset(token)
     outputs = out if isinstance(out, tuple) else (out,)
     outputs = tuple(o if isinstance(o, Tensor) else Tensor(o) for o in outputs)
     results = tuple(Tensor._result(_tangent_or_zeros(level, o), None) for o in outputs)

@@ -1,7 +1,7 @@
 """Custom ops with a hand-written backward (torch.autograd.Function), and gradcheck to test them."""
 import numpy as np
 
-from .graph import Node, Tensor, _state, no_grad, raw, run_backward
+from .graph import FORWARD_LEVEL, Node, Tensor, is_grad_enabled, no_grad, raw, run_backward
 
 
 class FunctionCtx:
@@ -68,15 +68,16 @@ class Function:
     def backward(ctx, *grad_outputs):
         raise NotImplementedError
 
-    jvp = None      # optional: staticmethod jvp(ctx, *tangents) -> the output's tangent
+    jvp = None      # optional: staticmethod jvp(ctx, *tangents) -> the output's tangent (forward mode)
 
     @classmethod
     def apply(cls, *args):
-        level, _state.forward = _state.forward, None     # forward()'s own ops carry no tangents
+        level = FORWARD_LEVEL.get()
+        token = FORWARD_LEVEL.set(None)       # forward()'s own ops carry no tangents (as in torch)
         try:
             result, ctx = cls._apply(args)
         finally:
-            _state.forward = level
+            FORWARD_LEVEL.reset(token)
         if level is not None:
             tangents = tuple(level.tangent_of(a) for a in args)
             if any(t is not None for t in tangents):
@@ -96,7 +97,7 @@ class Function:
         out_data = out.data if isinstance(out, Tensor) else np.asarray(out, dtype=np.float64)
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         edges = tuple(args[i]._edge() for i in positions)
-        if not _state.grad_enabled or all(e is None for e in edges):
+        if not is_grad_enabled() or all(e is None for e in edges):
             return Tensor._result(out_data, None), ctx
         node_class = cls.__dict__.get("_node_class")
         if node_class is None:   # a node class per Function, so type(grad_fn).__name__ reads "MyExpBackward"

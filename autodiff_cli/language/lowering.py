@@ -2,7 +2,7 @@
 
 Both lowerings are the same loop: statements in order, each expression folded bottom-up by
 `fold` (an explicit-stack post-order walk: trees may be 200,000 nodes deep), every operator and
-function looked up in the one table in functions.py. They differ only in what a number, a name
+function looked up in the op table (through the views in functions.py). They differ only in what a number, a name
 and a table entry turn into.
 
 Shape mistakes (numpy's ValueError/IndexError from broadcasting, matmul, a bad axis, a ragged
@@ -47,7 +47,7 @@ def fold(root, combine):
 
 
 def overload_of(node):
-    """The table entry computing a Binary, Unary, Call, Stack or Index node (None for unary plus)."""
+    """The op table entry (OpSpec) computing a Binary, Unary, Call, Stack or Index node (None for unary plus)."""
     if isinstance(node, Binary):
         return BINARY_OPERATORS[node.op]
     if isinstance(node, Unary):
@@ -88,7 +88,7 @@ def lower_to_engine(program, env, on_node=None):
         return node.value    # a plain number, as in PyTorch's x**2: PowBackward0 keeps 2 as a parameter
 
     def compute(node, overload, args, options):
-        function = getattr(engine, overload.engine)
+        function = engine.FUNCTIONS[overload.name]
         if type(node) is Stack:
             return function(args)              # torch.stack's signature: one sequence
         return function(*args, **options)
@@ -205,8 +205,8 @@ def _shape_error(node, overload, args, options, exc, source):
         message = (f"{where}: cannot reshape an array of shape {shapes[0]} ({int(np.prod(shapes[0]))} elements) "
                    f"into {options['shape']}")
         hint = "the sizes must multiply to the number of elements; one of them may be -1"
-    elif overload.engine in ("matmul", "dot") and len(shapes) == 2:
-        if 0 in (len(shapes[0]), len(shapes[1])) and overload.engine == "matmul":
+    elif overload.name == "matmul" and len(shapes) == 2:
+        if 0 in (len(shapes[0]), len(shapes[1])):
             message = f"{where}: a matrix product needs arrays, got shapes {shapes[0]} and {shapes[1]}"
             hint = "use * to multiply by a scalar"
         else:

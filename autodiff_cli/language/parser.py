@@ -339,7 +339,7 @@ class _Parser:
         if group.axis is not None and not overload.axis:
             raise self.error(f"{group.func}() with {len(args)} arguments takes no axis=", group.keyword_start,
                              hint=f"axis= goes with the one-argument reduction, e.g. {group.func}(x, axis=0)")
-        if group.keepdims is not None and not overload.keepdims:
+        if group.keepdims is not None and not (overload.axis and overload.keepdims):
             raise self.error(f"{group.func}() with {len(args)} arguments takes no keepdims=", group.keyword_start)
         if overload.sizes and group.sizes is None:
             raise self.error(f"{group.func}() needs the new sizes after the array, like {group.func}(x, 2, 3)",
@@ -360,9 +360,9 @@ class _Parser:
             if keyword.kind != "name" or tokens[j + 1].kind != "=":
                 raise self.error("keyword arguments (axis=, keepdims=) must be the last arguments",
                                  tokens[j - 1].start)
-            if keyword.text not in ("axis", "keepdims") or (
-                    keyword.text == "keepdims" and not any(o.keepdims for o in overloads)):
-                known = "axis=k and keepdims=1" if any(o.keepdims for o in overloads) else "axis=k"
+            takes_keepdims = any(o.axis and o.keepdims for o in overloads)
+            if keyword.text not in ("axis", "keepdims") or (keyword.text == "keepdims" and not takes_keepdims):
+                known = "axis=k and keepdims=1" if takes_keepdims else "axis=k"
                 raise self.error(f"unknown keyword argument '{keyword.text}' for {group.func}()", keyword.start,
                                  hint=f"the keyword arguments are {known}")
             if getattr(group, keyword.text) is not None:
