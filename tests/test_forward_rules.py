@@ -1,7 +1,7 @@
 """Forward-mode rules, generated from the op table (engine/ops.py): every node of every op has a
 jvp rule, and each rule agrees with the same op's reverse mode, u.(J t) == (J^T u).t, and with
 central finite differences of the forward. A new table entry is covered without writing a line
-(ops outside the language say here how to call them)."""
+(an op its arity and axis flag do not describe carries `examples` in its entry)."""
 import numpy as np
 import pytest
 
@@ -15,6 +15,7 @@ ELEMENTWISE_SHAPES = {1: [((),), ((3,),), ((2, 3),)],
 REDUCTION_CASES = [((4,), None, False), ((2, 3), 0, True), ((2, 3), -1, False), ((2, 3, 2), (0, 2), False),
                    ((2, 3), None, True)]
 MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((2, 2, 3), (3, 4))]
+
 
 def _domains(spec, count):
     return list(spec.domain) if spec.domain else ["any"] * count
