@@ -12,6 +12,8 @@ holds each tensor it knows so that ids stay unique while it is active; leaving `
 """
 import numpy as np
 
+from .graph import FORWARD_LEVEL, Tensor, raw
+
 __all__ = ["jvp", "diagonal", "linear"]
 
 
@@ -25,6 +27,17 @@ class _Level:
         entry = self.tangents.get(id(x))
         return None if entry is None else entry[1]
 
+    def give(self, rule, name, inputs, arrays, out, params):
+        """Compute one op's output tangent from its inputs' and keep it (nothing when no input
+        carries a tangent). Called by every op while a jvp runs."""
+        tangents = tuple(self.tangent_of(x) for x in inputs)
+        if all(t is None for t in tangents):
+            return
+        if rule is None:
+            raise NotImplementedError(f"{name} has no forward-mode (jvp) rule")
+        t = rule(np, tangents, out.data, *arrays, **params)
+        self.tangents[id(out)] = (out, np.array(np.broadcast_to(t, out.data.shape), dtype=np.float64))
+
 
 def jvp(fn, primals, tangents):
     """(fn(*primals), J.tangents) in one forward pass, as `torch.func.jvp(fn, primals, tangents)`.
@@ -32,7 +45,6 @@ def jvp(fn, primals, tangents):
     primals, tangents: tuples of the same length (numbers, arrays or Tensors); each tangent has its
     primal's shape. fn returns a Tensor or a tuple of Tensors; so does each half of the result.
     """
-    from .graph import FORWARD_LEVEL, Tensor, raw    # here: graph.py reads this module's builders
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
@@ -57,18 +69,6 @@ def jvp(fn, primals, tangents):
 def _tangent_or_zeros(level, tensor):
     t = level.tangent_of(tensor)
     return np.zeros(tensor.shape) if t is None else t
-
-
-def give_tangent(level, rule, name, inputs, arrays, out, params):
-    """Compute one op's output tangent from its inputs' and keep it in the level (nothing when no
-    input carries a tangent). Called by every op while a jvp runs."""
-    tangents = tuple(level.tangent_of(x) for x in inputs)
-    if all(t is None for t in tangents):
-        return
-    if rule is None:
-        raise NotImplementedError(f"{name} has no forward-mode (jvp) rule")
-    t = rule(np, tangents, out.data, *arrays, **params)
-    level.tangents[id(out)] = (out, np.array(np.broadcast_to(t, out.data.shape), dtype=np.float64))
 
 
 # --- building forward rules ----------------------------------------------------------------------

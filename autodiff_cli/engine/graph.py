@@ -20,8 +20,6 @@ import weakref
 
 import numpy as np
 
-from . import forward as forward_mode
-
 __all__ = ["Tensor", "Node", "AccumulateGrad", "defop", "no_grad", "enable_grad", "is_grad_enabled",
            "grad", "backward", "raw", "quiet_numpy", "DIFFERENTIABLE"]
 
@@ -286,7 +284,6 @@ def defop(name, forward, *vjps, jvp=None, saves_inputs=True, saves_output=True, 
     saves_inputs / saves_output: False where no VJP reads the inputs' values / the output, so
     that large arrays are freed during the forward pass (only their shapes are kept).
     """
-    jvp = forward_mode.build_rule(jvp, forward, vjps)
     node_class = type(name, (Node,), {"__slots__": (), "vjps": tuple(vjps),
                                          "jvp": staticmethod(jvp) if jvp is not None else None})
 
@@ -361,8 +358,7 @@ def defop(name, forward, *vjps, jvp=None, saves_inputs=True, saves_output=True, 
 
 def _give_tangent(node_class, inputs, result, params):
     """Forward mode is on (forward.jvp is running): the op's output tangent, beside its value."""
-    forward_mode.give_tangent(_forward_level(), node_class.jvp, node_class.__name__, inputs,
-                              [raw(x) for x in inputs], result, params)
+    _forward_level().give(node_class.jvp, node_class.__name__, inputs, [raw(x) for x in inputs], result, params)
 
 
 # --- the cyclic garbage collector ----------------------------------------------------------------

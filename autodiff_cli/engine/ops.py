@@ -259,7 +259,7 @@ def _stack_front(F, nodes):
         primitive = by_count.get(len(tensors))
         if primitive is None:
             primitive = by_count[len(tensors)] = defop(
-                "StackBackward0", _stack_forward, *_stack_vjps(len(tensors)), jvp=linear,
+                "StackBackward0", _stack_forward, *_stack_vjps(len(tensors)), jvp=linear(_stack_forward),
                 saves_inputs=False, saves_output=False, function_name="stack")
         return primitive(*tensors)
     return stack
