@@ -9,8 +9,6 @@ At a non-differentiable point (abs/relu at 0, ties in max/min, 0**y) the engine 
 convention, which no symbolic or numerical derivative has to agree with: a disagreement there is
 reported as a note (passed = None), never as a mismatch.
 """
-import itertools
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +26,6 @@ FD_TOL = 1e-5                     # finite differences: truncation and rounding 
 SYMPY_MAX_ELEMENTS = 64           # total input elements SymPy gets element symbols for
 SYMPY_MAX_NODES = 400             # parse-tree size beyond which symbolic derivatives get unwieldy
 SYMPY_MAX_SECOND_ORDER = 16       # Hessian: symbols differentiated twice
-SYMPY_MAX_DERIVATIVES = 120       # mode derivatives: distinct symbolic derivatives of all orders
 FD_DIRECTIONS = 3
 
 
@@ -69,6 +66,9 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None):
         return CheckReport("none", None, None, notes=["an input is not finite; nothing to check against"])
     if any(np.size(result.inputs[name]) == 0 for name in result.wrt):
         return CheckReport("none", None, None, notes=["an input is empty; nothing to check"])
+    if result.mode in ("derivatives", "jvp"):          # every order, and forward mode: check_calculus.py
+        from .check_calculus import check_calculus
+        return check_calculus(program, result, kinks=kinks, rng=rng)
     report = None
     try:
         _require_small(program, result)
@@ -115,10 +115,6 @@ def _require_small(program, result):
     wrt_elements = sum(int(np.size(result.inputs[n])) for n in result.wrt)
     if result.mode == "hessian" and wrt_elements > SYMPY_MAX_SECOND_ORDER:
         raise _Unsuitable(f"a Hessian in {wrt_elements} variables is too large to expand symbolically")
-    if result.mode == "derivatives":
-        count = sum(math.comb(wrt_elements + k - 1, k) for k in range(1, result.order + 1))
-        if count > SYMPY_MAX_DERIVATIVES:
-            raise _Unsuitable(f"{count} distinct derivatives are too many to expand symbolically")
 
 
 # --- SymPy ---------------------------------------------------------------------------------------
@@ -170,9 +166,9 @@ def _compare(engine_values, reference, unsigned_infinity=False):
     return (float(diff.max()) if diff.size else 0.0), bool(ok.all())
 
 
-def _sympy_setup(sp, program, result):
-    """The program's output in SymPy, with a symbol per element of each variable of result.wrt:
-    (output object array, {name: symbol array}, {symbol: its value at the point})."""
+def _sympy_check(program, result, seed):
+    import sympy as sp
+
     env, symbols = {}, {}
     for name, value in result.inputs.items():
         if name in result.wrt:
@@ -182,17 +178,7 @@ def _sympy_setup(sp, program, result):
     output, _ = lower_to_sympy(program, env)
     point = {s: sp.Float(float(v)) for name in result.wrt
              for s, v in zip(symbols[name].ravel(), np.ravel(result.inputs[name]))}
-    return output, symbols, point
 
-
-def _sympy_check(program, result, seed):
-    import sympy as sp
-
-    output, symbols, point = _sympy_setup(sp, program, result)
-    if result.mode == "derivatives":
-        return _sympy_derivatives_check(sp, output, symbols, point, result)
-    if result.mode == "jvp":
-        return _sympy_jvp_check(sp, output, symbols, point, result)
     if result.mode == "grad":
         if seed is None:
             loss = output.ravel()[0]
@@ -245,10 +231,6 @@ def _gradient_at(program, values, wrt):
 
 def _finite_difference_check(program, result, seed, rng):
     """Directional derivatives: the engine's (J v) against central differences of the forward pass."""
-    if result.mode == "derivatives":
-        return _finite_difference_derivatives_check(program, result, rng)
-    if result.mode == "jvp":
-        return _finite_difference_jvp_check(program, result)
     wrt = result.wrt
     sizes = [int(np.size(result.inputs[n])) for n in wrt]
     x0 = np.concatenate([np.ravel(result.inputs[n]) for n in wrt])
@@ -292,156 +274,3 @@ def _finite_difference_check(program, result, seed, rng):
     note = f"central differences along {FD_DIRECTIONS} random directions (all variables together)"
     return CheckReport("finite-difference", passed, worst, {n: None for n in wrt},
                        {n: VariableCheck(worst, passed, note) for n in wrt}, [note])
-
-
-# --- modes "derivatives" (every order) and "jvp" (forward mode) ----------------------------------
-
-def _derivative_of(result, index):
-    """The engine's derivative for a multi-index of positions in result.wrt, from result.derivatives."""
-    node = result.derivatives[len(index)]
-    for i in index:
-        node = node[result.wrt[i]]
-    return node
-
-
-def _reported(result, index):
-    """Every value reported for this derivative: one per distinct order of differentiation."""
-    return [_derivative_of(result, order) for order in sorted(set(itertools.permutations(index)))]
-
-
-def _sorted_indices(count, order):
-    return list(itertools.combinations_with_replacement(range(count), order))
-
-
-def _report_by_variable(method, result, errors, note=None):
-    """A CheckReport from (multi-index, error, ok) triples; each variable gets the worst entry it is in."""
-    report = CheckReport(method, True, 0.0)
-    for position, name in enumerate(result.wrt):
-        mine = [(e, ok) for index, e, ok in errors if position in index]
-        worst = max((e for e, _ in mine), default=0.0)
-        passed = all(ok for _, ok in mine)
-        report.per_variable[name] = VariableCheck(worst, passed, note)
-        report.max_abs_error = max(report.max_abs_error, worst)
-        report.passed = report.passed and passed
-    if note:
-        report.notes.append(note)
-    return report
-
-
-def _sympy_derivatives_check(sp, output, symbols, point, result):
-    """Every order: SymPy differentiates the order before once more, along each sorted multi-index."""
-    variables = [symbols[name][()] for name in result.wrt]
-    level = {(): output.ravel()[0]}
-    errors = []
-    for k in range(1, result.order + 1):
-        level = {index + (j,): sp.diff(expression, variables[j])
-                 for index, expression in level.items() for j in range(index[-1] if index else 0, len(variables))}
-        reference, unsigned_infinity = _evaluate_at(sp, list(level.values()), point)
-        for (index, _), expected, unsigned in zip(level.items(), reference, unsigned_infinity):
-            reported = _reported(result, index)
-            error, ok = _compare(reported, [expected] * len(reported), [unsigned] * len(reported))
-            errors.append((index, error, ok))
-        if k == 1:
-            symbolic = {name: str(level[(j,)]) for j, name in enumerate(result.wrt)}
-    report = _report_by_variable("sympy", result, errors)
-    report.symbolic = {name: text if len(text) <= 400 else None for name, text in symbolic.items()}
-    return report
-
-
-def _sympy_jvp_check(sp, output, symbols, point, result):
-    """J.t from the SymPy Jacobian: sum over every variable element s of d(output)/ds * t[s]."""
-    directional = []
-    for element in output.ravel():
-        terms = [sp.diff(element, s) * sp.Float(float(t)) for name in result.wrt
-                 for s, t in zip(symbols[name].ravel(), np.ravel(result.tangents[name])) if t != 0]
-        directional.append(sp.Add(*terms))
-    reference, unsigned_infinity = _evaluate_at(sp, directional, point)
-    error, ok = _compare(np.ravel(result.jvp), reference, unsigned_infinity)
-    report = CheckReport("sympy", ok, error, {name: None for name in result.wrt},
-                         {name: VariableCheck(error, ok) for name in result.wrt})
-    if output.size == 1 and len(directional[0].args) <= 40:
-        report.symbolic = {name: str(sp.diff(output.ravel()[0], symbols[name].ravel()[0]))
-                           if np.size(result.inputs[name]) == 1 else None for name in result.wrt}
-    return report
-
-
-def _fd_step(x0, direction):
-    scale = max(1.0, float(np.max(np.abs(x0)))) if np.size(x0) else 1.0
-    return 1e-6 * scale / (np.linalg.norm(direction) or 1.0)
-
-
-def _fd_agrees(numeric, analytic):
-    error = np.abs(np.asarray(numeric) - np.asarray(analytic))
-    ok = error <= FD_TOL * np.maximum(1.0, np.maximum(np.abs(numeric), np.abs(analytic)))
-    return float(error.max(initial=0.0)), bool(ok.all())
-
-
-def _not_finite_report(result):
-    return CheckReport("finite-difference", None, None, {n: None for n in result.wrt},
-                       {n: VariableCheck(None, None, "not finite near this point") for n in result.wrt},
-                       ["values near this point are not finite; finite differences cannot judge"])
-
-
-def _finite_difference_derivatives_check(program, result, rng):
-    """Order k against central differences of the engine's order k-1 along random directions
-    (order 1 against differences of the value): each order is checked given the one before."""
-    from .engine import higher
-    count = len(result.wrt)
-    x0 = np.array([float(result.inputs[name]) for name in result.wrt])
-
-    def table_at(x, order):
-        """The engine's derivatives of `order` at x (order 0: the value), as {sorted index: float}."""
-        values = dict(result.inputs)
-        values.update({name: np.float64(v) for name, v in zip(result.wrt, x)})
-        if order == 0:
-            return {(): float(np.ravel(_forward(program, values))[0])}
-        leaves = {n: Tensor(v, requires_grad=n in result.wrt) for n, v in values.items()}
-        out, _ = lower_to_engine(program, leaves)
-        if not out.requires_grad:
-            return dict.fromkeys(_sorted_indices(count, order), 0.0)
-        return higher.derivatives(out, [leaves[n] for n in result.wrt], order)[order]
-
-    errors = []
-    with np.errstate(all="ignore"):
-        for k in range(1, result.order + 1):
-            for _ in range(FD_DIRECTIONS):
-                v = rng.standard_normal(count)
-                h = _fd_step(x0, v)
-                plus, minus = table_at(x0 + h * v, k - 1), table_at(x0 - h * v, k - 1)
-                for index in plus:
-                    numeric = (plus[index] - minus[index]) / (2 * h)
-                    analytic = sum(_derivative_of(result, tuple(sorted(index + (j,)))) * v[j] for j in range(count))
-                    if not (np.isfinite(numeric) and np.isfinite(analytic)):
-                        return _not_finite_report(result)
-                    error, ok = _fd_agrees(numeric, analytic)
-                    errors.append((index + tuple(range(count)), error, ok))
-            for index in _sorted_indices(count, k):     # the other orders of differentiation agree
-                reported = _reported(result, index)
-                errors.append((index,) + _compare(reported, [reported[0]] * len(reported), [False] * len(reported)))
-    note = (f"order k against central differences of order k-1, along {FD_DIRECTIONS} random directions "
-            "per order")
-    report = _report_by_variable("finite-difference", result, errors, note)
-    report.symbolic = {name: None for name in result.wrt}
-    return report
-
-
-def _finite_difference_jvp_check(program, result):
-    """J.t against the central difference (f(x + h t) - f(x - h t)) / 2h."""
-    x0 = np.concatenate([np.ravel(result.inputs[n]) for n in result.wrt]) if result.wrt else np.zeros(0)
-    t = np.concatenate([np.ravel(result.tangents[n]) for n in result.wrt]) if result.wrt else np.zeros(0)
-    h = _fd_step(x0, t)
-
-    def at(sign):
-        values = dict(result.inputs)
-        for name in result.wrt:
-            values[name] = result.inputs[name] + sign * h * result.tangents[name]
-        return _forward(program, values)
-
-    with np.errstate(all="ignore"):
-        numeric = (at(1) - at(-1)) / (2 * h)
-    if not (np.isfinite(numeric).all() and np.isfinite(result.jvp).all()):
-        return _not_finite_report(result)
-    error, ok = _fd_agrees(numeric, result.jvp)
-    note = "central differences along the tangent"
-    return CheckReport("finite-difference", ok, error, {n: None for n in result.wrt},
-                       {n: VariableCheck(error, ok, note) for n in result.wrt}, [note])

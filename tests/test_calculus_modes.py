@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import autodiff_cli as ad
-from autodiff_cli import check, evaluate
+from autodiff_cli import check, check_calculus, evaluate
 from autodiff_cli.engine import Tensor
 
 
@@ -130,7 +130,7 @@ def _sabotaged(result, change):
 @pytest.mark.parametrize("use_sympy", [True, False])
 def test_check_catches_a_wrong_third_derivative(use_sympy, monkeypatch):
     if not use_sympy:
-        monkeypatch.setattr(check, "SYMPY_MAX_DERIVATIVES", 0)
+        monkeypatch.setattr(check_calculus, "SYMPY_MAX_DERIVATIVES", 0)
     result = evaluate("sin(x)*exp(y)", {"x": 0.3, "y": -0.2}, mode="derivatives", order=3)
     assert result.check.passed is True
     assert result.check.method == ("sympy" if use_sympy else "finite-difference")
@@ -143,7 +143,7 @@ def test_check_catches_a_wrong_third_derivative(use_sympy, monkeypatch):
 @pytest.mark.parametrize("use_sympy", [True, False])
 def test_check_catches_a_wrong_jvp(use_sympy, monkeypatch):
     if not use_sympy:
-        monkeypatch.setattr(check, "SYMPY_MAX_ELEMENTS", 0)
+        monkeypatch.setattr(check_calculus, "SYMPY_MAX_ELEMENTS", 0)
     result = evaluate("softmax(W) * W", {"W": [[1, 2], [3, 4]]}, mode="jvp", tangents={"W": [[1, 0], [0, 1]]})
     assert result.check.passed is True
     assert result.check.method == ("sympy" if use_sympy else "finite-difference")
