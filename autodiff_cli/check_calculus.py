@@ -47,17 +47,20 @@ def check_calculus(program, result, *, kinks=(), rng=None):
         report = (_fd_derivatives(program, result, rng) if result.mode == "derivatives"
                   else _fd_jvp(program, result))
     report.notes[:0] = notes
-    texts = [k if isinstance(k, str) else k[1] for k in kinks]
-    if texts:
-        report.notes.extend(texts)
-        if report.passed is False:
-            report.passed = None
-            report.notes.append("the check disagrees at this non-differentiable point, as expected; "
-                                "the engine's value is PyTorch's")
-            for var in report.per_variable.values():
-                if var.passed is False:
-                    var.passed, var.note = None, "non-differentiable point: PyTorch's convention"
+    kink_texts = [k if isinstance(k, str) else k[1] for k in kinks]
+    report.notes.extend(kink_texts)
+    if kink_texts and report.passed is False:      # PyTorch's convention there, no mismatch
+        _not_judged_at_kinks(report)
     return report
+
+
+def _not_judged_at_kinks(report):
+    report.passed = None
+    report.notes.append("at this non-differentiable point the engine follows PyTorch's convention, "
+                        "which the check does not have to match: not judged")
+    for name, verdict in report.per_variable.items():
+        if verdict.passed is False:
+            report.per_variable[name] = VariableCheck(verdict.error, None, "non-differentiable point")
 
 
 def _too_big_for_sympy(result):
