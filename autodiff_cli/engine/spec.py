@@ -56,6 +56,8 @@ class OpSpec:
     sympy:      (sp, *object_arrays, axis=None) -> object array: the same function in SymPy, for the
                 symbolic cross-check (`sp` is passed in: the engine never imports SymPy)
     kink:       its non-differentiable points and PyTorch's convention there (None: smooth on its domain)
+    elementwise: output element i depends only on element i of each (broadcast) input, so
+                `autodiff plot` can evaluate it over a whole grid at once (False: point by point)
     axis:       takes `axis` / `keepdims` (a reduction; softmax: `axis` only, keepdims=False)
     keepdims:   with `axis`, also takes `keepdims`
     sizes:      the language form takes integer sizes after the array: reshape(x, 2, -1)
@@ -84,6 +86,7 @@ class OpSpec:
     arity: int | None = None
     sympy: Callable | None = None
     kink: Kink | None = None
+    elementwise: bool = False
     axis: bool = False
     keepdims: bool = True
     sizes: bool = False
