@@ -16,7 +16,7 @@ from .engine import Tensor, forward, higher, quiet_numpy
 from .errors import AutodiffError
 from .language import lower_to_engine, parse
 from .language.lowering import overload_of
-from .language.nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
+from .language.nodes import Binary, Call, Name, Num, Unary, children, column, label, paused_gc
 from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
 
 MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp")
@@ -359,6 +359,8 @@ def _kinks(source, visited):
         if spec is None or spec.kink is None:
             continue
         params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
+        if isinstance(node, Call) and node.keepdims:
+            params["keepdims"] = True
         if np.any(spec.kink.at(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
             found.append(f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
@@ -395,7 +397,7 @@ def _non_finite_origins(source, visited):
             if id(tensor) not in computed and message not in found:
                 found.append(message)
             continue
-        what = node.func if isinstance(node, Call) else getattr(node, "op", "")
+        what = label(node, quote=False)
         snippet = source[node.start:node.end]
         args = ", ".join(_describe(np.asarray(t.data)) for t in _child_tensors(node, visited))
         found.append(f"{what} at column {column(node)} ({snippet}) produced {_describe(tensor.data)}"

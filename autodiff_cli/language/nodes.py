@@ -134,6 +134,19 @@ def children(node):
     return ()
 
 
+def label(node, quote=True):
+    """How messages name a node's operation: sin, '+' (quote=False: +), the list [...], indexing."""
+    if isinstance(node, Call):
+        return node.func
+    if isinstance(node, (Binary, Unary)):
+        return f"'{node.op}'" if quote else node.op
+    if isinstance(node, Stack):
+        return "the list [...]"
+    if isinstance(node, Index):
+        return "indexing"
+    return ""
+
+
 def column(node):
     """The 1-based column an error about this node should point at (a binary node's operator,
     an index's '[')."""
