@@ -437,12 +437,18 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
         except AutodiffError as err:
             return _input_error(err, expr, json_output)
         from .evaluate import evaluate
+        if check:
+            from .check import prepare   # import the CAS outside the check's time budget
+            prepare()
         result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
                           trace=bool(steps or graph or dot), **options)
         return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
+    except MemoryError:           # the result computed, but printing it does not fit
+        return _input_error(AutodiffError("limit", "out of memory while writing the result (lower "
+                                                   "AUTODIFF_MAX_ELEMENTS to be stopped earlier)"), expr, json_output)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         return _internal_error(exc, debug, expression=expr, json_output=json_output)
 

@@ -98,7 +98,7 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
 
     if check:
-        from .check import cross_check   # SymPy is imported only on this path
+        from .check import cross_check   # the CAS is imported only on this path
         result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
         if result.check.passed is False:
             result.status = "mismatch"
@@ -349,7 +349,8 @@ def _jacobian(result, output, leaves):
 # --- what the forward pass tells about the point -----------------------------------------------
 
 def _kinks(source, visited):
-    """Non-differentiable points the forward pass went through, as the op table describes them."""
+    """Non-differentiable points the forward pass went through, as the op table describes them:
+    (tree node, description) pairs (the check excuses the derivative entries under the node)."""
     values = {id(node): np.asarray(t.data) for node, t in visited}
     found = []
     for node, tensor in visited:
@@ -363,8 +364,8 @@ def _kinks(source, visited):
             params["keepdims"] = True
         if np.any(spec.kink.at(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
-            found.append(f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
-                         f"PyTorch's convention {spec.kink.convention} was used")
+            found.append((node, f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
+                         f"PyTorch's convention {spec.kink.convention} was used"))
     return found
 
 

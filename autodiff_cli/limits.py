@@ -14,6 +14,8 @@ WORKER_QUEUE_BYTES = 32 * 1024  # batch: bytes of records that may queue up behi
 SYMPY_MAX_ELEMENTS = 64        # check: total input elements SymPy gets element symbols for
 SYMPY_MAX_NODES = 400          # check: parse-tree size beyond which symbolic derivatives get unwieldy
 SYMPY_MAX_SECOND_ORDER = 16    # check: Hessian symbols differentiated twice
+SYMPY_MAX_JACOBIAN_ENTRIES = 4096  # check: Jacobian entries (outputs x inputs) derived symbolically
+CHECK_CACHE_SIZE = 256         # check: expressions whose compiled derivatives a process keeps (LRU)
 
 _reported = set()
 
