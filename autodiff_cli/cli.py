@@ -127,6 +127,8 @@ Examples:
   autodiff hessian "x**2*y + y**3" x=1 y=2
   autodiff jacobian "x*y" x=[1,2] y=3
   autodiff minimize "(x-3)**2 + (y+1)**2" x=0 y=0
+  autodiff derivatives "x**4*y" x=2 y=1 --order 3
+  autodiff jvp "sin(x)*y" x=1 y=2 --tangent x=1 --tangent y=0
   autodiff batch records.jsonl --json
   autodiff plot "sin(x)*x" x=-6:6
 
@@ -169,6 +171,19 @@ Examples:
 Stops after --steps updates (at most AUTODIFF_MAX_MINIMIZE_STEPS, default 100000), when the
 gradient norm is <= --tol, or when the value or the gradient stops being finite ("diverged",
 exit code 1). Updates follow torch.optim.SGD / torch.optim.Adam step for step.
+"""
+
+DERIVATIVES_EPILOG = """\b
+Examples:
+  autodiff derivatives "x**4*y" x=2 y=1 --order 3
+  autodiff derivatives "sin(x)*exp(y)" x=0.5 y=1 --order 4 --wrt x --json
+"""
+
+JVP_EPILOG = """\b
+Examples:
+  autodiff jvp "sin(x)*y" x=1 y=2 --tangent x=1 --tangent y=0
+  autodiff jvp "softmax(W)" "W=[[1,2],[3,4]]" --tangent "W=[[1,0],[0,1]]" --json
+(a variable without --tangent has tangent zero)
 """
 
 BATCH_EPILOG = """\b
@@ -349,6 +364,43 @@ class BatchCommand(TyperCommand):
         return super().parse_args(ctx, args)
 
 
+@app.command(cls=ExprCommand, epilog=DERIVATIVES_EPILOG,
+             short_help="Every derivative of a scalar EXPR up to --order N (default 3).")
+def derivatives(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    order: Annotated[int, typer.Option(
+        "--order", min=1, metavar="N", help="Highest order (N >= 1), by repeated double backward.")] = 3,
+    wrt: WrtOpt = None,
+    json_output: JsonOpt = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+):
+    """Every derivative of a scalar EXPR w.r.t. its scalar variables, up to order N."""
+    raise typer.Exit(_run("derivatives", expr, bindings, order=order, wrt=wrt, json_output=json_output,
+                          check=check, random_seed=random_seed, debug=debug))
+
+
+@app.command(cls=ExprCommand, epilog=JVP_EPILOG,
+             short_help="Forward mode: the Jacobian-vector product J.t in one forward pass.")
+def jvp(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    tangent: Annotated[Optional[list[str]], typer.Option(
+        "--tangent", "-t", metavar="NAME=VALUE",
+        help="The tangent of a variable (its shape); once per variable, zero where not given.")] = None,
+    wrt: WrtOpt = None,
+    json_output: JsonOpt = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+):
+    """J.t for any output shape, by forward mode: tangents carried beside the values."""
+    raise typer.Exit(_run("jvp", expr, bindings, tangents=tangent or [], wrt=wrt, json_output=json_output,
+                          check=check, random_seed=random_seed, debug=debug))
+
+
 @app.command(cls=BatchCommand, epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
 def batch(
     source: Annotated[str, typer.Argument(
@@ -449,12 +501,15 @@ def _input_error(err, expression, json_output):
     return EXIT_USAGE
 
 
-def _parse_bindings(args):
-    """NAME=VALUE arguments -> {name: value text}; the texts are parsed by evaluate()."""
+def _parse_bindings(args, what="binding"):
+    """NAME=VALUE arguments (bindings, or --tangent values) -> {name: value text}; the texts are
+    parsed by evaluate()."""
     from .bindings import parse_binding_arg
     from .errors import AutodiffError
     values = {}
     for arg in args or ():
+        if "=" not in arg and what == "tangent":
+            raise AutodiffError("usage", f"--tangent needs NAME=VALUE, like --tangent x=1, got '{arg}'")
         if "=" not in arg:
             if arg.startswith("-"):
                 raise AutodiffError("usage", f"no such option: {arg}",
@@ -463,7 +518,8 @@ def _parse_bindings(args):
                                 hint="the expression comes first, e.g. autodiff grad \"x**2 + y\" x=3 y=1")
         name, text = parse_binding_arg(arg)
         if name in values:
-            raise AutodiffError("binding", f"{name} is bound twice", len(name) + 1, source=arg,
+            raise AutodiffError("binding", f"{name} is bound twice" if what == "binding" else
+                                f"the tangent of {name} is given twice", len(name) + 1, source=arg,
                                 hint="give each variable one value")
         values[name] = text
     return values
@@ -490,13 +546,19 @@ def _guarded(expr, binding_args, json_output, debug, work):
 
 
 def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False, check=True,
-         random_seed=None, debug=False, steps=False, graph=False, dot=None):
+         random_seed=None, debug=False, steps=False, graph=False, dot=None, order=None, tangents=None):
     def work(bindings):
+        from .errors import AutodiffError
         from .evaluate import evaluate
+        try:
+            options = {"grad": {"gradient": gradient}, "derivatives": {"order": order},
+                       "jvp": {"tangents": _parse_bindings(tangents, "tangent") if tangents is not None else None},
+                       }.get(mode, {})
+        except AutodiffError as err:
+            return _input_error(err, expr, json_output)
         if check:
             from .check import prepare   # import the CAS outside the check's time budget
             prepare()
-        options = {"gradient": gradient} if mode == "grad" else {}
         result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
                           trace=bool(steps or graph or dot), **options)
         return _report(result, _print_result, json_output=json_output, steps=steps, graph=graph, dot=dot)
