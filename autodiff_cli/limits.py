@@ -67,3 +67,8 @@ def max_line_bytes():
     """Longest batch input line accepted (bytes); a longer line becomes an error record without
     ever being held in memory whole. AUTODIFF_MAX_LINE_BYTES."""
     return _env_number("AUTODIFF_MAX_LINE_BYTES", 64 * 1024 * 1024)
+
+
+def max_minimize_steps():
+    """Most optimizer steps one `minimize` may take (--steps). AUTODIFF_MAX_MINIMIZE_STEPS."""
+    return _env_number("AUTODIFF_MAX_MINIMIZE_STEPS", 100_000)
