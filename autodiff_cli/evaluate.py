@@ -372,7 +372,7 @@ def _kinks(source, visited):
         params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
         if isinstance(node, Call) and node.keepdims:
             params["keepdims"] = True
-        if np.any(spec.kink.at(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
+        if np.any(spec.kink.found(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
             found.append((node, f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
                          f"PyTorch's convention {spec.kink.convention} was used"))

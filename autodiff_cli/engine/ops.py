@@ -18,7 +18,7 @@ import numpy as np
 from . import symbolic as sym
 from .forward import diagonal, linear
 from .graph import Tensor, defop, raw
-from .spec import Kink, Node, OpSpec
+from .spec import Kink, Node, OpSpec, Pole
 
 __all__ = ["OPS"]
 
@@ -71,8 +71,9 @@ def _tie_share(a, b):
     return (a > b) + 0.5 * (a == b)
 
 
-def _tied(ans, a, b):
-    return np.equal(*np.broadcast_arrays(a, b))
+def _tie_gap(a, b):
+    """a - b, and 0 wherever a == b (infinite ties too, where a - b is nan)."""
+    return np.where(np.equal(a, b), 0.0, np.subtract(a, b))
 
 
 # Reductions: `axis` is None or a sorted tuple of non-negative axes by the time a node sees it.
@@ -167,7 +168,8 @@ def _elementwise_extremum(name, node, forward, winner_first, sympy_name):
                    lambda F, g, ans, a, b: g * _tie_share(*winner_first(raw(b), raw(a)))), jvp=diagonal,
                   language=(name[:3],), methods=(name,), torch=name, domain=("lattice", "lattice_half"),
                   sympy=sym.elementwise(lambda sp, a, b: getattr(sp, sympy_name)(a, b), 2),
-                  kink=Kink(_tied, "has tied arguments", "(half the gradient to each side)"), elementwise=True)
+                  kink=Kink(None, "has tied arguments", "(half the gradient to each side)", where=_tie_gap,
+                            text=f"{name[:3]} with tied arguments"), elementwise=True)
 
 
 # Products: numpy's matmul rules (1-D operands are vectors, leading dimensions broadcast).
@@ -223,20 +225,35 @@ def _argument_front(node, convert):
     return front
 
 
-def _zero_argument(ans, x):
-    return x == 0
+def _argument(x):
+    return x
 
 
-def _at_zero(convention):
-    return Kink(_zero_argument, "is evaluated where its argument is 0", convention)
+def _at_zero(convention, text):
+    return Kink(None, "is evaluated where its argument is 0", convention, where=_argument, text=text)
+
+
+def _infinite_slope_at_one(name):
+    """asin/acos at ±1: marked by the plot; the forward pass notes nothing there (at: never), the
+    check reports the infinite derivative as a non-finite value."""
+    return Kink(lambda ans, x: False, "is evaluated at ±1", f"{name}'(±1) = inf",
+                where=lambda x: 1 - np.square(x), text=f"{name} at ±1 (infinite slope)")
+
+
+def _power_base(steep_or_pole):
+    """The base where the exponent makes 0 a kink (0 < y < 1: infinite slope) or a pole (y < 0), else nan."""
+    def where(base, exponent):
+        base, exponent = np.broadcast_arrays(base, exponent)
+        return np.where(steep_or_pole(exponent), base, np.nan)
+    return where
 
 
 def _unary(name, node, forward, vjp, sympy, domain="any", saves_inputs=True, saves_output=True, kink=None,
-           operators=(), torch=None):
+           pole=None, operators=(), torch=None):
     """The common case: an elementwise function of one argument, also a Tensor method."""
     return OpSpec(name, node, forward, (vjp,), jvp=diagonal, language=(name,), methods=(name,), operators=operators,
                   sympy=sympy, domain=(domain,), torch=torch or name, saves_inputs=saves_inputs,
-                  saves_output=saves_output, kink=kink, elementwise=True)
+                  saves_output=saves_output, kink=kink, pole=pole, elementwise=True)
 
 
 # Stacking, indexing, softmax, logsumexp: the language's array forms.
@@ -366,7 +383,7 @@ OPS = (
            (lambda F, g, ans, a, b: g / b, lambda F, g, ans, a, b: -g * a / (b * b)),
            front=_div_front, language=("/",), operators=("__truediv__", "__rtruediv__"),
            sympy=sym.operator(lambda a, b: a / b), saves_output=False, domain=("any", "nonzero"),
-           torch="div", jvp=diagonal, elementwise=True),
+           pole=Pole(lambda a, b: b, "division by zero"), torch="div", jvp=diagonal, elementwise=True),
     OpSpec("neg", "NegBackward0", lambda x: -x, (lambda F, g, ans, x: -g,),
            language=("-",), operators=("__neg__",), sympy=sym.operator(lambda a: -a),
            saves_inputs=False, saves_output=False, domain=("any",), torch="neg", jvp=diagonal, elementwise=True),
@@ -381,7 +398,9 @@ OPS = (
            front=_power_front, aliases=("pow",), language=("pow", "**"), methods=("pow",),
            operators=("__pow__", "__rpow__"), sympy=sym.elementwise(sym.power, 2),
            kink=Kink(lambda ans, x, y: np.asarray(x) == 0, "has base 0",
-                     "(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0)"),
+                     "(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0)",
+                     where=_power_base(lambda y: (y > 0) & (y < 1)), text="a power with base 0"),   # x**0.5
+           pole=Pole(_power_base(lambda y: y < 0), "a power with base 0"),                          # x**-1
            domain=("pos", "nonzero"), torch="pow", jvp=diagonal, elementwise=True),
 
     # elementwise functions
@@ -390,11 +409,11 @@ OPS = (
     _unary("cos", "CosBackward0", np.cos, lambda F, g, ans, x: -g * F.sin(x), sym.named("cos"),
            saves_output=False),
     _unary("tan", "TanBackward0", np.tan, lambda F, g, ans, x: g * (1.0 + ans * ans), sym.named("tan"),
-           domain="small", saves_inputs=False),
+           domain="small", saves_inputs=False, pole=Pole(np.cos, "tan at an odd multiple of pi/2")),
     _unary("asin", "AsinBackward0", np.arcsin, lambda F, g, ans, x: g / F.sqrt(1.0 - x * x),
-           sym.named("asin"), domain="unit", saves_output=False),
+           sym.named("asin"), domain="unit", saves_output=False, kink=_infinite_slope_at_one("asin")),
     _unary("acos", "AcosBackward0", np.arccos, lambda F, g, ans, x: -g / F.sqrt(1.0 - x * x),
-           sym.named("acos"), domain="unit", saves_output=False),
+           sym.named("acos"), domain="unit", saves_output=False, kink=_infinite_slope_at_one("acos")),
     _unary("atan", "AtanBackward0", np.arctan, lambda F, g, ans, x: g / (1.0 + x * x), sym.named("atan"),
            saves_output=False),
     _unary("sinh", "SinhBackward0", np.sinh, lambda F, g, ans, x: g * F.cosh(x), sym.named("sinh"),
@@ -406,15 +425,16 @@ OPS = (
     _unary("exp", "ExpBackward0", np.exp, lambda F, g, ans, x: g * ans, sym.named("exp"),
            domain="small", saves_inputs=False),
     _unary("log", "LogBackward0", np.log, lambda F, g, ans, x: g / x, sym.named("log"),
-           domain="pos", saves_output=False),
+           domain="pos", saves_output=False, pole=Pole(_argument, "log of 0")),
     _unary("log1p", "Log1PBackward0", np.log1p, lambda F, g, ans, x: g / (1.0 + x),
-           sym.elementwise(lambda sp, x: sp.log(1 + x)), domain="gt_m1", saves_output=False),
+           sym.elementwise(lambda sp, x: sp.log(1 + x)), domain="gt_m1", saves_output=False,
+           pole=Pole(lambda x: x + 1, "log1p of -1")),
     _unary("expm1", "Expm1Backward0", np.expm1, lambda F, g, ans, x: g * (ans + 1.0),
            sym.elementwise(lambda sp, x: sp.exp(x) - 1), domain="small", saves_inputs=False),
     _unary("sqrt", "SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans), sym.named("sqrt"),
-           domain="pos", saves_inputs=False, kink=_at_zero("sqrt'(0) = inf")),
+           domain="pos", saves_inputs=False, kink=_at_zero("sqrt'(0) = inf", "sqrt of 0 (infinite slope)")),
     _unary("abs", "AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)), sym.named("Abs"),
-           domain="nonzero", saves_output=False, kink=_at_zero("abs'(0) = 0"), operators=("__abs__",)),
+           domain="nonzero", saves_output=False, kink=_at_zero("abs'(0) = 0", "abs of 0"), operators=("__abs__",)),
     _unary("sigmoid", "SigmoidBackward0", lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),   # no overflow for any x
            # SymPy form in tanh's form too: its derivative (1 - tanh(x/2)**2)/4 then has terms of size 1
            # where the engine's ans*(1 - ans) rounds, and the cross-check's tolerance sees them
@@ -424,7 +444,7 @@ OPS = (
     # Max's derivative is Heaviside(x), which SymPy evaluates to 1/2 at 0.
     _unary("relu", "ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0),
            sym.elementwise(lambda sp, x: sp.Piecewise((x, x > 0), (0, True))), domain="nonzero",
-           saves_inputs=False, kink=_at_zero("relu'(0) = 0")),
+           saves_inputs=False, kink=_at_zero("relu'(0) = 0", "relu of 0")),
     _unary("softplus", "SoftplusBackward0", lambda x: np.logaddexp(0.0, x),   # log(1 + e^x), no overflow
            lambda F, g, ans, x: g * F.exp(x - ans),                       # sigmoid(x), no overflow either
            sym.elementwise(lambda sp, x: sp.log(1 + sp.exp(x))), torch="nn.functional.softplus"),
