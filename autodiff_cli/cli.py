@@ -202,7 +202,7 @@ WrtOpt = Annotated[Optional[str], typer.Option(
 CheckOpt = Annotated[bool, typer.Option(
     "--check/--no-check", help="Cross-check against SymPy (or finite differences for big expressions).")]
 SeedOpt = Annotated[Optional[int], typer.Option(
-    "--random-seed", metavar="N", help="Seed for rand/randn bindings, so runs repeat.")]
+    "--random-seed", metavar="N", min=0, help="Seed for rand/randn bindings (N >= 0), so runs repeat.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an internal error.")]
 GraphOpt = Annotated[bool, typer.Option("--graph", help="Show the grad_fn graph of the output as a tree.")]
 DotOpt = Annotated[Optional[str], typer.Option(
@@ -267,16 +267,22 @@ def batch(
         metavar="[FILE|-]", help="JSON Lines or text records; '-' (the default) reads stdin.")] = "-",
     json_output: JsonOpt = False,
     jobs: Annotated[int, typer.Option(
-        "-j", "--jobs", min=0, metavar="N", help="Worker processes (0: one per CPU; 1: no workers).")] = 1,
+        "-j", "--jobs", min=0, metavar="N",
+        help="Worker processes (0: one per CPU; 1: no workers; at most 4 per CPU).")] = 1,
     timeout: Annotated[Optional[float], typer.Option(
-        "--timeout", metavar="SECONDS", min=0.0,
-        help="Time limit per record in seconds (0: none; default: AUTODIFF_TIMEOUT or 10).")] = None,
+        "--timeout", metavar="SECONDS", min=0.0, max=1_000_000.0,
+        help="Time limit per record in seconds, up to 10^6 (0: none; default: AUTODIFF_TIMEOUT or 10).")] = None,
     wrt: WrtOpt = None,
     check: CheckOpt = True,
     random_seed: SeedOpt = None,
     debug: DebugOpt = False,
 ):
     """Every record of FILE (or stdin), one result per record, in input order."""
+    problem = _settings_problem()
+    if problem:
+        from .ui.console import escape_text, write_stderr
+        write_stderr(f"error: {escape_text(problem.message)}")
+        raise typer.Exit(EXIT_USAGE)
     try:
         from .batch import run_batch
         code = run_batch(source, json_output=json_output, jobs=jobs, timeout=timeout, check=check,
@@ -335,11 +341,22 @@ def _parse_bindings(args):
     return values
 
 
+def _settings_problem():
+    """An environment variable set out of its range (AUTODIFF_TIMEOUT=1e10), as an AutodiffError."""
+    from .limits import settings_problem
+    from .errors import AutodiffError
+    problem = settings_problem()
+    return AutodiffError("usage", problem) if problem else None
+
+
 def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False, check=True,
          random_seed=None, debug=False, steps=False, graph=False, dot=None):
     from .errors import AutodiffError
     try:
         try:
+            problem = _settings_problem()
+            if problem:
+                raise problem
             bindings = _parse_bindings(binding_args)
         except AutodiffError as err:
             return _input_error(err, expr, json_output)

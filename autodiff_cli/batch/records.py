@@ -14,6 +14,7 @@ line) are handled; line numbers are physical lines.
 import json
 
 from ..errors import AutodiffError
+from ..limits import MAX_RECORD_DEPTH
 from .reader import NOT_READY, LongLine
 
 MODES = ("grad", "hessian", "jacobian")
@@ -88,6 +89,21 @@ def _type_name(value):
     return "an object"
 
 
+def _too_deep(obj):
+    """The key of `obj` whose value nests lists/objects more than MAX_RECORD_DEPTH deep, or None
+    (iterative: a deep value must not exhaust the stack here, nor later when it is pickled for a
+    worker or written out)."""
+    for key, value in obj.items():
+        stack = [(value, 1)]
+        while stack:
+            item, depth = stack.pop()
+            if isinstance(item, (list, dict)):
+                if depth > MAX_RECORD_DEPTH:
+                    return key
+                stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return None
+
+
 def _no_duplicate_keys(pairs):
     seen = {}
     for key, value in pairs:
@@ -109,9 +125,14 @@ def parse_json_record(text):
         raise RecordError(f"invalid JSON record: {exc}") from None
     if not isinstance(obj, dict):
         raise RecordError(f"a JSON record must be an object like {{\"expr\": \"x**2\"}}, not {_type_name(obj)}")
-    record_id = obj.get("id")
     expr = obj.get("expr")
     shown = expr if isinstance(expr, str) else ""
+    too_deep = _too_deep(obj)
+    if too_deep:
+        echoed = obj.get("id") if _too_deep({"id": obj.get("id")}) is None else None
+        raise RecordError(f"invalid JSON record: {json.dumps(too_deep)} is nested more than "
+                          f"{MAX_RECORD_DEPTH} deep", expression=shown, record_id=echoed)
+    record_id = obj.get("id")
 
     def fail(message):
         raise RecordError(message, expression=shown, record_id=record_id)

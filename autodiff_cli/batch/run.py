@@ -108,14 +108,19 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
         err.flush()
         return 2
 
+    cpus = os.cpu_count() or 1
     if jobs is None or jobs == 0:
-        jobs = os.cpu_count() or 1
+        jobs = cpus
     if not isinstance(jobs, int) or jobs < 0:
         return fail(f"--jobs must be a whole number >= 0, not {jobs}")
-    if timeout is None:
-        timeout = limits.record_timeout()
-    if timeout is not None and timeout < 0:
-        return fail(f"--timeout must be >= 0 seconds (0: no limit), not {timeout:g}")
+    jobs = min(jobs, cpus * limits.MAX_JOBS_PER_CPU)   # more would only compete for the CPUs
+    try:
+        if timeout is None:
+            timeout = limits.record_timeout()
+    except limits.SettingOutOfRange as exc:
+        return fail(exc.message)
+    if not 0 <= timeout <= limits.MAX_SECONDS:       # (also false for nan)
+        return fail(f"--timeout must be between 0 and {limits.MAX_SECONDS:.0f} seconds (0: no limit), not {timeout:g}")
     if isinstance(wrt, str):
         wrt = [w.strip() for w in wrt.split(",") if w.strip()] or None
     config = {"check": check, "random_seed": random_seed, "timeout": timeout or None, "wrt": wrt}
