@@ -305,9 +305,22 @@ def _internal_error(exc, debug, *, expression=None, json_output=False):
         write_stderr(f"error: internal error: {escape_text(f'{type(exc).__name__}: {exc}')} "
                      f"(run with --debug for the traceback)")
     if json_output and expression is not None:
-        from .result import dumps, error_record
-        sys.stdout.write(dumps(error_record(expression, "internal", f"{type(exc).__name__}: {exc}")) + "\n")
+        from .result import error_record
+        _print_error_record(error_record(expression, "internal", f"{type(exc).__name__}: {exc}"))
     return EXIT_USAGE
+
+
+def _print_error_record(record):
+    """An error's JSON record on stdout (after its stderr line); a failed write is one more line."""
+    from .result import dumps
+    from .ui.console import cannot_write, quiet_output, write_stderr
+    try:
+        sys.stdout.write(dumps(record) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_output()
+    except OSError as exc:
+        write_stderr(cannot_write(exc))
 
 
 def _input_error(err, expression, json_output):
@@ -316,8 +329,8 @@ def _input_error(err, expression, json_output):
     from .ui.errors import error_text
     write_stderr(error_text(err))
     if json_output:
-        from .result import dumps, error_record
-        sys.stdout.write(dumps(error_record(expression, err)) + "\n")
+        from .result import error_record
+        _print_error_record(error_record(expression, err))
     return EXIT_USAGE
 
 
@@ -375,12 +388,15 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
 def _report(result, *, json_output, steps, graph, dot):
     """Print a result where it belongs; returns the exit code (the result's, even if the reader of
     stdout went away early)."""
-    from .ui.console import quiet_output
+    from .ui.console import cannot_write, quiet_output, write_stderr
     try:
         return _print_result(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
     except BrokenPipeError:
         quiet_output()
         return result.exit_code
+    except OSError as exc:           # a full disk, /dev/full: say so, without a traceback
+        write_stderr(cannot_write(exc))
+        return EXIT_USAGE
 
 
 def _print_result(result, *, json_output, steps, graph, dot):

@@ -11,11 +11,12 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 
 from .. import limits
 from ..deadline import AlarmScope
 from ..result import dumps
-from ..ui.console import isatty, quiet_output
+from ..ui.console import cannot_write, isatty, quiet_output
 from .execute import evaluator, run_record, unreadable_record
 from .reader import LineReader, encoding_problem, open_source
 from .records import RecordError, read_records
@@ -25,6 +26,24 @@ SLOWEST_SHOWN = 3
 
 class OutputClosed(Exception):
     """The reader of our output went away (EPIPE): stop quietly."""
+
+
+class OutputFailed(Exception):
+    """Writing our output failed otherwise (a full disk): exit 2, blaming the output."""
+
+
+@contextmanager
+def writing():
+    """Turn an error writing the output into OutputClosed (EPIPE) or OutputFailed, so that it is
+    never mistaken for an error reading the input."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise OutputClosed() from None
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise OutputClosed() from None
+        raise OutputFailed(exc) from None
 
 
 class Batch:
@@ -41,18 +60,12 @@ class Batch:
 
     def emit(self, payload, status, elapsed, line, record_id, expression, kind=None):
         """Write one output record (a JSON line, or a dict for the human row) and count it."""
-        try:
+        with writing():
             if self.json_output:
                 self.out.write((payload if isinstance(payload, str) else dumps(payload)) + "\n")
                 self.out.flush()
             else:
                 self.report.row(payload if isinstance(payload, dict) else json.loads(payload))
-        except BrokenPipeError:
-            raise OutputClosed() from None
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:
-                raise OutputClosed() from None
-            raise
         self._count(status, elapsed, line, record_id, expression, kind)
 
     def emit_record(self, out, elapsed):
@@ -157,15 +170,20 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
             progress.stop()
             progress = None
         from ..ui.batch_report import print_summary, stderr_console
-        print_summary(stderr_console(err) if json_output else batch.report.console,
-                      batch.stats, time.perf_counter() - started)
-        if not json_output:
-            out.flush()
+        with writing():
+            print_summary(stderr_console(err) if json_output else batch.report.console,
+                          batch.stats, time.perf_counter() - started)
+            if not json_output:
+                out.flush()
         stats = batch.stats
         return 0 if stats["ok"] == stats["records"] else 1
     except (OutputClosed, BrokenPipeError):
         quiet_output(out)
         return 0
+    except OutputFailed as exc:
+        err.write(cannot_write(exc.args[0], out) + "\n")
+        err.flush()
+        return 2
     except OSError as exc:
         return fail(f"{'stdin' if source == '-' else source}: {exc.strerror or exc}")
     except KeyboardInterrupt:
