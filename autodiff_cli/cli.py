@@ -275,6 +275,10 @@ def batch(
     wrt: WrtOpt = None,
     check: CheckOpt = True,
     random_seed: SeedOpt = None,
+    files_root: Annotated[Optional[str], typer.Option(
+        "--files-root", metavar="DIR",
+        help="Folder whose files @path bindings may read (default: the batch file's folder; stdin: the "
+             "current directory).")] = None,
     debug: DebugOpt = False,
 ):
     """Every record of FILE (or stdin), one result per record, in input order."""
@@ -286,7 +290,7 @@ def batch(
     try:
         from .batch import run_batch
         code = run_batch(source, json_output=json_output, jobs=jobs, timeout=timeout, check=check,
-                         random_seed=random_seed, wrt=wrt)
+                         random_seed=random_seed, wrt=wrt, files_root=files_root)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         code = _internal_error(exc, debug)
     raise typer.Exit(code)

@@ -7,6 +7,7 @@ with status "error". Used alike by the serial loop and by every worker of the po
 """
 import time
 
+from ..bindings import files_under
 from ..deadline import Deadline
 from ..errors import AutodiffError
 from ..result import error_record
@@ -43,7 +44,7 @@ def run_record(line, record, config):
         wrt = config["wrt"]
     where = {"line": line, "id": record_id}
     try:
-        with Deadline(config["timeout"], RecordTimeout()):
+        with Deadline(config["timeout"], RecordTimeout()), files_under(*config["files"]):
             result = evaluator()(
                 expr, record.get("bindings") or {}, wrt=wrt, gradient=record.get("gradient"),
                 mode=record.get("mode") or "grad", check=config["check"], random_seed=config["random_seed"])

@@ -104,12 +104,14 @@ def run_serial(batch, records, progress, reader):
 
 
 def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_seed=None, wrt=None,
-              out=None, err=None, stdin=None):
+              files_root=None, out=None, err=None, stdin=None):
     """Run every record of `source` (a path, or "-" for stdin); returns the exit code:
     0 every record ok, 1 any record not ok, 2 unusable input (then one `error: ...` line on err).
 
     jobs: worker processes (0: one per CPU; 1: in this process). timeout: seconds per record
     (None: limits.record_timeout(); 0: no limit). wrt: default `wrt` for records without one.
+    files_root: the folder `@file` bindings may read from (default: the batch file's folder, or
+    the current directory for stdin); a relative `@path` is read from the batch file's folder.
     out/err/stdin default to sys.stdout, sys.stderr, sys.stdin.buffer (stdin must be binary).
     """
     out = sys.stdout if out is None else out
@@ -136,7 +138,11 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
         return fail(f"--timeout must be between 0 and {limits.MAX_SECONDS:.0f} seconds (0: no limit), not {timeout:g}")
     if isinstance(wrt, str):
         wrt = [w.strip() for w in wrt.split(",") if w.strip()] or None
-    config = {"check": check, "random_seed": random_seed, "timeout": timeout or None, "wrt": wrt}
+    folder = os.getcwd() if source == "-" else os.path.dirname(os.path.abspath(source))
+    if files_root is not None and not os.path.isdir(files_root):
+        return fail(f"--files-root {files_root}: not a directory")
+    config = {"check": check, "random_seed": random_seed, "timeout": timeout or None, "wrt": wrt,
+              "files": (folder, folder if files_root is None else files_root)}
 
     opened = open_source(source, stdin)
     if isinstance(opened, str):
