@@ -74,10 +74,7 @@ def _limit(max_elements):
     return limits.max_elements() if max_elements is None else max_elements
 
 
-def _size(shape):
-    """Elements an array of this shape counts as: an empty dimension counts as 1, so that
-    zeros(10000000,0) (ten million empty rows, each printed as []) is as big as zeros(10000000)."""
-    return math.prod(max(int(d), 1) for d in shape)
+_size = limits.counted_elements     # an empty dimension counts as 1
 
 
 def _check_size(what, count, max_elements, shape=None, fail=None, column=None):

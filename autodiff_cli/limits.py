@@ -55,8 +55,16 @@ def _env_number(name, default, kind=int, maximum=None):
     return default
 
 
+def counted_elements(shape):
+    """Elements an array of this shape counts as against max_elements(): an empty dimension counts
+    as 1, so that zeros(10000000,0) (ten million empty rows, each printed as []) is as big as
+    zeros(10000000)."""
+    return math.prod(max(int(d), 1) for d in shape)
+
+
 def max_elements():
-    """Largest array a binding may construct or load (elements). AUTODIFF_MAX_ELEMENTS."""
+    """Largest array a binding may construct or load, or an op may compute (elements, as
+    counted_elements counts them). AUTODIFF_MAX_ELEMENTS."""
     return _env_number("AUTODIFF_MAX_ELEMENTS", 10**8)
 
 

@@ -12,6 +12,7 @@ import importlib
 
 import numpy as np
 
+from .. import limits
 from ..errors import AutodiffError
 from .functions import BINARY_OPERATORS, FUNCTIONS, UNARY_OPERATORS, as_object_array
 from .nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
@@ -61,11 +62,16 @@ def lower_to_engine(program, env, on_node=None):
     Returns (output tensor, {intermediate name: tensor}).
     """
     engine = importlib.import_module("autodiff_cli.engine")
+    limit = limits.max_elements()
 
     def number(node):
         return node.value    # a plain number, as in PyTorch's x**2: PowBackward0 keeps 2 as a parameter
 
     def compute(node, overload, args, axis):
+        # Only an op of two arrays can make a result bigger than its inputs (a scalar operand
+        # cannot): check its size before numpy allocates it.
+        if len(args) == 2 and getattr(args[0], "ndim", 0) and getattr(args[1], "ndim", 0):
+            _check_result_size(node, overload, args, limit, program.source)
         function = engine.FUNCTIONS[overload.name]
         return function(*args, axis=axis) if axis is not None else function(*args)
 
@@ -156,15 +162,44 @@ def _shape_of(value):
     return tuple(shape) if shape is not None else np.shape(value)
 
 
+def _where(node):
+    """'+' at column 3, sum() at column 1: the operation and its place, for messages."""
+    label = f"'{node.op}'" if isinstance(node, (Binary, Unary)) else f"{node.func}()"
+    return f"{label} at column {column(node)}"
+
+
+def _result_shape(overload, a, b):
+    """The shape numpy will give `overload(a, b)` (two arrays), without computing it; None when
+    the shapes do not fit (the op itself then raises the shape error)."""
+    try:
+        if overload.name != "matmul":
+            return np.broadcast_shapes(a, b)
+        if len(a) == 1 and len(b) == 1:
+            return ()
+        if len(b) == 1:
+            return a[:-1]
+        if len(a) == 1:
+            return b[:-2] + b[-1:]
+        return np.broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1])
+    except ValueError:
+        return None
+
+
+def _check_result_size(node, overload, args, limit, source):
+    a, b = _shape_of(args[0]), _shape_of(args[1])
+    if limits.counted_elements(a) * limits.counted_elements(b) <= limit:   # a bound on the result's
+        return
+    shape = _result_shape(overload, a, b)
+    if shape is not None and limits.counted_elements(shape) > limit:
+        empty = ", an empty dimension counting as 1" if 0 in shape else ""
+        raise AutodiffError("limit", f"{_where(node)}: the result would have shape {shape}, "
+                                     f"{limits.counted_elements(shape)} elements{empty}; the limit is {limit}",
+                            column(node), hint="set AUTODIFF_MAX_ELEMENTS to raise it", source=source)
+
+
 def _shape_error(node, overload, args, axis, exc, source):
     """Say which operation, where, and with which shapes, instead of numpy's wording."""
-    if isinstance(node, Binary):
-        label = f"'{node.op}'"
-    elif isinstance(node, Unary):
-        label = f"'{node.op}'"
-    else:
-        label = f"{node.func}()"
-    where = f"{label} at column {column(node)}"
+    where = _where(node)
     shapes = [_shape_of(a) for a in args]
     text = str(exc)
     if overload.name == "matmul" and len(shapes) == 2:
