@@ -14,6 +14,7 @@ MAX_NUMBER_LENGTH = 400        # characters in one number literal; float64 needs
 MAX_LIST_DEPTH = 32            # nesting of a list binding (numpy itself supports at most 64 dimensions)
 MAX_RECORD_DEPTH = 64          # nesting of any JSON value in a batch record (an id, a binding)
 WORKER_QUEUE_BYTES = 32 * 1024  # batch: bytes of records that may queue up behind a busy worker
+WINDOW_BYTES = 8 * 1024 * 1024  # batch: bytes of input lines in flight (read, not yet written), past the first
 SYMPY_MAX_ELEMENTS = 64        # check: total input elements SymPy gets element symbols for
 SYMPY_MAX_NODES = 400          # check: parse-tree size beyond which symbolic derivatives get unwieldy
 SYMPY_MAX_SECOND_ORDER = 16    # check: Hessian symbols differentiated twice

@@ -17,7 +17,7 @@ import time
 from collections import deque
 
 from ..deadline import AlarmScope
-from ..limits import WORKER_QUEUE_BYTES
+from ..limits import WINDOW_BYTES, WORKER_QUEUE_BYTES
 from ..result import dumps, error_record
 from .execute import run_record, timeout_message, unreadable_record
 from .reader import NOT_READY
@@ -159,7 +159,9 @@ class Pool:
         self.config, self.json_output = config, json_output
         timeout = config["timeout"]
         self.hard_limit = (timeout * 1.1 + 1.0) if timeout else None   # SIGALRM first; the kill is a backstop
-        self.window = max(64, jobs * self.CHUNK * 4)       # records read but not yet written
+        self.window = max(64, jobs * self.CHUNK * 4)       # records read but not yet written...
+        self.window_bytes = 0       # ...and the bytes of their input lines, at most WINDOW_BYTES past the first
+        self.sizes = {}             # seq -> bytes of its input line
         self.jobs = jobs
         self.workers = []           # started as records arrive: never more than records in flight
         self.pending = deque()      # (seq, line, record) read, not yet sent
@@ -193,8 +195,9 @@ class Pool:
     def _read(self, records, reader):
         """Read while the window has room, without waiting for input while work is in flight.
         True if input has not arrived yet (a non-blocking read found no whole line)."""
-        while not self.exhausted and self.next_seq - self.next_out < self.window:
+        while not self.exhausted and self._room():
             reader.blocking = not (self.pending or self.ready or any(w.outstanding for w in self.workers))
+            before = reader.bytes_read
             try:
                 line, record = next(records)
             except StopIteration:
@@ -203,6 +206,8 @@ class Pool:
             if record is NOT_READY:
                 return True
             seq, self.next_seq = self.next_seq, self.next_seq + 1
+            self.sizes[seq] = reader.bytes_read - before
+            self.window_bytes += self.sizes[seq]
             if isinstance(record, RecordError):
                 self.meta[seq] = (line, record.record_id, record.expression)
                 self._finish(seq, unreadable_record(line, record), "error", 0.0, record.kind)
@@ -210,6 +215,12 @@ class Pool:
                 self.meta[seq] = (line, record.get("id"), record["expr"])
                 self.pending.append((seq, line, record))
         return False
+
+    def _room(self):
+        """Room for one more record in flight: bounded in records and in bytes (a parsed record
+        takes several times its line's bytes), but never fewer than one."""
+        in_flight = self.next_seq - self.next_out
+        return in_flight == 0 or (in_flight < self.window and self.window_bytes < WINDOW_BYTES)
 
     def _send(self):
         """Top up every worker to about two chunks of work. (A big message goes only to an idle
@@ -249,6 +260,7 @@ class Pool:
         """Write what is done, in input order."""
         while self.next_out in self.ready:
             batch.emit(*self.ready.pop(self.next_out))
+            self.window_bytes -= self.sizes.pop(self.next_out)
             self.next_out += 1
 
     def _collect(self, busy, input_fd):
