@@ -67,14 +67,15 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None):
     if any(np.size(result.inputs[name]) == 0 for name in result.wrt):
         return CheckReport("none", None, None, notes=["an input is empty; nothing to check"])
     report = None
+    budget = limits.check_time_budget()     # out of range: a usage error, not a quiet fallback
     try:
         _require_small(program, result)
-        with time_limit(limits.check_time_budget()):
+        with time_limit(budget):
             report = _sympy_check(program, result, seed)
     except _Unsuitable as why:
         notes.append(f"SymPy not used: {why}")
     except TimeLimitExceeded:
-        notes.append(f"SymPy took longer than {limits.check_time_budget():g} s (set AUTODIFF_CHECK_SECONDS to "
+        notes.append(f"SymPy took longer than {budget:g} s (set AUTODIFF_CHECK_SECONDS to "
                      f"give it longer); finite differences used instead")
     except (TypeError, ValueError, AttributeError, NotImplementedError, ZeroDivisionError, OverflowError,
             RecursionError, AutodiffError) as err:
