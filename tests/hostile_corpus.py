@@ -543,11 +543,12 @@ grad("sum(x-y)", "x=rand(100000,1)", "y=rand(100000)", category=K, id="result-10
 grad("sum(x*y)", "x=rand(1000,1)", "y=rand(1,1000)", rc=0, category=K, id="result-size-at-limit",
      env={"AUTODIFF_MAX_ELEMENTS": "1000000"})
 
-# finding 5: the records in flight are bounded in bytes: 80 records of 1.5 MB, each 10 MB once
-# parsed. The old window held 64 of them (parent peak 1 GB of address space; now 0.28 GB).
+# finding 5: the records in flight are bounded in bytes: 40 records of 1.5 MB, each 10 MB once
+# parsed. The old window (64 records) held all of them while the workers were busy (parent peak
+# over 0.55 GB of address space); now 8 MiB of lines (0.28 GB). 300 s: a hang guard only.
 BIG_RECORD = jl({"expr": "sum(x)", "bindings": {"x": [1.5] * 300_000}})
-batch_stdin(K, "big-records-jobs-2", BIG_RECORD * 80, 0, extra=["--jobs", "2"], records=80,
-            address_space=768 * 1024**2)
+batch_stdin(K, "big-records-jobs-2", BIG_RECORD * 40, 0, extra=["--jobs", "2"], records=40,
+            address_space=480 * 1024**2, timeout=300.0)
 
 # finding 7: a batch file reads files from its own folder only (make_files: fenced/)
 add(K, "batch-files-fenced", ["batch", "{tmp}/fenced/records.txt", J, NO], 1, records=7,
