@@ -12,6 +12,7 @@ are skipped; CRLF line ends, a UTF-8 byte order mark and invalid UTF-8 (a Record
 line) are handled; line numbers are physical lines.
 """
 import json
+from itertools import chain
 
 from ..errors import AutodiffError
 from ..limits import MAX_RECORD_DEPTH
@@ -90,17 +91,18 @@ def _type_name(value):
 
 
 def _too_deep(obj):
-    """The key of `obj` whose value nests lists/objects more than MAX_RECORD_DEPTH deep, or None
-    (iterative: a deep value must not exhaust the stack here, nor later when it is pickled for a
-    worker or written out)."""
+    """The key of `obj` whose value nests lists/objects more than MAX_RECORD_DEPTH deep, or None.
+    Level by level, without recursion (a deep value must not exhaust the stack here, nor later
+    when it is pickled for a worker or written out); a level of numbers is looked at in C."""
     for key, value in obj.items():
-        stack = [(value, 1)]
-        while stack:
-            item, depth = stack.pop()
-            if isinstance(item, (list, dict)):
-                if depth > MAX_RECORD_DEPTH:
-                    return key
-                stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+        level, depth = ([value] if type(value) in (list, dict) else []), 1
+        while level:
+            if depth > MAX_RECORD_DEPTH:
+                return key
+            values = list(chain.from_iterable(c.values() if type(c) is dict else c for c in level))
+            kinds = set(map(type, values))
+            level = [v for v in values if type(v) in (list, dict)] if list in kinds or dict in kinds else []
+            depth += 1
     return None
 
 
@@ -127,7 +129,8 @@ def parse_json_record(text):
         raise RecordError(f"a JSON record must be an object like {{\"expr\": \"x**2\"}}, not {_type_name(obj)}")
     expr = obj.get("expr")
     shown = expr if isinstance(expr, str) else ""
-    too_deep = _too_deep(obj)
+    # (fewer brackets than the limit cannot nest deeper: most records skip the walk)
+    too_deep = text.count("[") + text.count("{") > MAX_RECORD_DEPTH and _too_deep(obj)
     if too_deep:
         echoed = obj.get("id") if _too_deep({"id": obj.get("id")}) is None else None
         raise RecordError(f"invalid JSON record: {json.dumps(too_deep)} is nested more than "
