@@ -6,7 +6,8 @@ VALUE is one of
   - a constructor: `rand(2,3)`, `randn(3)`, `ones(2,3)`, `zeros(3)`, `eye(3)`, `eye(2,3)`,
     `arange(4)`, `arange(1,5)`, `arange(0,1,0.25)`, `linspace(0,1,5)`
   - a file: `@path.npy` (never unpickled) or `@path.csv` (comma separated, one row a line, `#` comments,
-    UTF-8 with or without a byte order mark)
+    UTF-8 with or without a byte order mark). Inside `files_under(folder, root)` (batch mode) a
+    relative path is read from `folder`, and a path that resolves outside `root` is refused.
 
 Every value comes back as a float64 numpy array (0-d for a number). Every rejection is an
 AutodiffError; array sizes are checked against `limits.max_elements()` before anything is allocated
@@ -18,6 +19,8 @@ import math
 import os
 import re
 from array import array
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -71,10 +74,7 @@ def _limit(max_elements):
     return limits.max_elements() if max_elements is None else max_elements
 
 
-def _size(shape):
-    """Elements an array of this shape counts as: an empty dimension counts as 1, so that
-    zeros(10000000,0) (ten million empty rows, each printed as []) is as big as zeros(10000000)."""
-    return math.prod(max(int(d), 1) for d in shape)
+_size = limits.counted_elements     # an empty dimension counts as 1
 
 
 def _check_size(what, count, max_elements, shape=None, fail=None, column=None):
@@ -336,10 +336,40 @@ _CONSTRUCTORS = {
 # --------------------------------------------------------------------------------------------
 # files
 
+# (folder, root) while a batch record is evaluated; None: any file, relative to the current directory
+_FILES = ContextVar("autodiff_files", default=None)
+
+
+@contextmanager
+def files_under(folder, root):
+    """Within: `@path` reads a relative path from `folder`, and refuses any path that resolves
+    (after symlinks) outside `root` (a batch file must not read any local file)."""
+    token = _FILES.set((folder, os.path.realpath(root)))
+    try:
+        yield
+    finally:
+        _FILES.reset(token)
+
+
+def _locate(path, name, fail):
+    """The file `@path` names, under the rules of files_under. Refusals do not say whether a
+    file outside the root exists."""
+    full = os.path.expanduser(path)
+    policy = _FILES.get()
+    if policy is None:
+        return full
+    folder, root = policy
+    full = os.path.realpath(os.path.join(folder, full))
+    if os.path.commonpath([full, root]) != root:
+        fail(f"cannot read {path}{_for(name)}: it is outside {root}, the folder a batch may read files "
+             f"from (the batch file's folder, or --files-root DIR)")
+    return full
+
+
 def _read_file(path, name, max_elements, fail):
     if not path:
         fail(f"missing file name after '@'{_for(name)}")
-    full = os.path.expanduser(path)
+    full = _locate(path, name, fail)
     extension = os.path.splitext(path)[1].lower()
     if extension not in (".npy", ".csv"):
         fail(f"cannot read {path}{_for(name)}: unknown file type '{extension}' (expected .npy or .csv)")

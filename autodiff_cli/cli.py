@@ -232,7 +232,7 @@ WrtOpt = Annotated[Optional[str], typer.Option(
 CheckOpt = Annotated[bool, typer.Option(
     "--check/--no-check", help="Cross-check against SymPy (or finite differences for big expressions).")]
 SeedOpt = Annotated[Optional[int], typer.Option(
-    "--random-seed", metavar="N", help="Seed for rand/randn bindings, so runs repeat.")]
+    "--random-seed", metavar="N", min=0, help="Seed for rand/randn bindings (N >= 0), so runs repeat.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an internal error.")]
 GraphOpt = Annotated[bool, typer.Option("--graph", help="Show the grad_fn graph of the output as a tree.")]
 DotOpt = Annotated[Optional[str], typer.Option(
@@ -407,13 +407,18 @@ def batch(
         metavar="[FILE|-]", help="JSON Lines or text records; '-' (the default) reads stdin.")] = "-",
     json_output: JsonOpt = False,
     jobs: Annotated[Optional[int], typer.Option(
-        "-j", "--jobs", min=0, metavar="N", help="Worker processes (0: one per CPU; 1, the default: no workers).")] = None,
+        "-j", "--jobs", min=0, metavar="N",
+        help="Worker processes (0: one per CPU; 1, the default: no workers; at most 4 per CPU).")] = None,
     timeout: Annotated[Optional[float], typer.Option(
-        "--timeout", metavar="SECONDS", min=0.0,
-        help="Time limit per record in seconds (0: none; default: AUTODIFF_TIMEOUT or 10).")] = None,
+        "--timeout", metavar="SECONDS", min=0.0, max=1_000_000.0,
+        help="Time limit per record in seconds, up to 10^6 (0: none; default: AUTODIFF_TIMEOUT or 10).")] = None,
     wrt: WrtOpt = None,
     check: CheckOpt = True,
     random_seed: SeedOpt = None,
+    files_root: Annotated[Optional[str], typer.Option(
+        "--files-root", metavar="DIR",
+        help="Folder whose files @path bindings may read (default: the batch file's folder; stdin: the "
+             "current directory).")] = None,
     debug: DebugOpt = False,
     dask: Annotated[Optional[str], typer.Option(
         "--dask", metavar="[ADDRESS]",
@@ -424,16 +429,21 @@ def batch(
         "--output-dir", metavar="DIR", help="With --dask: a JSON Lines file per partition and manifest.json in DIR.")] = None,
 ):
     """Every record of FILE (or stdin), one result per record, in input order."""
+    problem = _settings_problem()
+    if problem:
+        from .ui.console import escape_text, write_stderr
+        write_stderr(f"error: {escape_text(problem.message)}")
+        raise typer.Exit(EXIT_USAGE)
     try:
         if dask is not None or partition_size is not None or output_dir is not None:
             from .batch.dask import run_batch_dask_cli
             code = run_batch_dask_cli(source, dask=dask, jobs=jobs, partition_size=partition_size,
                                       output_dir=output_dir, json_output=json_output, timeout=timeout,
-                                      check=check, random_seed=random_seed, wrt=wrt)
+                                      check=check, random_seed=random_seed, wrt=wrt, files_root=files_root)
         else:
             from .batch import run_batch
             code = run_batch(source, json_output=json_output, jobs=1 if jobs is None else jobs, timeout=timeout,
-                             check=check, random_seed=random_seed, wrt=wrt)
+                             check=check, random_seed=random_seed, wrt=wrt, files_root=files_root)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         code = _internal_error(exc, debug)
     raise typer.Exit(code)
@@ -485,9 +495,22 @@ def _internal_error(exc, debug, *, expression=None, json_output=False):
         write_stderr(f"error: internal error: {escape_text(f'{type(exc).__name__}: {exc}')} "
                      f"(run with --debug for the traceback)")
     if json_output and expression is not None:
-        from .result import dumps, error_record
-        sys.stdout.write(dumps(error_record(expression, "internal", f"{type(exc).__name__}: {exc}")) + "\n")
+        from .result import error_record
+        _print_error_record(error_record(expression, "internal", f"{type(exc).__name__}: {exc}"))
     return EXIT_USAGE
+
+
+def _print_error_record(record):
+    """An error's JSON record on stdout (after its stderr line); a failed write is one more line."""
+    from .result import dumps
+    from .ui.console import cannot_write, quiet_output, write_stderr
+    try:
+        sys.stdout.write(dumps(record) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_output()
+    except OSError as exc:
+        write_stderr(cannot_write(exc))
 
 
 def _input_error(err, expression, json_output):
@@ -496,8 +519,8 @@ def _input_error(err, expression, json_output):
     from .ui.errors import error_text
     write_stderr(error_text(err))
     if json_output:
-        from .result import dumps, error_record
-        sys.stdout.write(dumps(error_record(expression, err)) + "\n")
+        from .result import error_record
+        _print_error_record(error_record(expression, err))
     return EXIT_USAGE
 
 
@@ -525,12 +548,23 @@ def _parse_bindings(args, what="binding"):
     return values
 
 
+def _settings_problem():
+    """An environment variable set out of its range (AUTODIFF_TIMEOUT=1e10), as an AutodiffError."""
+    from .limits import settings_problem
+    from .errors import AutodiffError
+    problem = settings_problem()
+    return AutodiffError("usage", problem) if problem else None
+
+
 def _guarded(expr, binding_args, json_output, debug, work):
     """Parse the bindings, then `work(bindings)` -> exit code; bad bindings, ^C and bugs of ours
     are reported here."""
     from .errors import AutodiffError
     try:
         try:
+            problem = _settings_problem()
+            if problem:
+                raise problem
             bindings = _parse_bindings(binding_args)
         except AutodiffError as err:
             return _input_error(err, expr, json_output)
@@ -607,12 +641,15 @@ def _run_plot(expr, binding_args, *, order, out, points, json_output, check, ran
 def _report(result, printer, **options):
     """Print a result where it belongs with `printer(result, **options)`; returns the exit code
     (the result's, even if the reader of stdout went away early)."""
-    from .ui.console import quiet_output
+    from .ui.console import cannot_write, quiet_output, write_stderr
     try:
         return printer(result, **options)
     except BrokenPipeError:
         quiet_output()
         return result.exit_code
+    except OSError as exc:           # a full disk, /dev/full: say so, without a traceback
+        write_stderr(cannot_write(exc))
+        return EXIT_USAGE
 
 
 def _print_record_and_messages(result, json_output):

@@ -66,6 +66,9 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         raise AutodiffError("usage", f"tangents go with mode jvp, not {mode}")
     if not isinstance(expr, str):
         raise AutodiffError("usage", "the expression must be a string")
+    if random_seed is not None and (isinstance(random_seed, bool) or not isinstance(random_seed, (int, np.integer))
+                                    or random_seed < 0):
+        raise AutodiffError("usage", f"the random seed must be a whole number >= 0, not {random_seed!r}")
     program = parse(expr)
     rng = np.random.default_rng(random_seed)
     values = _bind(program, bindings, rng, result.warnings)

@@ -48,6 +48,7 @@ class Case:
     bug: str | None = None
     timeout: float = 120.0     # catches a hang; cases that guard against slowness set their own
     address_space: int = 2 * 1024**3
+    stdout_file: str | None = None   # stdout goes to this file (/dev/full) instead of a pipe
 
 
 # Inputs that also run packed, many to one `autodiff batch` process (tests/test_hostile.py,
@@ -510,6 +511,80 @@ grad("sum(x)", "x=@{tmp}/negative-shape.npy", category=K, id="npy-negative-dimen
      has=("negative dimension",))
 grad("sum(x)", "x=@{tmp}/bom.csv", rc=0, category=K, id="csv-byte-order-mark", value=10.0)
 
+# ------------------------------------------------------------------------------------------------
+# issue 13, round two (harden2)
+
+# finding 1: nothing a record holds stops a parallel batch. Record 150 of 300 has an id nested 900
+# deep and record 201 a binding nested 600 deep (the old pool died pickling them: exit 2, 125 results).
+NESTED = [{"expr": "x*2", "bindings": {"x": k}, "id": k} for k in range(300)]
+NESTED_TEXT = jl(*NESTED).splitlines(keepends=True)
+NESTED_TEXT[149] = '{"expr": "x", "bindings": {"x": 1}, "id": ' + "[" * 900 + "]" * 900 + "}\n"
+NESTED_TEXT[200] = '{"expr": "x", "bindings": {"x": ' + "[" * 600 + "1" + "]" * 600 + "}, \"id\": 200}\n"
+NESTED_STATUSES = ["error" if k in (149, 200) else "ok" for k in range(300)]
+for jobs in ("1", "2"):
+    batch_stdin(K, f"nested-values-jobs-{jobs}", "".join(NESTED_TEXT), 1, extra=["--jobs", jobs], records=300,
+                statuses=NESTED_STATUSES, has=("nested more than 64 deep",))
+batch_stdin(K, "nested-id-64", jl({"expr": "x", "bindings": {"x": 1}, "id": [[[[[[[[1]]]]]]]]}), 0,
+            extra=["--jobs", "2"], records=1, has=("[[[[[[[[1]]]]]]]]",))
+
+# finding 3: an op's result is checked from the shapes before numpy allocates it (the old code
+# built the 10^6 and 10^10 element arrays: 8 MB, and 80 GB, far over SMALL_MEMORY)
+THOUSAND = {"AUTODIFF_MAX_ELEMENTS": "1000"}
+grad("sum(x*y)", "x=rand(1000,1)", "y=rand(1,1000)", category=K, id="broadcast-result-size", env=THOUSAND,
+     kind="limit", has=("'*' at column 6", "(1000, 1000)", "AUTODIFF_MAX_ELEMENTS"))
+grad("sum(x@y)", "x=rand(1000,1)", "y=rand(1,1000)", category=K, id="matmul-result-size", env=THOUSAND,
+     kind="limit", has=("'@' at column 6", "(1000, 1000)"))
+grad("sum(max(x,y))", "x=rand(1000,1)", "y=rand(1000)", category=K, id="maximum-result-size", env=THOUSAND,
+     kind="limit", has=("max() at column 5",))
+grad("sum(x*y)", "x=zeros(1000,1,0)", "y=zeros(1,1000,1)", category=K, id="empty-result-size", env=THOUSAND,
+     kind="limit", has=("an empty dimension counting as 1",))
+grad("sum(x-y)", "x=rand(100000,1)", "y=rand(100000)", category=K, id="result-10-10", kind="limit",
+     has=("'-' at column 6", "(100000, 100000)"), address_space=SMALL_MEMORY)
+grad("sum(x*y)", "x=rand(1000,1)", "y=rand(1,1000)", rc=0, category=K, id="result-size-at-limit",
+     env={"AUTODIFF_MAX_ELEMENTS": "1000000"})
+
+# finding 5: the records in flight are bounded in bytes: 40 records of 1.5 MB, each 10 MB once
+# parsed. The old window (64 records) held all of them while the workers were busy (parent peak
+# over 0.55 GB of address space); now 8 MiB of lines (0.28 GB). 300 s: a hang guard only.
+BIG_RECORD = jl({"expr": "sum(x)", "bindings": {"x": [1.5] * 300_000}})
+batch_stdin(K, "big-records-jobs-2", BIG_RECORD * 40, 0, extra=["--jobs", "2"], records=40,
+            address_space=480 * 1024**2, timeout=300.0)
+
+# finding 7: a batch file reads files from its own folder only (make_files: fenced/)
+add(K, "batch-files-fenced", ["batch", "{tmp}/fenced/records.txt", J, NO], 1, records=7,
+    statuses=["ok", "error", "error", "error", "error", "error", "error"],
+    has=("outside", "--files-root"))
+add(K, "batch-files-root", ["batch", "{tmp}/fenced/records.txt", "--files-root", "{tmp}", J, NO], 1, records=7,
+    statuses=["ok", "ok", "ok", "ok", "error", "error", "error"])
+batch_stdin(K, "batch-files-stdin-cwd", "sum(x) | x=@{tmp}/fenced/inside.csv\n", 1, records=1,
+            statuses=["error"], has=("outside",))
+add(K, "batch-files-root-missing", ["batch", "-", "--files-root", "{tmp}/no-such-dir", J], 2, stdin="x | x=1\n")
+
+# finding 8: output that cannot be written is one error line, exit 2, blaming the output
+FULL = "/dev/full"
+add(K, "stdout-full-json", ["grad", "x**2", "x=3", J], 2, stdout_file=FULL,
+    has=("error: cannot write output: No space left on device",))
+add(K, "stdout-full-human", ["grad", "x**2", "x=3", "--steps"], 2, stdout_file=FULL,
+    has=("error: cannot write output: No space left on device",))
+for jobs in ("1", "2"):
+    add(K, f"stdout-full-batch-jobs-{jobs}", ["batch", "-", J, NO, "--jobs", jobs], 2, stdout_file=FULL,
+        stdin="x | x=1\n" * 3, has=("error: cannot write output: No space left on device",))
+add(K, "stdout-full-batch-human", ["batch", "-", NO], 2, stdout_file=FULL, stdin="x | x=1\n",
+    has=("error: cannot write output",))
+
+# finding 9: option and environment values are checked up front: a usage error naming the option
+add(C, "timeout-inf", ["batch", "-", "--timeout", "inf"], 2, usage=True, stdin="x | x=1\n", has=("--timeout",))
+add(C, "timeout-1e10", ["batch", "-", "--timeout", "1e10"], 2, usage=True, stdin="x | x=1\n",
+    has=("--timeout", "1000000"))
+add(C, "timeout-nan", ["batch", "-", "--timeout", "nan"], 2, usage=True, stdin="x | x=1\n")
+add(C, "timeout-env-1e10", ["batch", "-", J], 2, env={"AUTODIFF_TIMEOUT": "1e10"}, stdin="x | x=1\n",
+    has=("AUTODIFF_TIMEOUT", "1000000"))
+add(C, "seed-negative", ["grad", "rand_x", "rand_x=rand(2)", "--random-seed", "-1", J], 2, usage=True,
+    has=("--random-seed",))
+add(C, "check-seconds-1e10", ["grad", "x**2", "x=3", J], 2, env={"AUTODIFF_CHECK_SECONDS": "1e10"}, kind="usage",
+    has=("AUTODIFF_CHECK_SECONDS", "1000000"))
+batch_stdin(C, "jobs-100000", "x | x=1\n" * 3, 0, extra=["--jobs", "100000"], records=3)
+
 
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
@@ -553,6 +628,21 @@ def make_files(tmp):
     data = (tmp / "negative-shape.npy").read_bytes()
     (tmp / "negative-shape.npy").write_bytes(data.replace(b"'shape': (4,), ", b"'shape': (-1000, -1000), "))
     (tmp / "bom.csv").write_bytes("\ufeff1,2\r\n3,4\r\n".encode())
+    fenced = tmp / "fenced"                 # finding 7: a batch file and what it may read
+    fenced.mkdir(exist_ok=True)
+    (fenced / "inside.csv").write_text("1,2\n")
+    (tmp / "secret.csv").write_text("root:x:0:0\n")
+    (tmp / "numbers.csv").write_text("3,4\n")
+    if not (fenced / "link.csv").exists():
+        os.symlink(tmp / "numbers.csv", fenced / "link.csv")
+    (fenced / "records.txt").write_text(
+        "sum(x) | x=@inside.csv\n"
+        "sum(x) | x=@../numbers.csv\n"
+        f"sum(x) | x=@{tmp}/numbers.csv\n"
+        "sum(x) | x=@link.csv\n"
+        "sum(x) | x=@../secret.csv\n"
+        "sum(x) | x=@../no-such.csv\n"
+        "sum(x) | x=@/etc/passwd.csv\n")
     zero = tmp / "zero.csv"
     if not zero.exists():
         os.symlink("/dev/zero", zero)

@@ -57,10 +57,11 @@ def _fill(value, tmp, marker):
     return value.replace("{tmp}", str(tmp)).replace("{marker}", str(marker))
 
 
-def run_cli(args, *, stdin=None, env=None, timeout=120.0, address_space=ADDRESS_SPACE):
+def run_cli(args, *, stdin=None, env=None, timeout=120.0, address_space=ADDRESS_SPACE, stdout_file=None):
     """The installed CLI in a subprocess, limited in time and memory. Returns CompletedProcess
     (bytes) or raises subprocess.TimeoutExpired / OSError. The limits bound the run (a hang, a
-    quadratic parser, a runaway allocation fail it); nothing compares wall-clock times."""
+    quadratic parser, a runaway allocation fail it); nothing compares wall-clock times.
+    stdout_file: send stdout there (e.g. /dev/full) instead of capturing it."""
     if args and args[0] == "@python-m":
         command = [sys.executable, "-m", "autodiff_cli"] + list(args[1:])
     else:
@@ -72,8 +73,14 @@ def run_cli(args, *, stdin=None, env=None, timeout=120.0, address_space=ADDRESS_
         del full_env[key]
     full_env.update(env or {})
     data = stdin.encode("utf-8", "surrogatepass") if isinstance(stdin, str) else stdin
-    return subprocess.run(full, input=data if data is not None else b"", capture_output=True,
-                          env=full_env, timeout=timeout)
+    if stdout_file is None:
+        return subprocess.run(full, input=data if data is not None else b"", capture_output=True,
+                              env=full_env, timeout=timeout)
+    with open(stdout_file, "wb") as out:
+        proc = subprocess.run(full, input=data if data is not None else b"", stdout=out,
+                              stderr=subprocess.PIPE, env=full_env, timeout=timeout)
+    proc.stdout = b""
+    return proc
 
 
 def _stderr_problems(err, *, usage):
@@ -98,7 +105,8 @@ def check_case(case, tmp):
     stdin = None if case.stdin is None else _fill(case.stdin, tmp, marker)
     env = {k: _fill(v, tmp, marker) for k, v in case.env.items()}
     try:
-        proc = run_cli(args, stdin=stdin, env=env, timeout=case.timeout, address_space=case.address_space)
+        proc = run_cli(args, stdin=stdin, env=env, timeout=case.timeout, address_space=case.address_space,
+                       stdout_file=case.stdout_file)
     except subprocess.TimeoutExpired:
         return [f"no answer within {case.timeout} s (a hang)"]
     except OSError as exc:
@@ -112,6 +120,8 @@ def check_case(case, tmp):
     problems = []
     if proc.returncode != case.rc:
         problems.append(f"exit code {proc.returncode}, expected {case.rc}")
+    if case.stdout_file is not None:          # nothing to read on stdout: stderr says it all
+        return problems + _unwritable_output_problems(case, err)
     for stream, text in (("stdout", out), ("stderr", err)):
         if "Traceback" in text:
             problems.append(f"Python traceback on {stream}")
@@ -201,6 +211,17 @@ def check_case(case, tmp):
         problems.append("raw bidi control character echoed")
     if "RuntimeWarning" in err:
         problems.append("a Python warning leaked to stderr")
+    return problems
+
+
+def _unwritable_output_problems(case, err):
+    """A run whose stdout cannot be written: one error line that blames the output, not the input."""
+    problems = _stderr_problems(err, usage=False)
+    if "Traceback" in err or "internal error" in err:
+        problems.append(f"a traceback or internal error: {err[:300]!r}")
+    if "stdin" in err:
+        problems.append(f"the error blames the input: {err[:200]!r}")
+    problems += [f"output lacks {text!r}" for text in case.has if text not in err]
     return problems
 
 

@@ -595,7 +595,7 @@ def run_batch_dask_cli(source, *, dask, jobs, partition_size, output_dir, err=No
 
 
 def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=True, random_seed=None,
-                   wrt=None, partition_size=None, output_dir=None, out=None, err=None, stdin=None):
+                   wrt=None, partition_size=None, output_dir=None, out=None, err=None, stdin=None, files_root=None):
     """Run every record of `source` (a path, an fsspec URL, or "-" for stdin) on a Dask cluster:
     a new LocalCluster (scheduler None) or the scheduler at `scheduler` ("tcp://host:8786").
     Returns the exit code as run_batch does (0 all ok, 1 any record not ok, 2 unusable input).
@@ -612,7 +612,10 @@ def run_batch_dask(source, *, scheduler=None, json_output, timeout=None, check=T
             raise _Failed(f"--timeout must be >= 0 seconds (0: no limit), not {timeout:g}")
         if isinstance(wrt, str):
             wrt = [w.strip() for w in wrt.split(",") if w.strip()] or None
+        # @path bindings: read from the batch file's folder (the current one for stdin or a URL), as locally
+        folder = os.getcwd() if source == "-" or "://" in source else os.path.dirname(os.path.abspath(source))
         config = {"check": check, "random_seed": random_seed, "timeout": timeout or None, "wrt": wrt,
+                  "files": (folder, folder if files_root is None else files_root),
                   "environment": {k: v for k, v in os.environ.items() if k.startswith("AUTODIFF_")}}
         output = _Output(json_output, out, err, output_dir)
         output.prepare()

@@ -7,6 +7,7 @@ with status "error". Used alike by the serial loop and by every worker of the po
 """
 import time
 
+from ..bindings import files_under
 from ..deadline import Deadline
 from ..errors import AutodiffError
 from ..result import error_record
@@ -44,7 +45,7 @@ def run_record(line, record, config):
         wrt = config["wrt"]
     where = {"line": line, "id": record_id}
     try:
-        with Deadline(config["timeout"], RecordTimeout()):
+        with Deadline(config["timeout"], RecordTimeout()), files_under(*config["files"]):
             if record.get("mode") == "minimize":
                 from ..minimize import minimize
                 if record.get("gradient") is not None:

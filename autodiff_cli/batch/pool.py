@@ -17,7 +17,7 @@ import time
 from collections import deque
 
 from ..deadline import AlarmScope
-from ..limits import WORKER_QUEUE_BYTES
+from ..limits import WINDOW_BYTES, WORKER_QUEUE_BYTES
 from ..result import dumps, error_record
 from .execute import run_record, timeout_message, unreadable_record
 from .reader import NOT_READY
@@ -55,11 +55,24 @@ def _worker_main(conn, close_these, config, json_output):
             return
         for seq, line, record in tasks:
             out, elapsed = run_record(line, record, config)
-            payload = dumps(out) if json_output else out
             try:
-                conn.send_bytes(pickle.dumps((seq, payload, out["status"], elapsed), pickle.HIGHEST_PROTOCOL))
+                conn.send_bytes(_result_message(seq, out, elapsed, json_output))
             except (BrokenPipeError, OSError):
                 return
+
+
+def _result_message(seq, out, elapsed, json_output):
+    """A worker's message for one result. A result that cannot be encoded (nothing a record
+    holds should make one, but a bug must not stop the batch) becomes an error record."""
+    try:
+        payload = dumps(out) if json_output else out
+        return pickle.dumps((seq, payload, out["status"], elapsed), pickle.HIGHEST_PROTOCOL)
+    except (RecursionError, ValueError, TypeError, pickle.PicklingError) as exc:
+        out = error_record(out.get("expression", ""), "internal",
+                           f"internal error: the result cannot be sent back: {type(exc).__name__}",
+                           line=out.get("line"))
+        payload = dumps(out) if json_output else out
+        return pickle.dumps((seq, payload, "error", elapsed), pickle.HIGHEST_PROTOCOL)
 
 
 class _Worker:
@@ -107,6 +120,14 @@ class _Worker:
             pass
 
 
+def _pickled(tasks):
+    """The message sending `tasks` to a worker, or None if they cannot be pickled."""
+    try:
+        return pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
+    except (RecursionError, ValueError, TypeError, pickle.PicklingError):
+        return None
+
+
 def _describe_exit(code):
     if code is None:
         return "did not exit"
@@ -138,10 +159,11 @@ class Pool:
         self.config, self.json_output = config, json_output
         timeout = config["timeout"]
         self.hard_limit = (timeout * 1.1 + 1.0) if timeout else None   # SIGALRM first; the kill is a backstop
-        self.window = max(64, jobs * self.CHUNK * 4)       # records read but not yet written
-        self.workers = []
-        for _ in range(jobs):
-            self.workers.append(self._new_worker())
+        self.window = max(64, jobs * self.CHUNK * 4)       # records read but not yet written...
+        self.window_bytes = 0       # ...and the bytes of their input lines, at most WINDOW_BYTES past the first
+        self.sizes = {}             # seq -> bytes of its input line
+        self.jobs = jobs
+        self.workers = []           # started as records arrive: never more than records in flight
         self.pending = deque()      # (seq, line, record) read, not yet sent
         self.ready = {}             # seq -> (payload, status, elapsed, line, id, expression, kind)
         self.meta = {}              # seq -> (line, id, expression) for records in flight
@@ -173,8 +195,9 @@ class Pool:
     def _read(self, records, reader):
         """Read while the window has room, without waiting for input while work is in flight.
         True if input has not arrived yet (a non-blocking read found no whole line)."""
-        while not self.exhausted and self.next_seq - self.next_out < self.window:
+        while not self.exhausted and self._room():
             reader.blocking = not (self.pending or self.ready or any(w.outstanding for w in self.workers))
+            before = reader.bytes_read
             try:
                 line, record = next(records)
             except StopIteration:
@@ -183,6 +206,8 @@ class Pool:
             if record is NOT_READY:
                 return True
             seq, self.next_seq = self.next_seq, self.next_seq + 1
+            self.sizes[seq] = reader.bytes_read - before
+            self.window_bytes += self.sizes[seq]
             if isinstance(record, RecordError):
                 self.meta[seq] = (line, record.record_id, record.expression)
                 self._finish(seq, unreadable_record(line, record), "error", 0.0, record.kind)
@@ -191,22 +216,36 @@ class Pool:
                 self.pending.append((seq, line, record))
         return False
 
+    def _room(self):
+        """Room for one more record in flight: bounded in records and in bytes (a parsed record
+        takes several times its line's bytes), but never fewer than one."""
+        in_flight = self.next_seq - self.next_out
+        return in_flight == 0 or (in_flight < self.window and self.window_bytes < WINDOW_BYTES)
+
     def _send(self):
         """Top up every worker to about two chunks of work. (A big message goes only to an idle
         worker: writing it to a busy one could block this loop, and with it the time limits,
         until that worker is done.)"""
         now = time.perf_counter()
         pending, workers = self.pending, self.workers
+        while pending and len(workers) < self.jobs and all(w.outstanding for w in workers):
+            workers.append(self._new_worker())
         for index, worker in enumerate(workers):
             if not pending:
                 break
             if len(worker.outstanding) < self.CHUNK and not worker.broken:
                 size = max(1, min(self.CHUNK, (len(pending) + len(workers) - 1) // len(workers)))
                 tasks = [pending[i] for i in range(min(size, len(pending)))]
-                data = pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
-                if len(data) > WORKER_QUEUE_BYTES and len(tasks) > 1:
+                data = _pickled(tasks)
+                if (data is None or len(data) > WORKER_QUEUE_BYTES) and len(tasks) > 1:
                     tasks = tasks[:1]
-                    data = pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL)
+                    data = _pickled(tasks)
+                if data is None:              # cannot be sent: an error record, not a stopped batch
+                    seq, line, record = pending.popleft()
+                    self._finish(seq, error_record(record["expr"], "record", "this record cannot be sent to "
+                                                   "a worker process (nested too deeply?)", line=line),
+                                 "error", 0.0, "record")
+                    continue
                 if len(data) > WORKER_QUEUE_BYTES and worker.outstanding:
                     continue
                 if worker.send(tasks, now, data):
@@ -221,6 +260,7 @@ class Pool:
         """Write what is done, in input order."""
         while self.next_out in self.ready:
             batch.emit(*self.ready.pop(self.next_out))
+            self.window_bytes -= self.sizes.pop(self.next_out)
             self.next_out += 1
 
     def _collect(self, busy, input_fd):

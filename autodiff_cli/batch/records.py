@@ -13,8 +13,10 @@ are skipped; CRLF line ends, a UTF-8 byte order mark and invalid UTF-8 (a Record
 line) are handled; line numbers are physical lines.
 """
 import json
+from itertools import chain
 
 from ..errors import AutodiffError
+from ..limits import MAX_RECORD_DEPTH
 from .reader import NOT_READY, LongLine
 
 MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp", "minimize")
@@ -92,6 +94,22 @@ def _type_name(value):
     return "an object"
 
 
+def _too_deep(obj):
+    """The key of `obj` whose value nests lists/objects more than MAX_RECORD_DEPTH deep, or None.
+    Level by level, without recursion (a deep value must not exhaust the stack here, nor later
+    when it is pickled for a worker or written out); a level of numbers is looked at in C."""
+    for key, value in obj.items():
+        level, depth = ([value] if type(value) in (list, dict) else []), 1
+        while level:
+            if depth > MAX_RECORD_DEPTH:
+                return key
+            values = list(chain.from_iterable(c.values() if type(c) is dict else c for c in level))
+            kinds = set(map(type, values))
+            level = [v for v in values if type(v) in (list, dict)] if list in kinds or dict in kinds else []
+            depth += 1
+    return None
+
+
 def _no_duplicate_keys(pairs):
     seen = {}
     for key, value in pairs:
@@ -113,9 +131,15 @@ def parse_json_record(text):
         raise RecordError(f"invalid JSON record: {exc}") from None
     if not isinstance(obj, dict):
         raise RecordError(f"a JSON record must be an object like {{\"expr\": \"x**2\"}}, not {_type_name(obj)}")
-    record_id = obj.get("id")
     expr = obj.get("expr")
     shown = expr if isinstance(expr, str) else ""
+    # (fewer brackets than the limit cannot nest deeper: most records skip the walk)
+    too_deep = text.count("[") + text.count("{") > MAX_RECORD_DEPTH and _too_deep(obj)
+    if too_deep:
+        echoed = obj.get("id") if _too_deep({"id": obj.get("id")}) is None else None
+        raise RecordError(f"invalid JSON record: {json.dumps(too_deep)} is nested more than "
+                          f"{MAX_RECORD_DEPTH} deep", expression=shown, record_id=echoed)
+    record_id = obj.get("id")
 
     def fail(message):
         raise RecordError(message, expression=shown, record_id=record_id)

@@ -11,11 +11,12 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 
 from .. import limits
 from ..deadline import AlarmScope
 from ..result import dumps
-from ..ui.console import isatty, quiet_output
+from ..ui.console import cannot_write, isatty, quiet_output
 from .execute import evaluator, run_record, unreadable_record
 from .reader import LineReader, encoding_problem, open_source
 from .records import RecordError, read_records
@@ -25,6 +26,24 @@ SLOWEST_SHOWN = 3
 
 class OutputClosed(Exception):
     """The reader of our output went away (EPIPE): stop quietly."""
+
+
+class OutputFailed(Exception):
+    """Writing our output failed otherwise (a full disk): exit 2, blaming the output."""
+
+
+@contextmanager
+def writing():
+    """Turn an error writing the output into OutputClosed (EPIPE) or OutputFailed, so that it is
+    never mistaken for an error reading the input."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise OutputClosed() from None
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise OutputClosed() from None
+        raise OutputFailed(exc) from None
 
 
 class Batch:
@@ -41,18 +60,12 @@ class Batch:
 
     def emit(self, payload, status, elapsed, line, record_id, expression, kind=None):
         """Write one output record (a JSON line, or a dict for the human row) and count it."""
-        try:
+        with writing():
             if self.json_output:
                 self.out.write((payload if isinstance(payload, str) else dumps(payload)) + "\n")
                 self.out.flush()
             else:
                 self.report.row(payload if isinstance(payload, dict) else json.loads(payload))
-        except BrokenPipeError:
-            raise OutputClosed() from None
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:
-                raise OutputClosed() from None
-            raise
         self._count(status, elapsed, line, record_id, expression, kind)
 
     def emit_record(self, out, elapsed):
@@ -91,12 +104,14 @@ def run_serial(batch, records, progress, reader):
 
 
 def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_seed=None, wrt=None,
-              out=None, err=None, stdin=None):
+              files_root=None, out=None, err=None, stdin=None):
     """Run every record of `source` (a path, or "-" for stdin); returns the exit code:
     0 every record ok, 1 any record not ok, 2 unusable input (then one `error: ...` line on err).
 
     jobs: worker processes (0: one per CPU; 1: in this process). timeout: seconds per record
     (None: limits.record_timeout(); 0: no limit). wrt: default `wrt` for records without one.
+    files_root: the folder `@file` bindings may read from (default: the batch file's folder, or
+    the current directory for stdin); a relative `@path` is read from the batch file's folder.
     out/err/stdin default to sys.stdout, sys.stderr, sys.stdin.buffer (stdin must be binary).
     """
     out = sys.stdout if out is None else out
@@ -108,17 +123,26 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
         err.flush()
         return 2
 
+    cpus = os.cpu_count() or 1
     if jobs is None or jobs == 0:
-        jobs = os.cpu_count() or 1
+        jobs = cpus
     if not isinstance(jobs, int) or jobs < 0:
         return fail(f"--jobs must be a whole number >= 0, not {jobs}")
-    if timeout is None:
-        timeout = limits.record_timeout()
-    if timeout is not None and timeout < 0:
-        return fail(f"--timeout must be >= 0 seconds (0: no limit), not {timeout:g}")
+    jobs = min(jobs, cpus * limits.MAX_JOBS_PER_CPU)   # more would only compete for the CPUs
+    try:
+        if timeout is None:
+            timeout = limits.record_timeout()
+    except limits.SettingOutOfRange as exc:
+        return fail(exc.message)
+    if not 0 <= timeout <= limits.MAX_SECONDS:       # (also false for nan)
+        return fail(f"--timeout must be between 0 and {limits.MAX_SECONDS:.0f} seconds (0: no limit), not {timeout:g}")
     if isinstance(wrt, str):
         wrt = [w.strip() for w in wrt.split(",") if w.strip()] or None
-    config = {"check": check, "random_seed": random_seed, "timeout": timeout or None, "wrt": wrt}
+    folder = os.getcwd() if source == "-" else os.path.dirname(os.path.abspath(source))
+    if files_root is not None and not os.path.isdir(files_root):
+        return fail(f"--files-root {files_root}: not a directory")
+    config = {"check": check, "random_seed": random_seed, "timeout": timeout or None, "wrt": wrt,
+              "files": (folder, folder if files_root is None else files_root)}
 
     opened = open_source(source, stdin)
     if isinstance(opened, str):
@@ -149,15 +173,20 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
             progress.stop()
             progress = None
         from ..ui.batch_report import print_summary, stderr_console
-        print_summary(stderr_console(err) if json_output else batch.report.console,
-                      batch.stats, time.perf_counter() - started)
-        if not json_output:
-            out.flush()
+        with writing():
+            print_summary(stderr_console(err) if json_output else batch.report.console,
+                          batch.stats, time.perf_counter() - started)
+            if not json_output:
+                out.flush()
         stats = batch.stats
         return 0 if stats["ok"] == stats["records"] else 1
     except (OutputClosed, BrokenPipeError):
         quiet_output(out)
         return 0
+    except OutputFailed as exc:
+        err.write(cannot_write(exc.args[0], out) + "\n")
+        err.flush()
+        return 2
     except OSError as exc:
         return fail(f"{'stdin' if source == '-' else source}: {exc.strerror or exc}")
     except KeyboardInterrupt:

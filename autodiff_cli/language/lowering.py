@@ -13,6 +13,7 @@ import importlib
 
 import numpy as np
 
+from .. import limits
 from ..errors import AutodiffError
 from .functions import BINARY_OPERATORS, FUNCTIONS, INDEX, STACK, UNARY_OPERATORS, as_object_array
 from .nodes import Binary, Call, Index, Name, Num, Stack, Unary, children, column, paused_gc
@@ -83,11 +84,16 @@ def lower_to_engine(program, env, on_node=None):
     Returns (output tensor, {intermediate name: tensor}).
     """
     engine = importlib.import_module("autodiff_cli.engine")
+    limit = limits.max_elements()
 
     def number(node):
         return node.value    # a plain number, as in PyTorch's x**2: PowBackward0 keeps 2 as a parameter
 
     def compute(node, overload, args, options):
+        # Only an op of two arrays can make a result bigger than its inputs (a scalar operand
+        # cannot): check its size before numpy allocates it.
+        if len(args) == 2 and getattr(args[0], "ndim", 0) and getattr(args[1], "ndim", 0):
+            _check_result_size(node, overload, args, limit, program.source)
         function = engine.FUNCTIONS[overload.name]
         if type(node) is Stack:
             return function(args)              # torch.stack's signature: one sequence
@@ -181,8 +187,8 @@ def _shape_of(value):
     return tuple(shape) if shape is not None else np.shape(value)
 
 
-def _shape_error(node, overload, args, options, exc, source):
-    """Say which operation, where, and with which shapes, instead of numpy's wording."""
+def _where(node, source):
+    """'+' at column 3, sum() at column 1, the list [...] at column 1: the operation and its place."""
     if isinstance(node, (Binary, Unary)):
         label = f"'{node.op}'"
     elif isinstance(node, Stack):
@@ -191,7 +197,41 @@ def _shape_error(node, overload, args, options, exc, source):
         label = f"the index {source[node.target.end:node.end].strip()}"
     else:
         label = f"{node.func}()"
-    where = f"{label} at column {column(node)}"
+    return f"{label} at column {column(node)}"
+
+
+def _result_shape(overload, a, b):
+    """The shape numpy will give `overload(a, b)` (two arrays), without computing it; None when
+    the shapes do not fit (the op itself then raises the shape error)."""
+    try:
+        if overload.name != "matmul":
+            return np.broadcast_shapes(a, b)
+        if len(a) == 1 and len(b) == 1:
+            return ()
+        if len(b) == 1:
+            return a[:-1]
+        if len(a) == 1:
+            return b[:-2] + b[-1:]
+        return np.broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1])
+    except ValueError:
+        return None
+
+
+def _check_result_size(node, overload, args, limit, source):
+    a, b = _shape_of(args[0]), _shape_of(args[1])
+    if limits.counted_elements(a) * limits.counted_elements(b) <= limit:   # a bound on the result's
+        return
+    shape = _result_shape(overload, a, b)
+    if shape is not None and limits.counted_elements(shape) > limit:
+        empty = ", an empty dimension counting as 1" if 0 in shape else ""
+        raise AutodiffError("limit", f"{_where(node, source)}: the result would have shape {shape}, "
+                                     f"{limits.counted_elements(shape)} elements{empty}; the limit is {limit}",
+                            column(node), hint="set AUTODIFF_MAX_ELEMENTS to raise it", source=source)
+
+
+def _shape_error(node, overload, args, options, exc, source):
+    """Say which operation, where, and with which shapes, instead of numpy's wording."""
+    where = _where(node, source)
     shapes = [_shape_of(a) for a in args]
     axis = options.get("axis")
     text = str(exc)

@@ -69,6 +69,13 @@ def quiet_output(out=None):
         pass
 
 
+def cannot_write(exc, out=None):
+    """After a failed write to the output (a full disk, /dev/full): silence the output as
+    quiet_output does, and return the one-line message for stderr."""
+    quiet_output(out)
+    return f"error: cannot write output: {exc.strerror or exc}"
+
+
 def isatty(stream):
     try:
         return stream.isatty()
