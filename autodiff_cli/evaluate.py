@@ -13,7 +13,8 @@ from . import engine, limits
 from .bindings import parse_gradient_seed, value_from_json
 from .engine import Tensor, quiet_numpy
 from .errors import AutodiffError
-from .language import lower_to_engine, parse
+from .language import lower_to_engine
+from .language.compile import compiled, parsed
 from .language.lowering import overload_of
 from .language.nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
 from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
@@ -52,30 +53,17 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         raise AutodiffError("usage", f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if not isinstance(expr, str):
         raise AutodiffError("usage", "the expression must be a string")
-    program = parse(expr)
+    program = parsed(expr)
     rng = np.random.default_rng(random_seed)
     values = _bind(program, bindings, rng, result.warnings)
     wrt_names = _differentiate_wrt(program, wrt)
     result.inputs, result.wrt = values, wrt_names
 
-    leaves = {name: Tensor(values[name], requires_grad=name in wrt_names) for name in program.inputs}
-    # (tree node, tensor) in evaluation order, for steps and kinks; skipped on the fast path
-    visited = [] if (trace or check) else None
-    on_node = (lambda node, t: visited.append((node, t))) if visited is not None else None
-    output, named = lower_to_engine(program, leaves, on_node=on_node)
-    result.value = np.asarray(output.data, dtype=np.float64)
-
-    if mode == "grad":
-        seed = _gradient_seed(gradient, output, rng)
-        _gradients(result, output, leaves, named, visited if trace else None, seed)
-    elif mode == "hessian":
-        seed = None
-        _hessian(result, output, leaves)
+    if mode == "grad" and not trace:
+        # The compiled path: a flat tape, no graph (built only for --steps/--graph/--dot).
+        visited, seed = _compiled_gradients(result, program, values, gradient, rng, check)
     else:
-        seed = None
-        _jacobian(result, output, leaves)
-    if trace:
-        result.output, result.leaves = output, leaves
+        visited, seed = _engine_run(result, program, values, gradient, mode, rng, check, trace)
 
     bad_gradients = [name for name, g in result.gradients.items() if not np.isfinite(g).all()]
     if bad_gradients or not np.isfinite(result.value).all():
@@ -87,6 +75,73 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
         if result.check.passed is False:
             result.status = "mismatch"
+
+
+class _Box:
+    """A tape slot's value where the check's helpers expect a tensor (they read `.data`)."""
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _compiled_gradients(result, program, values, gradient, rng, check):
+    """grad mode on the compiled tape; returns (visited, seed) as _engine_run does."""
+    tape = compiled(program, values, visit=check)
+    output = tape.output
+    seed = _gradient_seed(gradient, tape.shapes[output] if isinstance(output, int) else (), rng)
+    inputs = [values[name] for name in program.inputs]
+    wrt_slots = [program.inputs.index(name) for name in result.wrt]
+    slot_values, grads, needs = tape.run(inputs, wrt_slots, seed, keep_values=check)
+
+    def value_of(slot):
+        return np.asarray(slot_values[slot] if isinstance(slot, int) else slot, dtype=np.float64)
+
+    result.value = value_of(output)
+    for name, slot in zip(result.wrt, wrt_slots):
+        g = grads[slot]
+        result.gradients[name] = np.zeros(np.shape(values[name])) if g is None else np.asarray(g, np.float64)
+    for name, slot in tape.named.items():
+        grad = None
+        if isinstance(slot, int) and needs[slot]:
+            grad = np.zeros(tape.shapes[slot]) if grads[slot] is None else np.asarray(grads[slot], np.float64)
+        result.intermediates[name] = {"value": value_of(slot), "gradient": grad}
+    if not check:
+        return None, seed
+    boxes = {}
+    visited = []
+    for node, slot in tape.visited:
+        if not isinstance(slot, int):
+            visited.append((node, _Box(np.float64(slot))))
+            continue
+        if slot not in boxes:
+            boxes[slot] = _Box(value_of(slot))
+        visited.append((node, boxes[slot]))
+    return visited, seed
+
+
+def _engine_run(result, program, values, gradient, mode, rng, check, trace):
+    """Every mode on the Tensor engine (a graph is recorded); returns (visited, seed)."""
+    wrt_names = result.wrt
+    leaves = {name: Tensor(values[name], requires_grad=name in wrt_names) for name in program.inputs}
+    # (tree node, tensor) in evaluation order, for steps and kinks; skipped on the fast path
+    visited = [] if (trace or check) else None
+    on_node = (lambda node, t: visited.append((node, t))) if visited is not None else None
+    output, named = lower_to_engine(program, leaves, on_node=on_node)
+    result.value = np.asarray(output.data, dtype=np.float64)
+
+    if mode == "grad":
+        seed = _gradient_seed(gradient, np.shape(output.data), rng)
+        _gradients(result, output, leaves, named, visited if trace else None, seed)
+    elif mode == "hessian":
+        seed = None
+        _hessian(result, output, leaves)
+    else:
+        seed = None
+        _jacobian(result, output, leaves)
+    if trace:
+        result.output, result.leaves = output, leaves
+    return visited, seed
 
 
 def _bind(program, bindings, rng, warnings):
@@ -135,8 +190,7 @@ def _differentiate_wrt(program, wrt):
     return list(dict.fromkeys(names))
 
 
-def _gradient_seed(gradient, output, rng):
-    shape = np.shape(output.data)
+def _gradient_seed(gradient, shape, rng):
     if gradient is None:
         if shape != () and np.prod(shape) != 1:
             raise AutodiffError(

@@ -1,0 +1,169 @@
+"""Compile a parsed Program into a `Tape` (engine/tape.py): the flat program `evaluate()` runs.
+
+Compiling is one pass of the ordinary lowering (`lowering._lower`, so errors and their columns are
+the same) over engine functions that record instead of building a graph: each op's `front` from
+the table picks the node PyTorch would record (PowBackward0/1/2, reciprocal-times for number/x,
+a reduction's axes), exactly as the engine does, and the recording primitive appends that node
+to the tape. That pass needs the inputs' shapes (fronts and broadcasting look at them), so a tape
+is made for one expression and one set of input shapes; `compiled()` caches tapes by both.
+"""
+import collections
+import threading
+import types
+
+import numpy as np
+
+from ..engine.graph import Tensor, _as_input
+from ..engine.ops import OPS
+from ..engine.tape import Tape
+from .lowering import _lower
+from .nodes import paused_gc
+from .parser import parse
+
+__all__ = ["compile_program", "compiled", "parsed", "clear_cache"]
+
+# Cache bounds: expressions, and instructions over all their tapes (a 300,000-instruction tape holds
+# ~100 MB).
+CACHE_ENTRIES = 128
+CACHE_INSTRUCTIONS = 2_000_000
+
+
+class _Traced(Tensor):
+    """A value during compilation: a Tensor to the fronts (isinstance checks, .data), plus its slot."""
+    __slots__ = ("slot",)
+
+
+def _traced(data, slot):
+    t = _Traced.__new__(_Traced)
+    t.data, t.slot = data, slot
+    return t
+
+
+class _NotScalar(Exception):
+    """A scalar-only compile met an op with no float forward: compile again with values."""
+
+
+def _recording_functions(tape, scalar):
+    """{engine name: function} recording onto `tape`, built from the table as build.py builds the engine.
+
+    scalar: every input is 0-d, so every op with a float forward gives a 0-d result: record without
+    computing anything (values are None; fronts only look at types and ndim), and raise _NotScalar
+    at any other op."""
+    def primitive(spec, node):
+        node_class = spec.primitives[node.name].node_class
+        forward = node.forward
+        add, constant = tape.add, tape.constant
+
+        def record(*args, **params):
+            slots = [a.slot if type(a) is _Traced else constant(_as_input(a)) for a in args]
+            if scalar:
+                if node.scalar is None:
+                    raise _NotScalar(node.name)
+                return _traced(None, add(node_class, node, slots, params, ()))
+            out = forward(*[a.data if type(a) is _Traced else tape.constants[s] for a, s in zip(args, slots)],
+                          **params)
+            return _traced(out, add(node_class, node, slots, params, np.shape(out)))
+        return record
+
+    functions = {}
+    namespace = types.SimpleNamespace()
+    for spec in OPS:
+        primitives = {node.name: primitive(spec, node) for node in spec.nodes()}
+        function = primitives[spec.node] if spec.front is None else spec.front(namespace, primitives)
+        for name in (spec.name,) + spec.aliases:
+            functions[name] = function
+    vars(namespace).update(functions)
+    return functions
+
+
+def compile_program(program, inputs, visit=False):
+    """A Tape for `program` at inputs of these shapes: `inputs` is {input name: float64 array}.
+
+    visit: also fill `tape.visited` (tree node -> slot, for the cross-check's notes).
+    Raises AutodiffError for shape mistakes, as the engine lowering does (same messages)."""
+    if all(np.shape(inputs[name]) == () for name in program.inputs):
+        try:
+            return _trace(program, inputs, visit, scalar=True)
+        except Exception:      # noqa: BLE001  (_NotScalar, or an error the full trace reports properly)
+            pass
+    return _trace(program, inputs, visit, scalar=False)
+
+
+def _trace(program, inputs, visit, scalar):
+    tape = Tape(len(program.inputs))
+    env = {}
+    for slot, name in enumerate(program.inputs):
+        tape.shapes.append(np.shape(inputs[name]))
+        env[name] = _traced(None if scalar else np.asarray(inputs[name], dtype=np.float64), slot)
+    functions = _recording_functions(tape, scalar)
+
+    def number(node):
+        return node.value
+
+    def compute(node, overload, args, axis):
+        function = functions[overload.name]
+        return function(*args, axis=axis) if axis is not None else function(*args)
+
+    visited = tape.visited
+
+    def on_node(node, value):
+        visited.append((node, value.slot if type(value) is _Traced else value))
+
+    with paused_gc():    # a tape is hundreds of thousands of long-lived tuples: nothing for the collector
+        output, named = _lower(program, env, number, compute, on_node if visit else None)
+        tape.output = output.slot if type(output) is _Traced else output
+        tape.named = {name: v.slot if type(v) is _Traced else v for name, v in named.items()}
+        tape.finish(visited=visit)
+    return tape
+
+
+# --- the cache ------------------------------------------------------------------------------------
+# One entry per expression text: its parsed Program and its tapes by input shapes. A batch of the
+# same expression at many points parses and compiles once.
+
+_cache = collections.OrderedDict()      # source -> [Program, {input shapes: Tape}], least recent first
+_cache_size = 0                          # instructions held, over all entries
+_cache_lock = threading.Lock()
+
+
+def parsed(source):
+    """parse(source), remembered (a Program is never modified after parsing)."""
+    with _cache_lock:
+        entry = _cache.get(source)
+        if entry is not None:
+            _cache.move_to_end(source)
+            return entry[0]
+    program = parse(source)
+    with _cache_lock:
+        _cache.setdefault(source, [program, {}])
+    return program
+
+
+def compiled(program, inputs, visit=False):
+    """compile_program, remembered by the program's text and the inputs' shapes (bounded LRU)."""
+    global _cache_size
+    shapes = tuple(np.shape(inputs[name]) for name in program.inputs)
+    with _cache_lock:
+        entry = _cache.get(program.source)
+        tape = entry[1].get(shapes) if entry is not None else None
+        if tape is not None and (tape.has_visited or not visit):
+            return tape
+    tape = compile_program(program, inputs, visit)
+    size = len(tape.code) + 1
+    with _cache_lock:
+        entry = _cache.setdefault(program.source, [program, {}])
+        if size <= CACHE_INSTRUCTIONS:
+            old = entry[1].get(shapes)
+            entry[1][shapes] = tape
+            _cache_size += size - (len(old.code) + 1 if old is not None else 0)
+        while len(_cache) > CACHE_ENTRIES or _cache_size > CACHE_INSTRUCTIONS:
+            _, (_, dropped) = _cache.popitem(last=False)
+            _cache_size -= sum(len(t.code) + 1 for t in dropped.values())
+    return tape
+
+
+def clear_cache():
+    global _cache_size
+    with _cache_lock:
+        _cache.clear()
+        _cache_size = 0
