@@ -119,6 +119,17 @@ class Tape:
         values = self._forward_numpy(inputs, keep_values)
         return values, self._backward_numpy(values, needs, seed, keep_values), needs
 
+    def value(self, inputs):
+        """The output's value only (no gradients): what finite differences evaluate."""
+        if not isinstance(self.output, int):
+            return np.float64(self.output)
+        if self._scalar_code is not None:
+            try:
+                return np.float64(self._forward_floats(inputs)[self.output])
+            except _FLOAT_FAILURES:
+                pass
+        return np.asarray(self._forward_numpy(inputs, keep_values=False)[self.output], dtype=np.float64)
+
     def _needs(self, wrt):
         """needs[slot]: the slot depends on an input in wrt (so gradients flow through it); cached per wrt."""
         key = tuple(wrt)
