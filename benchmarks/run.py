@@ -47,13 +47,15 @@ def case_table(quick):
     s = W.sizes(quick)
     w2 = [f"W2-{n:.0e}".replace("e+0", "e") for n in s["W2_sizes"]]
     scalar = ["autodiff", "torch", "jax", "jax-jit", "autograd"]
+    cached = ["autodiff", "autodiff-cached"] + scalar[1:]
     cases = [
         ("W1", "W1", f"scalar graph: random sum of {s['W1_terms']} terms (~{W.count_binary_ops(W.w1_expression(s['W1_terms'])):,} "
-                     "binary ops) over 5 variables with sin cos exp log tanh sqrt; parse + forward + 5 gradients",
-         scalar, "torch"),
+                     "binary ops) over 5 variables with sin cos exp log tanh sqrt; parse + forward + 5 gradients "
+                     "(autodiff-cached: the same text evaluated again, its compiled program cached)",
+         cached, "torch"),
         ("W1p", "W1", f"polynomial variant of W1 (+ - * ** only, {s['W1_terms']} terms, "
                       f"~{W.count_binary_ops(W.w1p_expression(s['W1_terms'])):,} binary ops): micrograd can run it",
-         scalar + ["micrograd"], "torch"),
+         cached + ["micrograd"], "torch"),
     ]
     for name in w2:
         cases.append((name, "W2", f"large array: `{W.W2_EXPR}`, x of {float(name[3:]):,.0f} float64, value + gradient",
@@ -62,7 +64,8 @@ def case_table(quick):
         ("W3", "W3", f"deep chain: f = sin(f)*0.0001 + f, {s['W3_steps']:,} times ({3 * s['W3_steps']:,} nodes deep); "
                      "autodiff through evaluate() of a program string and the Tensor API; torch through the same "
                      "string (exec) and a Python loop",
-         ["autodiff", "autodiff-tensor", "torch", "torch-loop", "jax", "jax-jit", "autograd"], "torch"),
+         ["autodiff", "autodiff-cached", "autodiff-tensor", "torch", "torch-loop", "jax", "jax-jit", "autograd"],
+         "torch"),
         ("W4", "W4", f"cold start: a fresh process computing `{W.W4_EXPR}` and its gradient at (2, 1)",
          list(FLOORS) + ["autodiff-nocheck", "autodiff-check", "torch", "jax", "autograd", "micrograd"], "torch"),
         ("W5", "W5", f"Hessian: {s['W5_vars']} variables, ~{s['W5_ops']:,} binary ops, one scalar expression",
@@ -72,6 +75,9 @@ def case_table(quick):
          ["autodiff-batch", "torch-loop", "torch-loop-inproc"], "torch-loop"),
         ("W6c", "W6", f"batch with the SymPy check on: {s['W6_checked']:,} records, `--jobs 1` vs `--jobs 2`",
          ["autodiff-jobs1", "autodiff-jobs2"], None),
+        ("W7", "W7", f"one record, a flat sum of {s['W7_terms']:,} terms over 5 variables, through `autodiff batch "
+                     "FILE --json` (default flags, the check on) and with --no-check; whole process",
+         ["autodiff-batch", "autodiff-batch-nocheck"], None),
     ]
     return cases
 
@@ -285,6 +291,11 @@ def targets(results):
                  "autodiff-batch", "torch-loop-inproc", 1.0)
     ratio_target("W6c: `--jobs 2` ≥ 1.6 × faster than `--jobs 1` (checked records)", "W6c", "autodiff-jobs2",
                  "autodiff-jobs1", 1.6, inverse=True)
+    w7 = _get(results, "W7", "autodiff-batch")
+    if w7 is not None:
+        ok = w7["status"] == "ok"
+        out.append(("W7: the 200,000-term record through `autodiff batch` < 2 s (whole process, check on)",
+                    fmt_time(w7["median"]) if ok else w7["status"], "PASS" if ok and w7["median"] < 2.0 else "FAIL"))
     return out
 
 
