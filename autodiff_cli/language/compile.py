@@ -60,11 +60,17 @@ def _recording_functions(tape, scalar):
                 if node.scalar is None:
                     raise _NotScalar(node.name)
                 return _traced(None, add(node_class, node, slots, params, ()))
-            out = forward(*[a.data if type(a) is _Traced else tape.constants[s] for a, s in zip(args, slots)],
-                          **params)
-            return _traced(out, add(node_class, node, slots, params, np.shape(out)))
+            arrays = [a.data if type(a) is _Traced else tape.constants[s] for a, s in zip(args, slots)]
+            out = forward(*arrays, **params)
+            slot = add(node_class, node, slots, params, np.shape(out))
+            if node.saves_inputs:        # what the backward reads, kept as the engine's nodes keep it
+                saved.update(zip(slots, arrays))
+            if node.saves_output:
+                saved[slot] = out
+            return _traced(out, slot)
         return record
 
+    saved = tape.saved
     functions = {}
     namespace = types.SimpleNamespace()
     for spec in OPS:
@@ -113,6 +119,9 @@ def _trace(program, inputs, visit, scalar):
         output, named = _lower(program, env, number, compute, on_node if visit else None)
         tape.output = output.slot if type(output) is _Traced else output
         tape.named = {name: v.slot if type(v) is _Traced else v for name, v in named.items()}
+        if not scalar:           # the values this pass computed serve the first run at these inputs
+            tape.saved.update((v.slot, v.data) for v in [output, *named.values()] if type(v) is _Traced)
+            tape.traced_inputs = tuple(env[name].data for name in program.inputs)
         tape.finish(visited=visit)
     return tape
 
