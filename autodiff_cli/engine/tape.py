@@ -55,18 +55,18 @@ class Tape:
 
     # --- building (language/compile.py) ---------------------------------------------------------
 
-    def new_slot(self, shape):
-        self.shapes.append(shape)
-        self.n_slots += 1
-        return self.n_slots - 1
-
     def constant(self, value):
-        slot = self.new_slot(np.shape(value))
+        """A slot holding `value` (a float64 scalar or array, as the engine makes numbers)."""
+        slot = self.n_slots
+        self.n_slots += 1
+        self.shapes.append(value.shape)
         self.constants[slot] = value
         return slot
 
     def add(self, node_class, spec_node, slots, params, out_shape):
-        out = self.new_slot(out_shape)
+        out = self.n_slots
+        self.n_slots += 1
+        self.shapes.append(out_shape)
         self.code.append((node_class, spec_node, tuple(slots), params, out))
         return out
 

@@ -14,9 +14,11 @@ import types
 import numpy as np
 
 from ..engine.graph import Tensor, _as_input
+from ..errors import AutodiffError
 from ..engine.ops import OPS
 from ..engine.tape import Tape
-from .lowering import _lower
+from .lowering import _lower, overload_of, postorder
+from .nodes import Binary, Call, Name, Num, Unary
 from .nodes import paused_gc
 from .parser import parse
 
@@ -89,10 +91,60 @@ def compile_program(program, inputs, visit=False):
     Raises AutodiffError for shape mistakes, as the engine lowering does (same messages)."""
     if all(np.shape(inputs[name]) == () for name in program.inputs):
         try:
-            return _trace(program, inputs, visit, scalar=True)
-        except Exception:      # noqa: BLE001  (_NotScalar, or an error the full trace reports properly)
-            pass
+            return _compile_scalars(program, visit)
+        except (_NotScalar, ValueError, TypeError, AttributeError, AutodiffError):
+            pass               # an op with no float forward, or an error the full trace reports properly
     return _trace(program, inputs, visit, scalar=False)
+
+
+def _compile_scalars(program, visit):
+    """compile_program for scalar inputs, in one tight loop: the ordinary lowering's walk (statements
+    in order, each tree in post-order), where an op without a `front` is appended to the tape directly
+    and one with a front goes through it (the front picks the node). Values on the stack are slots
+    (ints) or the program's plain numbers (floats), as the engine sees Tensors and numbers."""
+    tape = Tape(len(program.inputs))
+    tape.shapes.extend([()] * len(program.inputs))
+    functions = _recording_functions(tape, scalar=True)
+    direct = {spec.name: (spec.primitives[spec.node].node_class, spec.nodes()[0])
+              for spec in OPS if spec.front is None and spec.scalar is not None}
+    add, constant = tape.add, tape.constant
+    env = {name: slot for slot, name in enumerate(program.inputs)}
+    named = {}
+    visited = tape.visited if visit else None
+    with paused_gc():
+        for statement in program.statements:
+            stack = []
+            for node in postorder(statement.expr):
+                cls = type(node)
+                if cls is Name:
+                    value = named[node.id] if node.id in named else env[node.id]
+                elif cls is Num:
+                    value = node.value
+                else:
+                    count = 2 if cls is Binary else 1 if cls is Unary else len(node.args)
+                    args = stack[-count:]
+                    del stack[-count:]
+                    spec = overload_of(node)
+                    if spec is None:                                   # unary plus
+                        value = args[0]
+                    elif spec.name in direct:
+                        node_class, table_node = direct[spec.name]
+                        slots = [a if type(a) is int else constant(np.float64(a)) for a in args]
+                        value = add(node_class, table_node, slots, {}, ())
+                    else:
+                        axis = node.axis if cls is Call else None
+                        traced = [_traced(None, a) if type(a) is int else a for a in args]
+                        function = functions[spec.name]
+                        value = (function(*traced, axis=axis) if axis is not None else function(*traced)).slot
+                stack.append(value)
+                if visited is not None:
+                    visited.append((node, value))
+            if statement.name is not None:
+                named[statement.name] = stack[0]
+        tape.output = stack[0]
+        tape.named = {name: named[name] for name in program.intermediates}
+        tape.finish(visited=visit)
+    return tape
 
 
 def _trace(program, inputs, visit, scalar):
