@@ -45,43 +45,58 @@ class _NotScalar(Exception):
     """A scalar-only compile met an op with no float forward: compile again with values."""
 
 
-def _recording_functions(tape, scalar):
-    """{engine name: function} recording onto `tape`, built from the table as build.py builds the engine.
+class _Recorder:
+    """Engine functions that record onto `self.tape` (set per compile), built once per thread from the
+    table as build.py builds the engine: `functions[engine name]`.
 
     scalar: every input is 0-d, so every op with a float forward gives a 0-d result: record without
     computing anything (values are None; fronts only look at types and ndim), and raise _NotScalar
-    at any other op."""
-    def primitive(spec, node):
+    at any other op. Otherwise compute each forward with numpy, keeping in `tape.saved` what the VJPs
+    read (as the engine's nodes keep it)."""
+
+    def __init__(self):
+        self.tape, self.scalar = None, False
+        self.functions = {}
+        namespace = types.SimpleNamespace()
+        for spec in OPS:
+            primitives = {node.name: self._primitive(spec, node) for node in spec.nodes()}
+            function = primitives[spec.node] if spec.front is None else spec.front(namespace, primitives)
+            for name in (spec.name,) + spec.aliases:
+                self.functions[name] = function
+        vars(namespace).update(self.functions)
+
+    def _primitive(self, spec, node):
         node_class = spec.primitives[node.name].node_class
         forward = node.forward
-        add, constant = tape.add, tape.constant
 
         def record(*args, **params):
-            slots = [a.slot if type(a) is _Traced else constant(_as_input(a)) for a in args]
-            if scalar:
+            tape = self.tape
+            slots = [a.slot if type(a) is _Traced else tape.constant(_as_input(a)) for a in args]
+            if self.scalar:
                 if node.scalar is None:
                     raise _NotScalar(node.name)
-                return _traced(None, add(node_class, node, slots, params, ()))
+                return _traced(None, tape.add(node_class, node, slots, params, ()))
             arrays = [a.data if type(a) is _Traced else tape.constants[s] for a, s in zip(args, slots)]
             out = forward(*arrays, **params)
-            slot = add(node_class, node, slots, params, np.shape(out))
-            if node.saves_inputs:        # what the backward reads, kept as the engine's nodes keep it
-                saved.update(zip(slots, arrays))
+            slot = tape.add(node_class, node, slots, params, np.shape(out))
+            if node.saves_inputs:
+                tape.saved.update(zip(slots, arrays))
             if node.saves_output:
-                saved[slot] = out
+                tape.saved[slot] = out
             return _traced(out, slot)
         return record
 
-    saved = tape.saved
-    functions = {}
-    namespace = types.SimpleNamespace()
-    for spec in OPS:
-        primitives = {node.name: primitive(spec, node) for node in spec.nodes()}
-        function = primitives[spec.node] if spec.front is None else spec.front(namespace, primitives)
-        for name in (spec.name,) + spec.aliases:
-            functions[name] = function
-    vars(namespace).update(functions)
-    return functions
+
+_recorders = threading.local()
+
+
+def _recording_functions(tape, scalar):
+    """This thread's recording functions, now recording onto `tape`."""
+    recorder = getattr(_recorders, "recorder", None)
+    if recorder is None:
+        recorder = _recorders.recorder = _Recorder()
+    recorder.tape, recorder.scalar = tape, scalar
+    return recorder.functions
 
 
 def compile_program(program, inputs, visit=False):
