@@ -118,8 +118,8 @@ class Tape:
                 return values, self._backward_floats(values, needs, seed), needs
             except _FLOAT_FAILURES:
                 pass            # where numpy gives inf or nan: compute it as numpy does
-        values = None if keep_values else self._traced_values(inputs)
-        if values is None:
+        values = self._traced_values(inputs)    # taken either way: a cached tape must not hold arrays
+        if values is None or keep_values:
             values = self._forward_numpy(inputs, keep_values)
         return values, self._backward_numpy(values, needs, seed, keep_values), needs
 
