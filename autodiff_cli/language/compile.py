@@ -8,6 +8,7 @@ to the tape. That pass needs the inputs' shapes (fronts and broadcasting look at
 is made for one expression and one set of input shapes; `compiled()` caches tapes by both.
 """
 import collections
+import functools
 import threading
 import types
 
@@ -112,6 +113,13 @@ def compile_program(program, inputs, visit=False):
     return _trace(program, inputs, visit, scalar=False)
 
 
+@functools.lru_cache(maxsize=None)
+def _direct_ops():
+    """{engine name: (node class, table node)} of the ops a scalar compile appends without a front."""
+    return {spec.name: (spec.primitives[spec.node].node_class, spec.nodes()[0])
+            for spec in OPS if spec.front is None and spec.scalar is not None}
+
+
 def _compile_scalars(program, visit):
     """compile_program for scalar inputs, in one tight loop: the ordinary lowering's walk (statements
     in order, each tree in post-order), where an op without a `front` is appended to the tape directly
@@ -120,8 +128,7 @@ def _compile_scalars(program, visit):
     tape = Tape(len(program.inputs))
     tape.shapes.extend([()] * len(program.inputs))
     functions = _recording_functions(tape, scalar=True)
-    direct = {spec.name: (spec.primitives[spec.node].node_class, spec.nodes()[0])
-              for spec in OPS if spec.front is None and spec.scalar is not None}
+    direct = _direct_ops()
     add, constant = tape.add, tape.constant
     env = {name: slot for slot, name in enumerate(program.inputs)}
     named = {}
