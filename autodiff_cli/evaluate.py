@@ -296,7 +296,7 @@ def _jacobian(result, output, leaves):
 
 def _kinks(source, visited):
     """Non-differentiable points the forward pass went through, as the op table describes them."""
-    values = {id(node): np.asarray(t.data) for node, t in visited}
+    tensors = None            # tree node id -> its tensor, built only if some op has kinks
     found = []
     for node, tensor in visited:
         if not isinstance(node, (Binary, Unary, Call)):
@@ -304,8 +304,11 @@ def _kinks(source, visited):
         spec = overload_of(node)
         if spec is None or spec.kink is None:
             continue
+        if tensors is None:
+            tensors = {id(n): t for n, t in visited}
         params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
-        if np.any(spec.kink.at(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
+        if np.any(spec.kink.at(np.asarray(tensor.data), *(np.asarray(tensors[id(c)].data) for c in children(node)),
+                               **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
             found.append(f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
                          f"PyTorch's convention {spec.kink.convention} was used")
