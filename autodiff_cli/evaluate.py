@@ -6,6 +6,7 @@ The CLI and batch mode only format and route what this returns. A user's mistake
 here: it comes back as a Result with status "error" carrying the AutodiffError.
 """
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from .language.compile import compiled, parsed
 from .language.lowering import overload_of
 from .language.nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
 from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
+from .utils import get_total_norm
 
 MODES = ("grad", "hessian", "jacobian")
 
@@ -29,13 +31,22 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
     """Evaluate `expr` at `bindings` and differentiate it; see docs/ARCHITECTURE.md for the Result."""
     started = time.perf_counter()
     result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode)
+    # The graph holds no reference cycles and is freed by reference counting when
+    # _evaluate_into returns, so the cyclic collector has nothing to find here: pausing it
+    # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
+    with errors_into(result, expr), quiet_numpy(), paused_gc():
+        _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
+                       check=check, random_seed=random_seed, trace=trace)
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+@contextmanager
+def errors_into(result, expr):
+    """A user's mistake (an AutodiffError) or running out of memory inside the block becomes
+    result.status "error" with result.error, instead of an exception."""
     try:
-        # The graph holds no reference cycles and is freed by reference counting when
-        # _evaluate_into returns, so the cyclic collector has nothing to find here: pausing it
-        # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
-        with quiet_numpy(), paused_gc():
-            _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
-                           check=check, random_seed=random_seed, trace=trace)
+        yield
     except MemoryError:
         result.status = "error"
         result.error = AutodiffError("limit", "out of memory: the arrays of this computation do not fit "
@@ -44,8 +55,6 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
         if err.source is None and isinstance(expr, str) and err.position is not None:
             err.source = expr
         result.status, result.error = "error", err
-    result.elapsed = time.perf_counter() - started
-    return result
 
 
 def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace):
@@ -71,7 +80,7 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
 
     if check:
-        from .check import cross_check   # SymPy is imported only on this path
+        from .check import cross_check   # the CAS is imported only on this path
         result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
         if result.check.passed is False:
             result.status = "mismatch"
@@ -101,6 +110,7 @@ def _compiled_gradients(result, program, values, gradient, rng, check):
     for name, slot in zip(result.wrt, wrt_slots):
         g = grads[slot]
         result.gradients[name] = np.zeros(np.shape(values[name])) if g is None else np.asarray(g, np.float64)
+    result.grad_norm = get_total_norm(list(result.gradients.values())).item()
     for name, slot in tape.named.items():
         grad = None
         if isinstance(slot, int) and needs[slot]:
@@ -213,6 +223,7 @@ def _gradients(result, output, leaves, named, visited, seed):
     for name in result.wrt:
         g = leaves[name].grad
         result.gradients[name] = np.zeros(np.shape(leaves[name].data)) if g is None else np.asarray(g.data)
+    result.grad_norm = get_total_norm(list(result.gradients.values())).item()
     for name, tensor in named.items():
         grad = None
         if tensor.requires_grad:
@@ -295,7 +306,8 @@ def _jacobian(result, output, leaves):
 # --- what the forward pass tells about the point -----------------------------------------------
 
 def _kinks(source, visited):
-    """Non-differentiable points the forward pass went through, as the op table describes them."""
+    """Non-differentiable points the forward pass went through, as the op table describes them:
+    (tree node, description) pairs (the check excuses the derivative entries under the node)."""
     tensors = None            # tree node id -> its tensor, built only if some op has kinks
     found = []
     for node, tensor in visited:
@@ -310,8 +322,8 @@ def _kinks(source, visited):
         if np.any(spec.kink.at(np.asarray(tensor.data), *(np.asarray(tensors[id(c)].data) for c in children(node)),
                                **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
-            found.append(f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
-                         f"PyTorch's convention {spec.kink.convention} was used")
+            found.append((node, f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
+                         f"PyTorch's convention {spec.kink.convention} was used"))
     return found
 
 

@@ -33,6 +33,7 @@ class Result:
     inputs: dict = field(default_factory=dict)
     wrt: list = field(default_factory=list)
     gradients: dict = field(default_factory=dict)
+    grad_norm: float | None = None  # 2-norm of all the gradients together (grad mode)
     intermediates: dict = field(default_factory=dict)
     hessian: dict = field(default_factory=dict)
     jacobian: dict = field(default_factory=dict)
@@ -59,6 +60,7 @@ class Result:
                   "value": json_array(self.value), "shape": list(np.shape(self.value))}
         if self.mode == "grad":
             record["gradients"] = {k: json_array(v) for k, v in self.gradients.items()}
+            record["grad_norm"] = None if self.grad_norm is None else json_number(self.grad_norm)
             if self.intermediates:
                 record["intermediates"] = {
                     k: {"value": json_array(v["value"]), "gradient": json_array(v["gradient"])}

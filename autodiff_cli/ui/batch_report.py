@@ -34,7 +34,7 @@ def stderr_console(err):
 class BatchReport:
     """The rows of the human report, printed on `out` as records complete."""
 
-    STYLES = {"ok": "green", "mismatch": "yellow", "error": "red"}
+    STYLES = {"ok": "green", "mismatch": "yellow", "diverged": "yellow", "error": "red"}
 
     def __init__(self, out):
         self.console = console(out, highlight=False, soft_wrap=True)
@@ -53,7 +53,9 @@ class BatchReport:
             detail = f"{err['kind']}: {_clip(escape_text(err['message']), 100)}"
         else:
             parts = [f"= {_short(out.get('value'))}"]
-            if "gradients" in out:
+            if "point" in out:                       # mode minimize: where it stopped
+                word, derivs = "at", out["point"]
+            elif "gradients" in out:
                 word, derivs = "grad", out["gradients"]
             elif "hessian" in out:
                 word = "hessian"
@@ -62,6 +64,8 @@ class BatchReport:
                 word, derivs = "jacobian", out.get("jacobian") or {}
             if derivs:
                 parts.append(word + " " + _clip(", ".join(f"{k}={_short(v, 24)}" for k, v in derivs.items()), 70))
+            if "stopped" in out:
+                parts.append(f"(stopped: {out['stopped']} after {out['steps']} steps)")
             check = out.get("check") or {}
             if check.get("method") not in (None, "none"):
                 verdict = {True: "passed", False: "FAILED"}.get(check.get("passed"), "inconclusive")

@@ -161,6 +161,8 @@ def _value_table(result):
     table.add_column()
     value = np.asarray(result.value)
     table.add_row("value", format_array(value))
+    if getattr(result, "grad_norm", None) is not None and getattr(result, "mode", "grad") == "grad":
+        table.add_row("grad_norm", format_number(result.grad_norm))
     return table
 
 
