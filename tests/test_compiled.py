@@ -13,7 +13,7 @@ from autodiff_cli.engine.ops import OPS
 from autodiff_cli.evaluate import evaluate
 from autodiff_cli.language import compile as compile_module
 from autodiff_cli.language import parse
-from autodiff_cli.language.compile import compile_program
+from autodiff_cli.language.compile import NotCompilable, compile_program
 from autodiff_cli.testing import wrong_derivative
 from op_domains import sample
 from seeds import seed_cases
@@ -136,3 +136,30 @@ def test_wrong_derivative_reaches_cached_tapes():
         wrong = evaluate("sin(x)", {"x": 1.0}, check=False)
     assert wrong.gradients["x"] == pytest.approx(1.5 * np.cos(1.0))
     assert evaluate("sin(x)", {"x": 1.0}, check=False).gradients["x"] == pytest.approx(np.cos(1.0))
+
+
+LANG_CASES = ["sum(W[0]*W[1])", "W[1, 0]**2", "sum(W[:, 1:])", "sum(v[1:]*v[:3])", "sum(transpose(W) @ W)",
+              "sum(reshape(v, 2, 2)*W)", "sum(W - mean(W, axis=0, keepdims=1))", "sum(max(W, axis=1, keepdims=1))",
+              "sum(softmax(W, axis=1)*W)", "logsumexp(v)", "sum(logsumexp(W, axis=0, keepdims=1))",
+              "sum(softmax(v)*v)"]
+STACK_CASES = ["sum([v[0], v[1]]*v[2])", "[s, 2*s][1]*s", "sum([[s, 1], [2, s]] @ W)", "sum([v, 2*v])"]
+
+
+@pytest.mark.parametrize("expr", LANG_CASES)
+def test_array_language_runs_on_the_tape_and_agrees(expr):
+    bindings = {"W": [[1.0, -2.0], [0.5, 3.0]], "v": [0.3, -1.2, 2.0, 0.7], "s": 1.5}
+    program = parse(expr)
+    values = {n: np.asarray(bindings[n], dtype=np.float64) for n in program.inputs}
+    assert compile_program(program, values) is not None        # recorded on the tape, no fallback
+    assert_paths_agree(expr, bindings)
+
+
+@pytest.mark.parametrize("expr", STACK_CASES)
+def test_stack_falls_back_to_the_tensor_engine_and_agrees(expr):
+    bindings = {"W": [[1.0, -2.0], [0.5, 3.0]], "v": [0.3, -1.2, 2.0], "s": 1.5}
+    program = parse(expr)
+    values = {n: np.asarray(bindings[n], dtype=np.float64) for n in program.inputs}
+    with pytest.raises(NotCompilable):
+        compile_program(program, values)
+    assert_paths_agree(expr, bindings)
+    assert evaluate(expr, bindings).check.passed          # the check's finite differences fall back too

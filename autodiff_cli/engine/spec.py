@@ -9,7 +9,9 @@ Formulas take a namespace `F` first: numpy during an ordinary backward, the engi
 under `create_graph=True` (then the formula records a graph and higher derivatives work).
   forward(*arrays, **params) -> array                         numpy
   vjp(F, g, ans, *inputs, **params) -> gradient for one input  one per positional input
-  jvp(F, tangents, ans, *inputs, **params) -> output tangent   forward mode (None until it exists)
+  jvp(F, tangents, ans, *inputs, **params) -> output tangent   forward mode (engine/forward.py): one
+      tangent per input (None where it has none), F is numpy; or the builder `forward.diagonal`
+      (elementwise ops: the VJPs applied to tangents) / `forward.linear` (the forward applied to them)
   scalar(*floats, **params) -> float                           the forward on Python floats, for the
                                                               compiled path (engine/tape.py); declaring
                                                               it also says the VJPs run on floats with
@@ -61,7 +63,9 @@ class OpSpec:
     kink:       its non-differentiable points and PyTorch's convention there (None: smooth on its domain)
     elementwise: output element i depends only on element i of each (broadcast) input, so
                 `autodiff plot` can evaluate it over a whole grid at once (False: point by point)
-    axis:       takes `axis` / `keepdims` (a reduction)
+    axis:       takes `axis` / `keepdims` (a reduction; softmax: `axis` only, keepdims=False)
+    keepdims:   with `axis`, also takes `keepdims`
+    sizes:      the language form takes integer sizes after the array: reshape(x, 2, -1)
     saves_inputs / saves_output: False where no VJP reads the inputs' values / the output, so
                 large arrays are freed during the forward pass (only their shapes are kept)
     methods:    Tensor method names (`x.sin()`); operators: Tensor dunders (`__add__`); a reflected
@@ -72,6 +76,8 @@ class OpSpec:
     front:      when the op picks among its nodes (pow: PowBackward0/1/2) or converts arguments,
                 `front(F, nodes) -> the engine function`, `nodes` mapping node name -> primitive and
                 F the engine's functions; default: the primitive of `node` itself
+    examples:   for the generated tests, when arity and axis do not say how to call the op:
+                ((input shape, ...), {param: value}) pairs
     domain:     for the generated tests: per input, where finite differences are meaningful
                 ("any", "small", "pos", "unit", "gt_m1", "nonzero"; see tests/op_domains.py)
     torch:      the same function in torch, dotted from `torch` ("sin", "nn.functional.softplus")
@@ -89,6 +95,9 @@ class OpSpec:
     kink: Kink | None = None
     elementwise: bool = False
     axis: bool = False
+    keepdims: bool = True
+    sizes: bool = False
+    examples: tuple = ()
     saves_inputs: bool = True
     saves_output: bool = True
     methods: tuple = ()

@@ -18,12 +18,12 @@ from ..engine.graph import Tensor, _as_input
 from ..errors import AutodiffError
 from ..engine.ops import OPS
 from ..engine.tape import Tape
-from .lowering import _lower, overload_of, postorder
-from .nodes import Binary, Call, Name, Num, Unary
+from .lowering import _lower, options_of, overload_of, postorder
+from .nodes import Binary, Call, Name, Num, Stack, Unary
 from .nodes import paused_gc
 from .parser import parse
 
-__all__ = ["compile_program", "compiled", "parsed", "clear_cache"]
+__all__ = ["compile_program", "compiled", "parsed", "clear_cache", "NotCompilable"]
 
 # Cache bounds: expressions, and instructions over all their tapes (a 300,000-instruction tape holds
 # ~100 MB).
@@ -40,6 +40,11 @@ def _traced(data, slot):
     t = _Traced.__new__(_Traced)
     t.data, t.slot = data, slot
     return t
+
+
+class NotCompilable(Exception):
+    """The program uses an op the tape cannot record: run it on the Tensor engine instead.
+    (stack: its node takes one input per element, so its VJPs are made per element count.)"""
 
 
 class _NotScalar(Exception):
@@ -104,7 +109,8 @@ def compile_program(program, inputs, visit=False):
     """A Tape for `program` at inputs of these shapes: `inputs` is {input name: float64 array}.
 
     visit: also fill `tape.visited` (tree node -> slot, for the cross-check's notes).
-    Raises AutodiffError for shape mistakes, as the engine lowering does (same messages)."""
+    Raises AutodiffError for shape mistakes, as the engine lowering does (same messages), and
+    NotCompilable for a program the tape cannot run."""
     if all(np.shape(inputs[name]) == () for name in program.inputs):
         try:
             return _compile_scalars(program, visit)
@@ -142,6 +148,8 @@ def _compile_scalars(program, visit):
                     value = named[node.id] if node.id in named else env[node.id]
                 elif cls is Num:
                     value = node.value
+                elif cls is not Binary and cls is not Unary and cls is not Call:
+                    raise _NotScalar(cls.__name__)    # a list literal or indexing: the array trace
                 else:
                     count = 2 if cls is Binary else 1 if cls is Unary else len(node.args)
                     args = stack[-count:]
@@ -154,10 +162,9 @@ def _compile_scalars(program, visit):
                         slots = [a if type(a) is int else constant(np.float64(a)) for a in args]
                         value = add(node_class, table_node, slots, {}, ())
                     else:
-                        axis = node.axis if cls is Call else None
+                        options = options_of(node) if cls is Call else {}
                         traced = [_traced(None, a) if type(a) is int else a for a in args]
-                        function = functions[spec.name]
-                        value = (function(*traced, axis=axis) if axis is not None else function(*traced)).slot
+                        value = functions[spec.name](*traced, **options).slot
                 stack.append(value)
                 if visited is not None:
                     visited.append((node, value))
@@ -180,9 +187,11 @@ def _trace(program, inputs, visit, scalar):
     def number(node):
         return node.value
 
-    def compute(node, overload, args, axis):
+    def compute(node, overload, args, options):
         function = functions[overload.name]
-        return function(*args, axis=axis) if axis is not None else function(*args)
+        if type(node) is Stack:
+            raise NotCompilable("stack")
+        return function(*args, **options)
 
     visited = tape.visited
 

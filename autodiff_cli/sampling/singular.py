@@ -8,7 +8,7 @@ singular value; non-finite origins: nodes whose inputs are finite and output is 
 import numpy as np
 
 from ..language.lowering import overload_of
-from ..language.nodes import Binary, Call, Name, Num, Unary, children, column
+from ..language.nodes import Binary, Call, Name, Num, Unary, children, column, label
 from .samples import Mark
 
 MAX_MARKS = 2000              # singular points kept (a 2-D kink line has about one per grid row)
@@ -155,7 +155,7 @@ def _non_finite_notes(program, sampler, samples):
             if id(child) in values:
                 origin &= finite_at(values[id(child)][1])
         if origin.any():
-            what = node.func if isinstance(node, Call) else node.op
+            what = label(node, quote=False)
             where = _where_text(samples, origin)
             notes.append(f"{what} at column {column(node)} ({program.source[node.start:node.end]}) is not "
                          f"finite at {int(origin.sum())} of {origin.size} points{where}")

@@ -1,11 +1,13 @@
-"""Tables for people, built from a `Result`: value, gradients (with the check), named
-intermediates, Hessian and Jacobian matrices, `--steps`; and how numbers and arrays are shown.
+"""Tables for people, built from a `Result`: value (and J.t for jvp), gradients (with the check),
+named intermediates, Hessian and Jacobian matrices, derivatives by order, `--steps`; and how
+numbers and arrays are shown.
 
 Every function here is pure: it takes a result and options and returns rich renderables or
 strings; the CLI decides where they are printed. Nothing here forces colour, so rich turns it
 off by itself when the stream is not a terminal or when NO_COLOR is set. Text that came from
 input (the expression, --steps labels, notes quoting it) is escaped and never read as markup.
 """
+import itertools
 import math
 
 import numpy as np
@@ -21,6 +23,7 @@ SUMMARY_THRESHOLD = 100     # arrays with more elements are summarised, not prin
 CELL_LIMIT = 12             # arrays with more elements are summarised inside table cells
 MATRIX_LIMIT = 40           # largest labelled Hessian/Jacobian matrix printed cell by cell
 STEPS_MAX_ROWS = 200        # most rows shown by --steps (first and last halves)
+DERIVATIVES_MAX_ROWS = 200  # most rows of the derivatives table (--json has them all)
 TEXT_MAX = 40               # longest source snippet shown in a --steps cell
 FORMULA_MAX = 300           # longest SymPy formula shown (--json has it whole)
 
@@ -163,6 +166,10 @@ def _value_table(result):
     table.add_row("value", format_array(value))
     if getattr(result, "grad_norm", None) is not None and getattr(result, "mode", "grad") == "grad":
         table.add_row("grad_norm", format_number(result.grad_norm))
+    if getattr(result, "mode", None) == "jvp":
+        for name, tangent in result.tangents.items():
+            table.add_row(f"tangent {name}", format_array(np.asarray(tangent)))
+        table.add_row("J·t", format_array(np.asarray(result.jvp)))
     return table
 
 
@@ -295,6 +302,40 @@ def _jacobian_view(result):
     return _labelled_matrix("Jacobian", out_labels, col_labels, matrix, corner="∂f/∂")
 
 
+def _derivatives_view(result):
+    """One row per distinct derivative (mixed partials are symmetric), order by order."""
+    table = Table(title="Derivatives by order", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("order", justify="right")
+    table.add_column("derivative", style="bold")
+    table.add_column("value", justify="right")
+    names = list(result.derivatives[1]) if result.derivatives else []
+    rows = 0
+    for order, level in result.derivatives.items():
+        for index in itertools.combinations_with_replacement(range(len(names)), order):
+            if rows == DERIVATIVES_MAX_ROWS:
+                table.caption = f"the first {DERIVATIVES_MAX_ROWS} rows; --json has every derivative"
+                return table
+            node = level
+            for i in index:
+                node = node[names[i]]
+            table.add_row(str(order), _partial_label(order, [names[i] for i in index]), format_number(node))
+            rows += 1
+    return table
+
+
+def _partial_label(order, variables):
+    """∂³f/∂x²∂y for the variables differentiated by, in order."""
+    counts = {}
+    for name in variables:
+        counts[name] = counts.get(name, 0) + 1
+    power = lambda n: "" if n == 1 else str(n).translate(_SUPERSCRIPTS)
+    below = "".join(f"∂{name}{power(n)}" for name, n in counts.items())
+    return f"∂{power(order)}f/{below}"
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def check_summary(result):
     """One line saying how the result was checked and whether it agreed."""
     check = result.check
@@ -327,6 +368,8 @@ def render_result(result):
         parts.append(_hessian_view(result))
     if getattr(result, "jacobian", None):
         parts.append(_jacobian_view(result))
+    if getattr(result, "derivatives", None):
+        parts.append(_derivatives_view(result))
     parts.append(check_summary(result))
     return Group(*parts)
 
