@@ -15,7 +15,8 @@ from . import engine, limits
 from .bindings import parse_gradient_seed, value_from_json
 from .engine import Tensor, forward, higher, quiet_numpy
 from .errors import AutodiffError
-from .language import lower_to_engine, parse
+from .language import lower_to_engine
+from .language.compile import NotCompilable, compiled, parsed
 from .language.lowering import overload_of
 from .language.nodes import Binary, Call, Name, Num, Unary, children, column, label, paused_gc
 from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
@@ -69,12 +70,82 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     if random_seed is not None and (isinstance(random_seed, bool) or not isinstance(random_seed, (int, np.integer))
                                     or random_seed < 0):
         raise AutodiffError("usage", f"the random seed must be a whole number >= 0, not {random_seed!r}")
-    program = parse(expr)
+    program = parsed(expr)
     rng = np.random.default_rng(random_seed)
     values = _bind(program, bindings, rng, result.warnings)
     wrt_names = _differentiate_wrt(program, wrt)
     result.inputs, result.wrt = values, wrt_names
 
+    tape = None
+    if mode == "grad" and not trace:
+        # The compiled path: a flat tape, no graph (built only for --steps/--graph/--dot).
+        try:
+            tape = compiled(program, values, visit=check)
+        except NotCompilable:
+            pass                 # an op the tape cannot record (stack): the Tensor engine runs it
+    if tape is not None:
+        visited, seed = _compiled_gradients(result, tape, program, values, gradient, rng, check)
+    else:
+        visited, seed = _engine_run(result, program, values, gradient, tangents, mode, rng, check, trace)
+
+    bad_gradients = [name for name, g in result.gradients.items() if not np.isfinite(g).all()]
+    if bad_gradients or not np.isfinite(result.value).all():
+        result.warnings.extend(_non_finite_origins(program.source, visited or _replay(program, values)))
+        result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
+
+    if check:
+        from .check import cross_check   # the CAS is imported only on this path
+        result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
+        if result.check.passed is False:
+            result.status = "mismatch"
+
+
+class _Box:
+    """A tape slot's value where the check's helpers expect a tensor (they read `.data`)."""
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _compiled_gradients(result, tape, program, values, gradient, rng, check):
+    """grad mode on the compiled tape; returns (visited, seed) as _engine_run does."""
+    output = tape.output
+    seed = _gradient_seed(gradient, tape.shapes[output] if isinstance(output, int) else (), rng)
+    inputs = [values[name] for name in program.inputs]
+    wrt_slots = [program.inputs.index(name) for name in result.wrt]
+    slot_values, grads, needs = tape.run(inputs, wrt_slots, seed, keep_values=check)
+
+    def value_of(slot):
+        return np.asarray(slot_values[slot] if isinstance(slot, int) else slot, dtype=np.float64)
+
+    result.value = value_of(output)
+    for name, slot in zip(result.wrt, wrt_slots):
+        g = grads[slot]
+        result.gradients[name] = np.zeros(np.shape(values[name])) if g is None else np.asarray(g, np.float64)
+    result.grad_norm = get_total_norm(list(result.gradients.values())).item()
+    for name, slot in tape.named.items():
+        grad = None
+        if isinstance(slot, int) and needs[slot]:
+            grad = np.zeros(tape.shapes[slot]) if grads[slot] is None else np.asarray(grads[slot], np.float64)
+        result.intermediates[name] = {"value": value_of(slot), "gradient": grad}
+    if not check:
+        return None, seed
+    boxes = {}
+    visited = []
+    for node, slot in tape.visited:
+        if not isinstance(slot, int):
+            visited.append((node, _Box(np.float64(slot))))
+            continue
+        if slot not in boxes:
+            boxes[slot] = _Box(value_of(slot))
+        visited.append((node, boxes[slot]))
+    return visited, seed
+
+
+def _engine_run(result, program, values, gradient, tangents, mode, rng, check, trace):
+    """Every mode on the Tensor engine (a graph is recorded); returns (visited, seed)."""
+    wrt_names = result.wrt
     # (tree node, tensor) in evaluation order, for steps and kinks; skipped on the fast path
     visited = [] if (trace or check) else None
     on_node = (lambda node, t: visited.append((node, t))) if visited is not None else None
@@ -88,7 +159,7 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     result.value = np.asarray(output.data, dtype=np.float64)
 
     if mode == "grad":
-        seed = _gradient_seed(gradient, output, rng)
+        seed = _gradient_seed(gradient, np.shape(output.data), rng)
         _gradients(result, output, leaves, named, visited if trace else None, seed)
     elif mode == "hessian":
         seed = None
@@ -103,17 +174,7 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         _jacobian(result, output, leaves)
     if trace:
         result.output, result.leaves = output, leaves
-
-    bad_gradients = [name for name, g in result.gradients.items() if not np.isfinite(g).all()]
-    if bad_gradients or not np.isfinite(result.value).all():
-        result.warnings.extend(_non_finite_origins(program.source, visited or _replay(program, values)))
-        result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
-
-    if check:
-        from .check import cross_check   # the CAS is imported only on this path
-        result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
-        if result.check.passed is False:
-            result.status = "mismatch"
+    return visited, seed
 
 
 def _bind(program, bindings, rng, warnings):
@@ -162,8 +223,7 @@ def _differentiate_wrt(program, wrt):
     return list(dict.fromkeys(names))
 
 
-def _gradient_seed(gradient, output, rng):
-    shape = np.shape(output.data)
+def _gradient_seed(gradient, shape, rng):
     if gradient is None:
         if shape != () and np.prod(shape) != 1:
             raise AutodiffError(
@@ -364,7 +424,7 @@ def _jacobian(result, output, leaves):
 def _kinks(source, visited):
     """Non-differentiable points the forward pass went through, as the op table describes them:
     (tree node, description) pairs (the check excuses the derivative entries under the node)."""
-    values = {id(node): np.asarray(t.data) for node, t in visited}
+    tensors = None            # tree node id -> its tensor, built only if some op has kinks
     found = []
     for node, tensor in visited:
         if not isinstance(node, (Binary, Unary, Call)):
@@ -372,10 +432,13 @@ def _kinks(source, visited):
         spec = overload_of(node)
         if spec is None or spec.kink is None:
             continue
+        if tensors is None:
+            tensors = {id(n): t for n, t in visited}
         params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
         if isinstance(node, Call) and node.keepdims:
             params["keepdims"] = True
-        if np.any(spec.kink.found(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
+        if np.any(spec.kink.found(np.asarray(tensor.data), *(np.asarray(tensors[id(c)].data) for c in children(node)),
+                               **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
             found.append((node, f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
                          f"PyTorch's convention {spec.kink.convention} was used"))

@@ -47,13 +47,15 @@ def case_table(quick):
     s = W.sizes(quick)
     w2 = [f"W2-{n:.0e}".replace("e+0", "e") for n in s["W2_sizes"]]
     scalar = ["autodiff", "torch", "jax", "jax-jit", "autograd"]
+    cached = ["autodiff", "autodiff-cached"] + scalar[1:]
     cases = [
         ("W1", "W1", f"scalar graph: random sum of {s['W1_terms']} terms (~{W.count_binary_ops(W.w1_expression(s['W1_terms'])):,} "
-                     "binary ops) over 5 variables with sin cos exp log tanh sqrt; parse + forward + 5 gradients",
-         scalar, "torch"),
+                     "binary ops) over 5 variables with sin cos exp log tanh sqrt; parse + forward + 5 gradients "
+                     "(autodiff-cached: the same text evaluated again, its compiled program cached)",
+         cached, "torch"),
         ("W1p", "W1", f"polynomial variant of W1 (+ - * ** only, {s['W1_terms']} terms, "
                       f"~{W.count_binary_ops(W.w1p_expression(s['W1_terms'])):,} binary ops): micrograd can run it",
-         scalar + ["micrograd"], "torch"),
+         cached + ["micrograd"], "torch"),
     ]
     for name in w2:
         cases.append((name, "W2", f"large array: `{W.W2_EXPR}`, x of {float(name[3:]):,.0f} float64, value + gradient",
@@ -62,7 +64,8 @@ def case_table(quick):
         ("W3", "W3", f"deep chain: f = sin(f)*0.0001 + f, {s['W3_steps']:,} times ({3 * s['W3_steps']:,} nodes deep); "
                      "autodiff through evaluate() of a program string and the Tensor API; torch through the same "
                      "string (exec) and a Python loop",
-         ["autodiff", "autodiff-tensor", "torch", "torch-loop", "jax", "jax-jit", "autograd"], "torch"),
+         ["autodiff", "autodiff-cached", "autodiff-tensor", "torch", "torch-loop", "jax", "jax-jit", "autograd"],
+         "torch"),
         ("W4", "W4", f"cold start: a fresh process computing `{W.W4_EXPR}` and its gradient at (2, 1)",
          list(FLOORS) + ["autodiff-nocheck", "autodiff-check", "torch", "jax", "autograd", "micrograd"], "torch"),
         ("W5", "W5", f"Hessian: {s['W5_vars']} variables, ~{s['W5_ops']:,} binary ops, one scalar expression",
@@ -78,6 +81,9 @@ def case_table(quick):
         ("W7d", "W7", f"the check's throughput on distinct expressions: {s['W7_distinct']} records, each its own "
                       "expression, with and without `--no-check`",
          ["autodiff-check", "autodiff-nocheck"], None),
+        ("W8", "W8", f"one record, a flat sum of {s['W8_terms']:,} terms over 5 variables, through `autodiff batch "
+                     "FILE --json` (default flags, the check on) and with --no-check; whole process",
+         ["autodiff-batch", "autodiff-batch-nocheck"], None),
     ]
     return cases
 
@@ -295,6 +301,11 @@ def targets(results):
                  "autodiff-check", "autodiff-nocheck", 2.0)
     ratio_target("W7d: checked time ≤ 4 × unchecked (throughput ≥ 0.25 ×; distinct expressions)", "W7d",
                  "autodiff-check", "autodiff-nocheck", 4.0)
+    w8 = _get(results, "W8", "autodiff-batch")
+    if w8 is not None:
+        ok = w8["status"] == "ok"
+        out.append(("W8: the 200,000-term record through `autodiff batch` < 2 s (whole process, check on)",
+                    fmt_time(w8["median"]) if ok else w8["status"], "PASS" if ok and w8["median"] < 2.0 else "FAIL"))
     return out
 
 

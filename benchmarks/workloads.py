@@ -14,9 +14,11 @@ W1_VARS = ("x", "y", "z", "u", "w")
 W1_POINT = {"x": 0.3, "y": -0.7, "z": 1.1, "u": 0.5, "w": -1.3}
 
 FULL = {"W1_terms": 4000, "W2_sizes": (10**6, 10**7), "W3_steps": 100_000, "W5_vars": 20, "W5_ops": 2000,
-        "W6_records": 10_000, "W6_checked": 1000, "W7_expressions": 30, "W7_points": 100, "W7_distinct": 600}
+        "W6_records": 10_000, "W6_checked": 1000, "W7_expressions": 30, "W7_points": 100, "W7_distinct": 600,
+        "W8_terms": 200_000}
 QUICK = {"W1_terms": 800, "W2_sizes": (10**5,), "W3_steps": 5_000, "W5_vars": 20, "W5_ops": 500,
-         "W6_records": 500, "W6_checked": 40, "W7_expressions": 10, "W7_points": 10, "W7_distinct": 60}
+         "W6_records": 500, "W6_checked": 40, "W7_expressions": 10, "W7_points": 10, "W7_distinct": 60,
+         "W8_terms": 20_000}
 
 
 def sizes(quick):
@@ -221,3 +223,16 @@ def write_w7_file(path, kind, quick=False):
         for record in w7_records(kind, quick):
             fh.write(json.dumps(record) + "\n")
     return path
+
+
+# --- W8: one huge record through batch --------------------------------------------------------------
+def w8_record(terms):
+    """`x1 + 2*x2 + ... ` over 5 variables, flat (a left-leaning chain `terms` deep)."""
+    names = W1_VARS
+    return {"id": "w8", "expr": " + ".join(f"{k % 7 + 1}*{names[k % len(names)]}" for k in range(terms)),
+            "bindings": dict(W1_POINT)}
+
+
+def write_w8_file(path, terms):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(w8_record(terms)) + "\n")

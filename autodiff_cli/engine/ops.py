@@ -13,6 +13,9 @@ from raw values (`raw(x) > 0`): they are constants, as in PyTorch.
 Forwards of arithmetic use Python operators rather than np.add etc.: the same numpy arithmetic, but
 numpy's operator path on float64 scalars is ten times faster than calling the ufunc.
 """
+import math
+import operator
+
 import numpy as np
 
 from . import symbolic as sym
@@ -26,6 +29,8 @@ __all__ = ["OPS"]
 # --- formulas that need more than one line -------------------------------------------------------
 
 def _pow_vjp_base(F, g, ans, x, y):
+    if type(y) is float:                        # the compiled path's float run (engine/tape.py)
+        return g * 0.0 if y == 0 else g * (y * x ** (y - 1))
     if not isinstance(y, Tensor) and not np.any(y):   # x**0 is constant: every derivative is 0, not 0*inf
         return g * 0.0
     if np.ndim(raw(y)) == 0 and raw(y) != 0:   # one nonzero exponent: no mask needed; ** is numpy's
@@ -249,11 +254,25 @@ def _power_base(steep_or_pole):
 
 
 def _unary(name, node, forward, vjp, sympy, domain="any", saves_inputs=True, saves_output=True, kink=None,
-           pole=None, operators=(), torch=None):
-    """The common case: an elementwise function of one argument, also a Tensor method."""
+           pole=None, operators=(), torch=None, scalar=None):
+    """The common case: an elementwise function of one argument, also a Tensor method.
+
+    scalar: the float forward; default the `math` function of the same name, if there is one."""
     return OpSpec(name, node, forward, (vjp,), jvp=diagonal, language=(name,), methods=(name,), operators=operators,
                   sympy=sympy, domain=(domain,), torch=torch or name, saves_inputs=saves_inputs,
-                  saves_output=saves_output, kink=kink, pole=pole, elementwise=True)
+                  saves_output=saves_output, kink=kink, pole=pole, elementwise=True,
+                  scalar=scalar or getattr(math, name, None))
+
+
+def _softplus_scalar(x):
+    """np.logaddexp(0, x) on a float, the way numpy computes it (no overflow)."""
+    if x == 0.0:
+        return math.log(2.0)
+    if x < 0.0:
+        return math.log1p(math.exp(x))
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return x   # nan
 
 
 # Stacking, indexing, softmax, logsumexp: the language's array forms.
@@ -368,33 +387,41 @@ OPS = (
     OpSpec("add", "AddBackward0", lambda a, b: a + b,
            (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: g),
            language=("+",), operators=("__add__", "__radd__"), sympy=sym.operator(lambda a, b: a + b),
-           saves_inputs=False, saves_output=False, domain=("any", "any"), torch="add", jvp=diagonal, elementwise=True),
+           saves_inputs=False, saves_output=False, domain=("any", "any"), torch="add", jvp=diagonal, elementwise=True,
+           scalar=operator.add),
     OpSpec("sub", "SubBackward0", lambda a, b: a - b,
            (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: -g),
            variants=(Node("RsubBackward1"),),     # number - tensor
            language=("-",), operators=("__sub__", "__rsub__:RsubBackward1"),
            sympy=sym.operator(lambda a, b: a - b), saves_inputs=False, saves_output=False,
-           domain=("any", "any"), torch="sub", jvp=diagonal, elementwise=True),
+           domain=("any", "any"), torch="sub", jvp=diagonal, elementwise=True,
+           scalar=operator.sub),
     OpSpec("mul", "MulBackward0", lambda a, b: a * b,
            (lambda F, g, ans, a, b: g * b, lambda F, g, ans, a, b: g * a),
            language=("*",), operators=("__mul__", "__rmul__"), sympy=sym.operator(lambda a, b: a * b),
-           saves_output=False, domain=("any", "any"), torch="mul", jvp=diagonal, elementwise=True),
+           saves_output=False, domain=("any", "any"), torch="mul", jvp=diagonal, elementwise=True,
+           scalar=operator.mul),
     OpSpec("div", "DivBackward0", lambda a, b: a / b,
            (lambda F, g, ans, a, b: g / b, lambda F, g, ans, a, b: -g * a / (b * b)),
            front=_div_front, language=("/",), operators=("__truediv__", "__rtruediv__"),
            sympy=sym.operator(lambda a, b: a / b), saves_output=False, domain=("any", "nonzero"),
-           pole=Pole(lambda a, b: b, "division by zero"), torch="div", jvp=diagonal, elementwise=True),
+           pole=Pole(lambda a, b: b, "division by zero"), torch="div", jvp=diagonal, elementwise=True,
+           scalar=operator.truediv),
     OpSpec("neg", "NegBackward0", lambda x: -x, (lambda F, g, ans, x: -g,),
            language=("-",), operators=("__neg__",), sympy=sym.operator(lambda a: -a),
-           saves_inputs=False, saves_output=False, domain=("any",), torch="neg", jvp=diagonal, elementwise=True),
+           saves_inputs=False, saves_output=False, domain=("any",), torch="neg", jvp=diagonal, elementwise=True,
+           scalar=operator.neg),
     OpSpec("reciprocal", "ReciprocalBackward0", lambda x: 1.0 / x, (lambda F, g, ans, x: -g * ans * ans,),
-           saves_inputs=False, domain=("nonzero",), torch="reciprocal", jvp=diagonal),
+           saves_inputs=False, domain=("nonzero",), torch="reciprocal", jvp=diagonal,
+           scalar=lambda x: 1.0 / x),
     OpSpec("power", "PowBackward1", lambda x, y: x ** y, (_pow_vjp_base, _pow_vjp_exponent),
            variants=(Node("PowBackward0", lambda x, exponent: x ** exponent,
                           (lambda F, g, ans, x, exponent: _pow_vjp_base(F, g, ans, x, exponent),),
-                          jvp=diagonal, saves_output=False),
+                          jvp=diagonal, saves_output=False, scalar=lambda x, exponent: math.pow(x, exponent)),
                      Node("PowBackward2", lambda y, base: base ** y,
-                          (lambda F, g, ans, y, base: _pow_vjp_exponent(F, g, ans, base, y),), jvp=diagonal)),
+                          (lambda F, g, ans, y, base: _pow_vjp_exponent(F, g, ans, base, y),), jvp=diagonal,
+                          scalar=lambda y, base: math.pow(base, y))),
+           scalar=math.pow,
            front=_power_front, aliases=("pow",), language=("pow", "**"), methods=("pow",),
            operators=("__pow__", "__rpow__"), sympy=sym.elementwise(sym.power, 2),
            kink=Kink(lambda ans, x, y: np.asarray(x) == 0, "has base 0",
@@ -434,20 +461,22 @@ OPS = (
     _unary("sqrt", "SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans), sym.named("sqrt"),
            domain="pos", saves_inputs=False, kink=_at_zero("sqrt'(0) = inf", "sqrt of 0 (infinite slope)")),
     _unary("abs", "AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)), sym.named("Abs"),
-           domain="nonzero", saves_output=False, kink=_at_zero("abs'(0) = 0", "abs of 0"), operators=("__abs__",)),
+           domain="nonzero", saves_output=False, kink=_at_zero("abs'(0) = 0", "abs of 0"), operators=("__abs__",),
+           scalar=math.fabs),
     _unary("sigmoid", "SigmoidBackward0", lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),   # no overflow for any x
            # SymPy form in tanh's form too: its derivative (1 - tanh(x/2)**2)/4 then has terms of size 1
            # where the engine's ans*(1 - ans) rounds, and the cross-check's tolerance sees them
            lambda F, g, ans, x: g * ans * (1.0 - ans), sym.elementwise(lambda sp, x: (1 + sp.tanh(x / 2)) / 2),
-           saves_inputs=False),
+           saves_inputs=False, scalar=lambda x: 0.5 * (1.0 + math.tanh(0.5 * x))),
     # Piecewise rather than Max(0, x): its derivative at 0 is 0 (PyTorch's relu'(0)), while
     # Max's derivative is Heaviside(x), which SymPy evaluates to 1/2 at 0.
     _unary("relu", "ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0),
            sym.elementwise(lambda sp, x: sp.Piecewise((x, x > 0), (0, True))), domain="nonzero",
-           saves_inputs=False, kink=_at_zero("relu'(0) = 0", "relu of 0")),
+           saves_inputs=False, kink=_at_zero("relu'(0) = 0", "relu of 0"), scalar=lambda x: x if not x <= 0.0 else 0.0),
     _unary("softplus", "SoftplusBackward0", lambda x: np.logaddexp(0.0, x),   # log(1 + e^x), no overflow
            lambda F, g, ans, x: g * F.exp(x - ans),                       # sigmoid(x), no overflow either
-           sym.elementwise(lambda sp, x: sp.log(1 + sp.exp(x))), torch="nn.functional.softplus"),
+           sym.elementwise(lambda sp, x: sp.log(1 + sp.exp(x))), torch="nn.functional.softplus",
+           scalar=_softplus_scalar),
     _elementwise_extremum("maximum", "MaximumBackward0", np.maximum, lambda a, b: (a, b), "Max"),
     _elementwise_extremum("minimum", "MinimumBackward0", np.minimum, lambda a, b: (b, a), "Min"),
 

@@ -12,6 +12,10 @@ under `create_graph=True` (then the formula records a graph and higher derivativ
   jvp(F, tangents, ans, *inputs, **params) -> output tangent   forward mode (engine/forward.py): one
       tangent per input (None where it has none), F is numpy; or the builder `forward.diagonal`
       (elementwise ops: the VJPs applied to tangents) / `forward.linear` (the forward applied to them)
+  scalar(*floats, **params) -> float                           the forward on Python floats, for the
+                                                              compiled path (engine/tape.py); declaring
+                                                              it also says the VJPs run on floats with
+                                                              F = tape.SCALAR_F (math functions)
 """
 from dataclasses import dataclass, field
 from typing import Callable
@@ -66,6 +70,7 @@ class Node:
     jvp: Callable | None = None              # None: the op's own, when the forward is the op's own too
     saves_inputs: bool | None = None
     saves_output: bool | None = None
+    scalar: Callable | None = None           # None: the op's own, when the forward is the op's own too
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +109,8 @@ class OpSpec:
     domain:     for the generated tests: per input, where finite differences are meaningful
                 ("any", "small", "pos", "unit", "gt_m1", "nonzero"; see tests/op_domains.py)
     torch:      the same function in torch, dotted from `torch` ("sin", "nn.functional.softplus")
+    scalar:     the forward on Python floats (math functions), raising ArithmeticError/ValueError where
+                numpy would give inf/nan (the compiled path then reruns in numpy); None: no float path
     """
     name: str
     node: str
@@ -129,6 +136,7 @@ class OpSpec:
     front: Callable | None = None
     domain: tuple = ()
     torch: str | None = None
+    scalar: Callable | None = None
     primitives: dict = field(default_factory=dict, repr=False)   # node name -> primitive, filled by build.py
 
     @property
@@ -137,10 +145,12 @@ class OpSpec:
 
     def nodes(self):
         """Every node this op can record, its own first, each completed with the op's defaults."""
-        own = Node(self.node, self.forward, tuple(self.vjps), self.jvp, self.saves_inputs, self.saves_output)
+        own = Node(self.node, self.forward, tuple(self.vjps), self.jvp, self.saves_inputs, self.saves_output,
+                   self.scalar)
         completed = [Node(v.name, v.forward or self.forward, tuple(v.vjps if v.vjps is not None else self.vjps),
                           v.jvp if v.jvp is not None or v.forward is not None else self.jvp,
                           self.saves_inputs if v.saves_inputs is None else v.saves_inputs,
-                          self.saves_output if v.saves_output is None else v.saves_output)
+                          self.saves_output if v.saves_output is None else v.saves_output,
+                          v.scalar if v.scalar is not None or v.forward is not None else self.scalar)
                      for v in self.variants]
         return [own] + completed

@@ -90,10 +90,7 @@ def lower_to_engine(program, env, on_node=None):
         return node.value    # a plain number, as in PyTorch's x**2: PowBackward0 keeps 2 as a parameter
 
     def compute(node, overload, args, options):
-        # Only an op of two arrays can make a result bigger than its inputs (a scalar operand
-        # cannot): check its size before numpy allocates it.
-        if len(args) == 2 and getattr(args[0], "ndim", 0) and getattr(args[1], "ndim", 0):
-            _check_result_size(node, overload, args, limit, program.source)
+        check_result_size(node, overload, args, limit, program.source)
         function = engine.FUNCTIONS[overload.name]
         if type(node) is Stack:
             return function(args)              # torch.stack's signature: one sequence
@@ -217,7 +214,11 @@ def _result_shape(overload, a, b):
         return None
 
 
-def _check_result_size(node, overload, args, limit, source):
+def check_result_size(node, overload, args, limit, source):
+    """Refuse an op whose result would be over `limit` elements, before numpy allocates it. Only an
+    op of two arrays can make a result bigger than its inputs (a scalar operand cannot)."""
+    if not (len(args) == 2 and getattr(args[0], "ndim", 0) and getattr(args[1], "ndim", 0)):
+        return
     a, b = _shape_of(args[0]), _shape_of(args[1])
     if limits.counted_elements(a) * limits.counted_elements(b) <= limit:   # a bound on the result's
         return
