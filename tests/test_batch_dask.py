@@ -210,7 +210,8 @@ def test_a_stuck_or_crashing_record_replaces_the_evaluator_and_the_partition_goe
     lines = [(f"x*{i} + stuck | x=1 stuck=0 --id {i}\n" if i in (2, 9) else
               f"x*{i} + crash | x=1 crash=0 --id {i}\n" if i == 5 else f"x*{i} | x=1 --id {i}\n").encode()
              for i in range(12)]
-    config = {"check": False, "random_seed": None, "timeout": 0.3, "wrt": None, "environment": {}}
+    config = {"check": False, "random_seed": None, "timeout": 0.3, "wrt": None, "environment": {},
+              "files": (os.getcwd(), os.getcwd())}
     text, stats = batch_dask._run_partition(("lines", lines, 101), config)
     records = [json.loads(line) for line in text.splitlines()]
     assert [r["id"] for r in records] == [str(i) for i in range(12)]
