@@ -27,6 +27,7 @@ SYMPY_MAX_ELEMENTS = 64           # total input elements SymPy gets element symb
 SYMPY_MAX_NODES = 400             # parse-tree size beyond which symbolic derivatives get unwieldy
 SYMPY_MAX_SECOND_ORDER = 16       # Hessian: symbols differentiated twice
 FD_DIRECTIONS = 3
+FORMULA_MAX_CHARS = 2000          # derivatives longer than this (as derived) are not shown
 
 
 @dataclass
@@ -41,9 +42,11 @@ class CheckReport:
     method: str                      # "sympy" | "finite-difference" | "none"
     passed: bool | None
     max_abs_error: float | None
-    symbolic: dict = field(default_factory=dict)      # var -> SymPy derivative text, or None
+    symbolic: dict = field(default_factory=dict)      # var -> derivative for people (formulas.describe), or None
     per_variable: dict = field(default_factory=dict)  # var -> VariableCheck
     notes: list = field(default_factory=list)
+    latex: dict = field(default_factory=dict)         # var -> the same as LaTeX (when asked for)
+    derivatives: dict = field(default_factory=dict)   # var -> (shape, [SymPy expressions], indexed by var) to show
 
     def as_dict(self):
         error = self.max_abs_error
@@ -56,8 +59,9 @@ class _Unsuitable(Exception):
     """SymPy cannot serve this problem; the message says why (shown as a note)."""
 
 
-def cross_check(program, result, *, seed=None, kinks=(), rng=None):
-    """Check result's gradients / Hessian / Jacobian; returns a CheckReport."""
+def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False):
+    """Check result's gradients / Hessian / Jacobian; returns a CheckReport (with the symbolic
+    derivatives for people, and as LaTeX if `latex`)."""
     rng = rng if rng is not None else np.random.default_rng(0)
     notes = []
     if not result.wrt:
@@ -81,6 +85,8 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None):
         notes.append(f"SymPy could not differentiate this ({type(err).__name__}); finite differences used instead")
     if report is None:
         report = _finite_difference_check(program, result, seed, rng)
+    else:
+        _describe(report, latex)
     report.notes[:0] = notes
     if report.passed is False and not np.isfinite(result.value).all():
         report.passed = None   # e.g. 0*log(x) at 0: nan here, while SymPy simplified it to 0 first
@@ -198,8 +204,11 @@ def _sympy_check(program, result, seed):
     report = CheckReport("sympy", True, 0.0)
     shown = first if result.mode == "hessian" else derivatives
     for name in result.wrt:
-        text = str(shown[name][0]) if np.shape(result.inputs[name]) == () and len(shown[name]) == 1 else str(shown[name])
-        report.symbolic[name] = text if len(text) <= 400 else None
+        shape = np.shape(result.inputs[name])
+        if result.mode == "jacobian":
+            report.derivatives[name] = (np.shape(result.value) + shape, shown[name], False)
+        else:
+            report.derivatives[name] = (shape, shown[name], True)
     for name in result.wrt:
         reference, unsigned_infinity = _evaluate_at(sp, derivatives[name], point)
         error, ok = _compare(np.ravel(engine_blocks[name]), reference, unsigned_infinity)
@@ -207,6 +216,20 @@ def _sympy_check(program, result, seed):
         report.max_abs_error = max(report.max_abs_error, error)
         report.passed = report.passed and ok
     return report
+
+
+def _describe(report, latex):
+    """The derivatives for people (simplified, index form, LaTeX): formulas.py, on its own time
+    budget after the check's, so display never slows the verdict; a formula too long to read is None."""
+    from .formulas import describe
+    for name, (shape, exprs, by_variable) in report.derivatives.items():
+        if sum(len(str(e)) for e in exprs[:20]) > FORMULA_MAX_CHARS:
+            report.symbolic[name] = None
+            continue
+        report.symbolic[name], shown_latex = describe(name, shape, exprs, latex=latex,
+                                                      indexed_by_variable=by_variable)
+        if latex:
+            report.latex[name] = shown_latex
 
 
 # --- finite differences --------------------------------------------------------------------------

@@ -207,6 +207,11 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceba
 GraphOpt = Annotated[bool, typer.Option("--graph", help="Show the grad_fn graph of the output as a tree.")]
 DotOpt = Annotated[Optional[str], typer.Option(
     "--dot", metavar="FILE", help="Write the graph as Graphviz DOT (FILE.svg/.png/.pdf: rendered if 'dot' is installed).")]
+PrecisionOpt = Annotated[int, typer.Option(
+    "--precision", metavar="N", min=1, max=17, help="Significant digits of the numbers shown (default 6).")]
+FullOpt = Annotated[bool, typer.Option(
+    "--full", help="Show every element of large arrays (and echo large inputs whole in --json).")]
+LatexOpt = Annotated[bool, typer.Option("--latex", help="Show the symbolic derivatives as LaTeX (also \"latex\" in --json).")]
 ExprArg = Annotated[str, typer.Argument(
     metavar="EXPR", show_default=False, help="The expression, e.g. \"x**2 + sin(y)\" or \"z = x*y; z + x\".")]
 BindingsArg = Annotated[Optional[list[str]], typer.Argument(
@@ -230,10 +235,14 @@ def grad(
         "--steps", help="Show every node of the forward pass with its value and gradient (the chain rule).")] = False,
     graph: GraphOpt = False,
     dot: DotOpt = None,
+    precision: PrecisionOpt = 6,
+    full: FullOpt = False,
+    latex: LatexOpt = False,
 ):
     """Value of EXPR and its gradient w.r.t. every input variable (reverse mode)."""
     raise typer.Exit(_run("grad", expr, bindings, gradient=gradient, wrt=wrt, json_output=json_output,
-                          check=check, random_seed=random_seed, debug=debug, steps=steps, graph=graph, dot=dot))
+                          check=check, random_seed=random_seed, debug=debug, steps=steps, graph=graph, dot=dot,
+                          precision=precision, full=full, latex=latex))
 
 
 def _derivative_matrix_command(mode, epilog, short_help, help_text):
@@ -248,9 +257,13 @@ def _derivative_matrix_command(mode, epilog, short_help, help_text):
         debug: DebugOpt = False,
         graph: GraphOpt = False,
         dot: DotOpt = None,
+        precision: PrecisionOpt = 6,
+        full: FullOpt = False,
+        latex: LatexOpt = False,
     ):
         raise typer.Exit(_run(mode, expr, bindings, wrt=wrt, json_output=json_output, check=check,
-                              random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+                              random_seed=random_seed, debug=debug, graph=graph, dot=dot,
+                              precision=precision, full=full, latex=latex))
 
     app.command(mode, cls=ExprCommand, epilog=epilog, short_help=short_help, help=help_text)(command)
 
@@ -336,7 +349,8 @@ def _parse_bindings(args):
 
 
 def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False, check=True,
-         random_seed=None, debug=False, steps=False, graph=False, dot=None):
+         random_seed=None, debug=False, steps=False, graph=False, dot=None, precision=6, full=False,
+         latex=False):
     from .errors import AutodiffError
     try:
         try:
@@ -346,8 +360,9 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
         from .evaluate import evaluate
         options = {"gradient": gradient} if mode == "grad" else {}
         result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
-                          trace=bool(steps or graph or dot), **options)
-        return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
+                          trace=bool(steps or graph or dot), latex=latex, **options)
+        shown = {"precision": precision, "full": full, "latex": latex}
+        return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot, shown=shown)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
@@ -355,21 +370,21 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
         return _internal_error(exc, debug, expression=expr, json_output=json_output)
 
 
-def _report(result, *, json_output, steps, graph, dot):
+def _report(result, *, json_output, steps, graph, dot, shown):
     """Print a result where it belongs; returns the exit code (the result's, even if the reader of
     stdout went away early)."""
     from .ui.console import quiet_output
     try:
-        return _print_result(result, json_output=json_output, steps=steps, graph=graph, dot=dot)
+        return _print_result(result, json_output=json_output, steps=steps, graph=graph, dot=dot, shown=shown)
     except BrokenPipeError:
         quiet_output()
         return result.exit_code
 
 
-def _print_result(result, *, json_output, steps, graph, dot):
+def _print_result(result, *, json_output, steps, graph, dot, shown):
     from .ui.console import escape_text, write_stderr
     if json_output:
-        sys.stdout.write(result.to_json() + "\n")
+        sys.stdout.write(result.to_json(full=shown["full"]) + "\n")
         sys.stdout.flush()
     for warning in result.warnings:
         write_stderr(f"warning: {escape_text(warning)}")
@@ -384,14 +399,16 @@ def _print_result(result, *, json_output, steps, graph, dot):
 
     from .ui import graph as graphs
     from .ui import tables
-    from .ui.console import console
+    from .ui.console import console, print_lines
     out = console(stderr=True) if json_output else console()   # --json: stdout holds only the record
+    view = tables.View(width=out.width, **shown)
+    extras = ([tables.render_steps(result, view)] if steps else []) + (
+        [graphs.render_graph(result.output, result.leaves)] if graph else [])
     if not json_output:
-        out.print(tables.render_result(result))
-    if steps:
-        out.print(tables.render_steps(result))
-    if graph:
-        out.print(graphs.render_graph(result.output, result.leaves))
+        print_lines(out, tables.render_result(result, view, before_verdict=extras))
+    else:
+        for part in extras:
+            print_lines(out, part)
     if dot:
         text = graphs.graph_to_dot(result.output, result.leaves, title=result.expression)
         written, message = graphs.write_dot(dot, text)

@@ -23,17 +23,17 @@ MODES = ("grad", "hessian", "jacobian")
 # --- the pipeline ------------------------------------------------------------------------------
 
 def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check=True, random_seed=None,
-             trace=False):
+             trace=False, latex=False):
     """Evaluate `expr` at `bindings` and differentiate it; see docs/ARCHITECTURE.md for the Result."""
     started = time.perf_counter()
-    result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode)
+    result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode, random_seed=random_seed)
     try:
         # The graph holds no reference cycles and is freed by reference counting when
         # _evaluate_into returns, so the cyclic collector has nothing to find here: pausing it
         # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
         with quiet_numpy(), paused_gc():
             _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
-                           check=check, random_seed=random_seed, trace=trace)
+                           check=check, random_seed=random_seed, trace=trace, latex=latex)
     except MemoryError:
         result.status = "error"
         result.error = AutodiffError("limit", "out of memory: the arrays of this computation do not fit "
@@ -46,7 +46,7 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
     return result
 
 
-def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace):
+def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, latex):
     if mode not in MODES:
         raise AutodiffError("usage", f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if not isinstance(expr, str):
@@ -83,7 +83,8 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
 
     if check:
         from .check import cross_check   # SymPy is imported only on this path
-        result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
+        result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng,
+                                   latex=latex)
         if result.check.passed is False:
             result.status = "mismatch"
 

@@ -17,6 +17,7 @@ from autodiff_cli import batch
 from autodiff_cli.batch import execute
 from autodiff_cli.batch.reader import LineReader
 from autodiff_cli.batch import RecordError, parse_json_record, parse_text_record, read_records, run_batch
+from schema import validate, validate_lines
 from seeds import SEEDS, close
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,13 +33,18 @@ def run(text, **options):
     options.setdefault("json_output", True)
     options.setdefault("check", False)
     code = run_batch("-", stdin=io.BytesIO(data), out=out, err=err, **options)
-    records = [json.loads(line) for line in out.getvalue().splitlines()] if options["json_output"] else out.getvalue()
+    records = [validate(json.loads(line)) for line in out.getvalue().splitlines()] if options["json_output"] else out.getvalue()
     return code, records, err.getvalue()
 
 
 def cli(args, stdin=None, timeout=60, **kwargs):
-    return subprocess.run([PY, "-m", "autodiff_cli", "batch", *args], input=stdin, capture_output=True,
+    """`autodiff batch ARGS` in a subprocess; its JSON output lines are validated against the schema."""
+    proc = subprocess.run([PY, "-m", "autodiff_cli", "batch", *args], input=stdin, capture_output=True,
                           timeout=timeout, cwd=ROOT, **kwargs)
+    if "--json" in args:
+        stdout = proc.stdout if isinstance(proc.stdout, str) else proc.stdout.decode("utf-8", "replace")
+        validate_lines(stdout)
+    return proc
 
 
 # --- the text format -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import autodiff_cli
 import autodiff_cli.engine.ops as ops
 from autodiff_cli.cli import app
+from schema import validate
 
 DESIGN = ["grad", "3*x**2+2*x*y+y**2", "x=2", "y=1"]
 
@@ -29,7 +30,7 @@ def strict_json(text):
     assert len(lines) == 1, f"expected one JSON line on stdout, got: {text!r}"
     record = json.loads(lines[0], parse_constant=_no_constants)
     assert isinstance(record, dict)
-    return record
+    return validate(record)
 
 
 def _console_script():

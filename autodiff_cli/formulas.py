@@ -1,0 +1,165 @@
+"""Symbolic derivatives as people read them: simplified, once in index form when every element
+has the same formula up to its index, exact numbers exact, and as LaTeX on request.
+
+    describe("x", (3,), [2*x0*cos(x0**2), 2*x1*cos(x1**2), 2*x2*cos(x2**2)])
+    -> {"kind": "index", "variable": "x[i]", "text": "2*x[i]*cos(x[i]**2)"}, ...
+
+What `describe` returns is the record's `symbolic` entry for one variable (docs/result.schema.json):
+a string for a scalar variable, nested lists of strings shaped like the variable (a Jacobian's
+block: the output's shape, then the variable's), or {"kind": "index", "variable", "text"}.
+
+Display must never slow the check down or hang: simplification is tried only on small expressions
+and under a time budget for the whole result (after which the formulas are shown as derived), and
+the result of each simplification is cached by expression.
+"""
+import math
+import re
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from .timeouts import TimeLimitExceeded, time_limit
+
+SIMPLIFY_MAX_OPS = 60          # larger expressions are shown as derived
+DISPLAY_SECONDS = 0.5          # budget for simplifying the formulas of one result
+CACHE_SIZE = 512
+INDEX_LETTERS = "ijkl"
+_ELEMENT = re.compile(r"^(.+)\[([0-9a-z,]+)\]$")     # the name of an element symbol: W[0,1]
+
+_simplified = OrderedDict()     # str(expr) -> simplified expr
+
+
+def describe(name, shape, expressions, *, latex=False, budget=None, indexed_by_variable=True):
+    """(symbolic entry, LaTeX entry or None) for the derivatives `expressions` (flat, C order) of
+    one variable; `shape` is the shape they take: the variable's, or (a Jacobian's block, with
+    indexed_by_variable=False: no index form) the output's and then the variable's."""
+    exprs = [_exact(e if hasattr(e, "free_symbols") else _sympify(e)) for e in expressions]
+    indexed = index_form(exprs, shape) if indexed_by_variable else None
+    simplify = _Simplifier(DISPLAY_SECONDS if budget is None else budget)
+    if indexed is not None:
+        indexed = (simplify.one(indexed[0]), indexed[1])
+    else:
+        exprs = simplify.all(exprs)
+    if len(exprs) == 1 and shape == ():
+        return text(exprs[0]), (to_latex(exprs[0]) if latex else None)
+    if indexed is not None:
+        template, letters = indexed
+        variable = f"{name}[{','.join(letters)}]"
+        entry = {"kind": "index", "variable": variable, "text": text(template)}
+        return entry, ({"kind": "index", "variable": _latex_name(variable), "text": to_latex(template)}
+                       if latex else None)
+    texts = np.array([text(e) for e in exprs], dtype=object).reshape(shape).tolist()
+    latexes = np.array([to_latex(e) for e in exprs], dtype=object).reshape(shape).tolist() if latex else None
+    return texts, latexes
+
+
+def text(expr):
+    """SymPy's text for an expression, floats in their shortest form (0.1, not 0.100000000000000)."""
+    import sympy as sp
+    return sp.sstr(expr, full_prec=False)
+
+
+def to_latex(expr):
+    """LaTeX by SymPy's printer, element symbols as subscripts: W[0,1] -> W_{0,1}."""
+    import sympy as sp
+    names = {s: _latex_name(s.name) for s in expr.free_symbols if _ELEMENT.match(s.name)}
+    return sp.latex(expr, symbol_names=names, full_prec=False)
+
+
+def _latex_name(name):
+    match = _ELEMENT.match(name)
+    return f"{match.group(1)}_{{{match.group(2)}}}" if match else name
+
+
+def index_form(exprs, shape):
+    """(template, index letters) when every element's formula is the same up to its own index, else None.
+
+    The template is read off one element whose index values are all different (an index value
+    in a symbol's subscript becomes the letter of its position: for element (2,3), W[2,0] ->
+    W[i,0] and x[3] -> x[j]); it is kept only if it gives back every element's formula exactly.
+    """
+    if len(shape) == 0 or len(exprs) < 2 or len(exprs) != int(np.prod(shape)):
+        return None
+    letters = list(INDEX_LETTERS[:len(shape)]) if len(shape) <= len(INDEX_LETTERS) else [
+        f"i{d}" for d in range(len(shape))]
+    indices = list(np.ndindex(*shape))
+    candidates = [k for k in (len(indices) - 1, 0) if len(set(indices[k])) == len(shape)]
+    for k in dict.fromkeys(candidates):
+        names = {str(value): letter for value, letter in zip(indices[k], letters)}
+        template = _rename(exprs[k], lambda part: names.get(part, part))
+        if all(_rename(template, _filler(letters, index)) == expr for expr, index in zip(exprs, indices)):
+            return template, letters
+    return None
+
+
+def _filler(letters, index):
+    values = {letter: str(value) for letter, value in zip(letters, index)}
+    return lambda part: values.get(part, part)
+
+
+def _rename(expr, subscript):
+    """expr with every element symbol v[a,b] renamed to v[subscript(a),subscript(b)]."""
+    import sympy as sp
+    mapping = {}
+    for symbol in expr.free_symbols:
+        match = _ELEMENT.match(symbol.name)
+        if match:
+            parts = ",".join(subscript(part) for part in match.group(2).split(","))
+            mapping[symbol] = sp.Symbol(f"{match.group(1)}[{parts}]", **symbol.assumptions0)
+    return expr.xreplace(mapping)
+
+
+def _sympify(expr):
+    import sympy as sp
+    return sp.sympify(expr)
+
+
+class _Simplifier:
+    """simplify() for display, bounded: small expressions only, one time budget for all of them."""
+
+    def __init__(self, seconds):
+        self.deadline = time.monotonic() + seconds
+
+    def all(self, exprs):
+        """Every expression simplified, or (out of time or too large) every one as derived: the
+        elements of one variable are shown in one style."""
+        simpler = []
+        for expr in exprs:
+            result = self.one(expr, fallback=None)
+            if result is None:
+                return exprs
+            simpler.append(result)
+        return simpler
+
+    def one(self, expr, fallback=""):
+        import sympy as sp
+        fallback = expr if fallback == "" else fallback
+        key = str(expr)
+        if key in _simplified:
+            _simplified.move_to_end(key)
+            return _simplified[key]
+        left = self.deadline - time.monotonic()
+        if left <= 0.01 or sp.count_ops(expr) > SIMPLIFY_MAX_OPS:
+            return fallback
+        try:
+            with time_limit(left):
+                simpler = sp.simplify(expr)
+        except TimeLimitExceeded:
+            return fallback
+        except Exception:  # noqa: BLE001 - display only: the derivative as derived is still right
+            return fallback
+        if sp.count_ops(simpler) > sp.count_ops(expr):
+            simpler = expr
+        _simplified[key] = simpler
+        while len(_simplified) > CACHE_SIZE:
+            _simplified.popitem(last=False)
+        return simpler
+
+
+def _exact(expr):
+    """Floats that are whole numbers become integers (a seed of 2 gives 4*x, not 4.0*x)."""
+    import sympy as sp
+    floats = {f: sp.Integer(int(f)) for f in expr.atoms(sp.Float)
+              if math.isfinite(float(f)) and float(f).is_integer() and abs(float(f)) < 2**53}
+    return expr.xreplace(floats) if floats else expr
