@@ -59,7 +59,7 @@ def test_symbolic_is_structured_index_form_exact_and_latex():
     assert record["symbolic"]["x"] == {"kind": "index", "variable": "x[i]", "text": "2*x[i]*cos(x[i]**2)"}
     assert record["latex"]["x"]["text"] == "2 x_{i} \\cos{\\left(x_{i}^{2} \\right)}"
     jac = evaluate("x*y", {"x": [1, 2], "y": 3}, mode="jacobian").as_dict()
-    assert jac["symbolic"] == {"x": [["y", "0"], ["0", "y"]], "y": [["x[0]"], ["x[1]"]]}
+    assert jac["symbolic"] == {"x": [["y", "0"], ["0", "y"]], "y": ["x[0]", "x[1]"]}
     assert evaluate("x**2", {"x": 3}, gradient=2).as_dict()["symbolic"] == {"x": "4*x"}
     coupled = evaluate("sum(x)**2", {"x": [[1, 2]]}).as_dict()     # not the same formula up to the index
     assert coupled["symbolic"] == {"x": [["2*x[0,0] + 2*x[0,1]", "2*x[0,0] + 2*x[0,1]"]]}
