@@ -68,7 +68,30 @@ def _positionals_last(command, ctx, args):
     return options + (["--"] + positionals if positionals else [])
 
 
-class ExprCommand(TyperCommand):
+_HELP_NOISE = ((re.compile(r"\{([A-Z=]+)\}"), r"\1"),            # {EXPR} -> EXPR
+               (re.compile(r"\[\[FILE\|-\]\]"), "[FILE|-]"),
+               (re.compile(r" <(?:str|list\[str\])>"), ""))         # EXPR <str> -> EXPR
+
+
+class HelpCommand(TyperCommand):
+    """A command whose help shows the placeholders as written (EXPR, NAME=VALUE, [FILE|-]), without
+    typer's type decorations ({EXPR}, <list[str]>, [[FILE|-]]), keeping the columns aligned."""
+
+    def get_help(self, ctx):
+        text = super().get_help(ctx)
+        for pattern, replacement in _HELP_NOISE:
+            text = pattern.sub(lambda m: _padded(m, replacement), text)
+        return text
+
+
+def _padded(match, replacement):
+    """The replacement, padded to the matched width when it is followed by spaces (a help column)."""
+    new = match.expand(replacement)
+    following = match.string[match.end():match.end() + 2]
+    return new.ljust(len(match.group(0))) if following == "  " else new
+
+
+class ExprCommand(HelpCommand):
     """A command whose positional EXPR and NAME=VALUE arguments may start with '-'."""
 
     def parse_args(self, ctx, args):
@@ -122,10 +145,10 @@ differentiation (PyTorch's conventions), cross-checked with SymPy."""
 APP_EPILOG = """\b
 Examples:
   autodiff grad "3*x**2 + 2*x*y + y**2" x=2 y=1
-  autodiff grad "sum(x**2)" x=[1,2,3] --json
+  autodiff grad "sum(x**2)" "x=[1,2,3]" --json
   autodiff grad "z = x*y; w = z + x" x=2 y=3 --steps --graph
   autodiff hessian "x**2*y + y**3" x=1 y=2
-  autodiff jacobian "x*y" x=[1,2] y=3
+  autodiff jacobian "x*y" "x=[1,2]" y=3
   autodiff batch records.jsonl --json
 
 Exit codes: 0 ok, 1 a cross-check mismatch, 2 bad input.
@@ -135,26 +158,27 @@ GRAD_EPILOG = """\b
 Examples:
   autodiff grad "3*x**2 + 2*x*y + y**2" x=2 y=1
   autodiff grad "x**2 + x" "x=[[1,2,3],[4,5,6]]" --gradient ones
-  autodiff grad "dot(X, W) + b" X=[1.5,2.5] W=randn(2) b=0.1 --wrt W,b --random-seed 0
+  autodiff grad "dot(X, W) + b" "X=[1.5,2.5]" "W=randn(2)" b=0.1 --wrt W,b --random-seed 0
   autodiff grad "z = x**2; y = z**3; L = log(y)" x=2 --steps
   autodiff grad "sin(x)*exp(x)" x=1 --graph --dot graph.svg
   autodiff grad -- "-x**2" x=1        (an expression starting with '-' also works without '--')
 
 \b
 Bindings: NAME=VALUE, VALUE one of 2, -2.5, 1e-3, pi, [[1,2],[3,4]], rand(2,3), randn(3),
-arange(4), ones(2,3), zeros(3), eye(3), linspace(0,1,5), @file.npy, @file.csv.
+arange(4), ones(2,3), zeros(3), eye(3), linspace(0,1,5), @file.npy, @file.csv
+(quote a binding with brackets or parentheses for the shell: "x=[1,2]" "W=randn(3)").
 """
 
 HESSIAN_EPILOG = """\b
 Examples:
   autodiff hessian "x**2*y + y**3" x=1 y=2
-  autodiff hessian "sum(x**3)" x=[1,2,3] --json
+  autodiff hessian "sum(x**3)" "x=[1,2,3]" --json
 """
 
 JACOBIAN_EPILOG = """\b
 Examples:
-  autodiff jacobian "x*y" x=[1,2] y=3
-  autodiff jacobian "A @ x" "A=[[1,2],[3,4]]" x=[1,1] --wrt x
+  autodiff jacobian "x*y" "x=[1,2]" y=3
+  autodiff jacobian "A @ x" "A=[[1,2],[3,4]]" "x=[1,1]" --wrt x
 """
 
 BATCH_EPILOG = """\b
@@ -215,7 +239,7 @@ LatexOpt = Annotated[bool, typer.Option("--latex", help="Show the symbolic deriv
 ExprArg = Annotated[str, typer.Argument(
     metavar="EXPR", show_default=False, help="The expression, e.g. \"x**2 + sin(y)\" or \"z = x*y; z + x\".")]
 BindingsArg = Annotated[Optional[list[str]], typer.Argument(
-    metavar="NAME=VALUE", show_default=False, help="Values of the variables, e.g. x=2 y=[1,2,3].")]
+    metavar="NAME=VALUE", show_default=False, help="Values of the variables, e.g. x=2 \"y=[1,2,3]\" (quote brackets and parentheses).")]
 
 
 @app.command(cls=ExprCommand, epilog=GRAD_EPILOG,
@@ -274,7 +298,7 @@ _derivative_matrix_command("jacobian", JACOBIAN_EPILOG, "The full Jacobian of EX
                            "The full Jacobian of EXPR (any output shape) w.r.t. its input variables.")
 
 
-@app.command(epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
+@app.command(cls=HelpCommand, epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
 def batch(
     source: Annotated[str, typer.Argument(
         metavar="[FILE|-]", help="JSON Lines or text records; '-' (the default) reads stdin.")] = "-",
@@ -288,12 +312,14 @@ def batch(
     check: CheckOpt = True,
     random_seed: SeedOpt = None,
     debug: DebugOpt = False,
+    quiet: Annotated[bool, typer.Option(
+        "-q", "--quiet", help="No progress bar (it is shown on a terminal's stderr) and no terminal hint.")] = False,
 ):
     """Every record of FILE (or stdin), one result per record, in input order."""
     try:
         from .batch import run_batch
         code = run_batch(source, json_output=json_output, jobs=jobs, timeout=timeout, check=check,
-                         random_seed=random_seed, wrt=wrt)
+                         random_seed=random_seed, wrt=wrt, quiet=quiet)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         code = _internal_error(exc, debug)
     raise typer.Exit(code)

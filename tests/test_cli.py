@@ -355,7 +355,11 @@ def test_steps_show_the_chain_rule_node_by_node():
     _in_order(steps, ["MulBackward0", "SinBackward0", "AddBackward0"])
     assert "dL/dnode" in steps
     row = next(line for line in steps.splitlines() if "MulBackward0" in line)
-    assert "x*y" in row and "0.9601702867" in row     # dw/dz = cos(6)
+    assert "x*y" in row and "0.96017" in row     # dw/dz = cos(6), 6 significant digits by default
+    assert result.stdout.index("Steps") < result.stdout.index("checked with SymPy")   # before the verdict
+    precise = invoke(["grad", "z = x*y; w = sin(z) + x", "x=2", "y=3", "--steps", "--precision", "10"])
+    row = next(line for line in precise.stdout.splitlines() if "MulBackward0" in line)
+    assert "0.9601702867" in row
 
 
 def test_graph_tree_names_nodes_and_leaves():

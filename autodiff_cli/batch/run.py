@@ -63,9 +63,7 @@ class Batch:
     def _count(self, status, elapsed, line, record_id, expression, kind):
         stats = self.stats
         stats["records"] += 1
-        stats[status if status in ("ok", "mismatch") else "error"] += 1
-        if kind == "timeout":
-            stats["timeout"] += 1
+        stats["timeout" if kind == "timeout" else status if status in ("ok", "mismatch") else "error"] += 1
         slowest = stats["slowest"]
         entry = (elapsed, line, record_id, expression)
         if len(slowest) < SLOWEST_SHOWN:
@@ -91,13 +89,14 @@ def run_serial(batch, records, progress, reader):
 
 
 def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_seed=None, wrt=None,
-              out=None, err=None, stdin=None):
+              out=None, err=None, stdin=None, quiet=False):
     """Run every record of `source` (a path, or "-" for stdin); returns the exit code:
     0 every record ok, 1 any record not ok, 2 unusable input (then one `error: ...` line on err).
 
     jobs: worker processes (0: one per CPU; 1: in this process). timeout: seconds per record
     (None: limits.record_timeout(); 0: no limit). wrt: default `wrt` for records without one.
     out/err/stdin default to sys.stdout, sys.stderr, sys.stdin.buffer (stdin must be binary).
+    quiet: no progress bar and no hint on a terminal's stderr.
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -124,6 +123,10 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
     if isinstance(opened, str):
         return fail(opened)
     stream, size, close = opened
+    if source == "-" and not quiet and isatty(stdin if stdin is not None else sys.stdin) and isatty(err):
+        err.write("reading records from the terminal: type one a line, end with Ctrl-D "
+                  "(or give a file: autodiff batch records.jsonl)\n")
+        err.flush()
     progress = None
     started = time.perf_counter()
     try:
@@ -133,9 +136,9 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
             return fail(problem)
         batch = Batch(json_output, out, config)
         records = read_records(reader)
-        if isatty(err) and (json_output or not isatty(out)):
-            from ..ui.batch_report import Progress
-            progress = Progress(err, size)
+        if not quiet and isatty(err) and (json_output or not isatty(out)):
+            from ..ui.batch_report import Progress, count_records
+            progress = Progress(err, size, count_records(None if source == "-" else source, size))
         evaluator()                      # import once, before any fork
         if jobs > 1 and "fork" in _start_methods():
             if check:
