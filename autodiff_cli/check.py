@@ -86,7 +86,7 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False):
     if report is None:
         report = _finite_difference_check(program, result, seed, rng)
     else:
-        _describe(report, latex)
+        _describe(report, latex, program, result, seed)
     report.notes[:0] = notes
     if report.passed is False and not np.isfinite(result.value).all():
         report.passed = None   # e.g. 0*log(x) at 0: nan here, while SymPy simplified it to 0 first
@@ -218,11 +218,27 @@ def _sympy_check(program, result, seed):
     return report
 
 
-def _describe(report, latex):
-    """The derivatives for people (simplified, index form, LaTeX): formulas.py, on its own time
-    budget after the check's, so display never slows the verdict; a formula too long to read is None."""
+def _describe(report, latex, program, result, seed):
+    """The derivatives for people (simplified, index or matrix form, LaTeX): formulas.py and
+    matrix_form.py, on their own time budget after the check's, so display never slows the
+    verdict; a formula too long to read is None."""
     from .formulas import describe
+    forms = {}
+    if result.mode in ("grad", "hessian") and seed is None:
+        from .matrix_form import matrix_gradients
+        try:
+            with time_limit(limits.display_time_budget()):
+                forms = matrix_gradients(program, result.inputs, result.wrt,
+                                         {name: exprs for name, (_, exprs, _) in report.derivatives.items()})
+        except TimeLimitExceeded:
+            forms = {}
     for name, (shape, exprs, by_variable) in report.derivatives.items():
+        if name in forms:
+            text, shown_latex = forms[name]
+            report.symbolic[name] = {"kind": "matrix", "variable": name, "text": text}
+            if latex:
+                report.latex[name] = {"kind": "matrix", "variable": name, "text": shown_latex}
+            continue
         if sum(len(str(e)) for e in exprs[:20]) > FORMULA_MAX_CHARS:
             report.symbolic[name] = None
             continue

@@ -12,6 +12,7 @@ Display must never slow the check down or hang: simplification is tried only on 
 and under a time budget for the whole result (after which the formulas are shown as derived), and
 the result of each simplification is cached by expression.
 """
+import itertools
 import math
 import re
 import time
@@ -19,10 +20,10 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import limits
 from .timeouts import TimeLimitExceeded, time_limit
 
 SIMPLIFY_MAX_OPS = 60          # larger expressions are shown as derived
-DISPLAY_SECONDS = 0.5          # budget for simplifying the formulas of one result
 CACHE_SIZE = 512
 INDEX_LETTERS = "ijkl"
 _ELEMENT = re.compile(r"^(.+)\[([0-9a-z,]+)\]$")     # the name of an element symbol: W[0,1]
@@ -34,9 +35,9 @@ def describe(name, shape, expressions, *, latex=False, budget=None, indexed_by_v
     """(symbolic entry, LaTeX entry or None) for the derivatives `expressions` (flat, C order) of
     one variable; `shape` is the shape they take: the variable's, or (a Jacobian's block, with
     indexed_by_variable=False: no index form) the output's and then the variable's."""
-    exprs = [_exact(e if hasattr(e, "free_symbols") else _sympify(e)) for e in expressions]
+    exprs = [_exact(_sympify(e)) for e in expressions]
     indexed = index_form(exprs, shape) if indexed_by_variable else None
-    simplify = _Simplifier(DISPLAY_SECONDS if budget is None else budget)
+    simplify = _Simplifier(limits.display_time_budget() if budget is None else budget)
     if indexed is not None:
         indexed = (simplify.one(indexed[0]), indexed[1])
     else:
@@ -84,8 +85,8 @@ def index_form(exprs, shape):
     letters = list(INDEX_LETTERS[:len(shape)]) if len(shape) <= len(INDEX_LETTERS) else [
         f"i{d}" for d in range(len(shape))]
     indices = list(np.ndindex(*shape))
-    candidates = [k for k in (len(indices) - 1, 0) if len(set(indices[k])) == len(shape)]
-    for k in dict.fromkeys(candidates):
+    distinct = (k for k in reversed(range(len(indices))) if len(set(indices[k])) == len(shape))
+    for k in itertools.islice(distinct, 2):      # the last two such elements (the highest index values)
         names = {str(value): letter for value, letter in zip(indices[k], letters)}
         template = _rename(exprs[k], lambda part: names.get(part, part))
         if all(_rename(template, _filler(letters, index)) == expr for expr, index in zip(exprs, indices)):
@@ -111,8 +112,9 @@ def _rename(expr, subscript):
 
 
 def _sympify(expr):
+    """A SymPy expression (SymEngine's and plain numbers converted)."""
     import sympy as sp
-    return sp.sympify(expr)
+    return expr if isinstance(expr, sp.Basic) else sp.sympify(expr)
 
 
 class _Simplifier:

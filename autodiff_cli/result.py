@@ -126,11 +126,19 @@ def input_echo(value, full=False):
     array = np.asarray(value, dtype=np.float64)
     if full or array.size <= INPUT_ECHO_LIMIT:
         return json_array(array)
-    finite = array[np.isfinite(array)]
+    return json_value({"summary": True, "shape": list(array.shape), "elements": int(array.size),
+                       **finite_stats(array)})
+
+
+def finite_stats(array):
+    """{"min", "max", "norm"} of the finite elements of an array (None when there are none);
+    no copy of the array unless it holds nan or inf (arrays here may be most of memory)."""
+    flat = np.ravel(array)
     with np.errstate(all="ignore"):
-        stats = ({"min": float(finite.min()), "max": float(finite.max()), "norm": float(np.linalg.norm(finite))}
-                 if finite.size else {"min": None, "max": None, "norm": None})
-    return json_value({"summary": True, "shape": list(array.shape), "elements": int(array.size), **stats})
+        finite = flat if np.isfinite(flat).all() else flat[np.isfinite(flat)]
+        if not finite.size:
+            return {"min": None, "max": None, "norm": None}
+        return {"min": float(finite.min()), "max": float(finite.max()), "norm": float(np.linalg.norm(finite))}
 
 
 # --- the encoder -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..result import element_labels  # noqa: F401  (re-exported for the tables)
+from ..result import element_labels, finite_stats  # noqa: F401  (element_labels: for the tables)
 
 FULL_LIMIT = 400        # arrays with more elements are summarised (unless --full)
 LARGEST_SHOWN = 5       # entries of largest magnitude listed in a summary
@@ -107,24 +107,34 @@ def grid_lines(matrix, row_labels, col_labels, view):
 
 def summary_lines(matrix, view, entry_label=None):
     """A large array as a few lines: shape, min, max, norm, non-finite counts, the largest entries
-    (by magnitude, with their indices), and how to see all of it."""
+    (by magnitude, with their indices), and how to see all of it. Linear time, no full copy."""
     a = np.asarray(matrix, dtype=np.float64)
     flat = a.ravel()
-    finite = np.isfinite(flat)
     num = lambda v: number(v, view.precision)
+    stats = finite_stats(flat)
     lines = [f"shape {shape_text(a.shape)}, {a.size} elements"]
-    with np.errstate(all="ignore"):
-        if finite.any():
-            values = flat[finite]
-            lines[0] += f"; min {num(values.min())}, max {num(values.max())}, norm {num(np.linalg.norm(values))}"
-    bad = [f"{int(n)} {what}" for n, what in ((np.isnan(flat).sum(), "nan"), (np.isinf(flat).sum(), "inf")) if n]
+    if stats["min"] is not None:
+        lines[0] += f"; min {num(stats['min'])}, max {num(stats['max'])}, norm {num(stats['norm'])}"
+    nans, infs = int(np.count_nonzero(np.isnan(flat))), int(np.count_nonzero(np.isinf(flat)))
+    bad = [f"{n} {what}" for n, what in ((nans, "nan"), (infs, "inf")) if n]
     if bad:
         lines.append("not finite: " + ", ".join(bad))
-    order = np.argsort(-np.where(finite, np.abs(flat), np.inf), kind="stable")[:LARGEST_SHOWN]
     label = entry_label or (lambda k: "[" + ",".join(map(str, np.unravel_index(k, a.shape))) + "]")
-    lines.append("largest: " + ", ".join(f"{label(int(k))} {num(flat[k])}" for k in order))
+    lines.append("largest: " + ", ".join(f"{label(int(k))} {num(flat[k])}" for k in _largest(flat)))
     lines.append("all of it: --full, or --json")
     return lines
+
+
+def _largest(flat):
+    """Indices of the LARGEST_SHOWN entries of largest magnitude (nan first), largest first."""
+    with np.errstate(all="ignore"):
+        magnitude = np.abs(flat)
+        magnitude[np.isnan(magnitude)] = np.inf
+    count = min(LARGEST_SHOWN, flat.size)
+    if count == 0:
+        return []
+    top = np.argpartition(-magnitude, count - 1)[:count] if flat.size > count else np.arange(flat.size)
+    return sorted(top.tolist(), key=lambda k: (-magnitude[k], k))
 
 
 def array_lines(a, view):

@@ -24,6 +24,7 @@ STEPS_MAX_ROWS = 200        # most rows shown by --steps (first and last halves)
 TEXT_MAX = 40               # longest source snippet shown in a --steps cell
 CELL_MAX = 24               # widest array shown inside a table cell (else printed below the table)
 FORMULA_CELL_MAX = 40       # widest formula shown inside a table cell (else printed below the table)
+FORMULAS_BELOW_MAX = 1200   # most characters of one variable's formulas printed below (unless --full)
 BELOW = "below"
 
 CHECK_METHODS = {
@@ -42,10 +43,11 @@ def shorten(text, limit=TEXT_MAX):
 
 
 def _cell(a, view):
-    """An array inside a table cell if it fits on one short line, else BELOW (printed in full after)."""
+    """An array inside a table cell if it fits on one short line, else its shape and BELOW (it is
+    printed in full after the table)."""
     if a is None:
         return "—"
-    return inline(a, view, limit=CELL_MAX) or BELOW
+    return inline(a, view, limit=CELL_MAX) or f"{shape_text(np.shape(a))} {BELOW}"
 
 
 def _block(title, lines):
@@ -83,14 +85,24 @@ def _formula_cell(name, formula):
     return text if len(text) <= FORMULA_CELL_MAX else BELOW
 
 
-def _formula_lines(name, formula):
-    """Every line of a formula printed below the table: one per element for elementwise lists."""
+def _formula_lines(name, formula, view):
+    """Every line of a formula printed below the table: one per element for elementwise lists;
+    past FORMULAS_BELOW_MAX characters (unless --full), a line saying how many more and where."""
     if isinstance(formula, dict):
         return [f"d/d{formula.get('variable', name)} = {formula['text']}"]
     if isinstance(formula, str):
         return [f"d/d{name} = {formula}"]
     texts = np.array(formula, dtype=object)
-    return [f"d/d{label} = {text}" for label, text in zip(element_labels(name, texts.shape), texts.ravel())]
+    lines = [f"d/d{label} = {text}" for label, text in zip(element_labels(name, texts.shape), texts.ravel())]
+    shown, used = [], 0
+    for line in lines:
+        if used + len(line) > FORMULAS_BELOW_MAX and shown and not view.full:
+            key = "latex" if view.latex else "symbolic"
+            shown.append(f"... {len(lines) - len(shown)} more formulas (all of them: --full, or --json \"{key}\")")
+            break
+        shown.append(line)
+        used += len(line)
+    return shown
 
 
 # --- the result ----------------------------------------------------------------------------------
@@ -163,14 +175,14 @@ def _gradients_part(result, view):
         cell, bad = _check_cell(per_variable, name, checked)
         value = inputs.get(name)
         row = [name, _cell(value, view), _cell(grad, view)]
-        if value is not None and row[1] == BELOW:
+        if value is not None and row[1].endswith(BELOW):
             below += _array_block(name, value, view)
-        if row[2] == BELOW:
+        if row[2].endswith(BELOW):
             below += _array_block(f"gradient of {name}", grad, view)
         if show_formulas:
             row.append(Text(_formula_cell(name, formulas[name])))
             if row[-1].plain == BELOW:
-                below += _block(f"derivative by {name}:", _formula_lines(name, formulas[name]))
+                below += _block(f"derivative by {name}:", _formula_lines(name, formulas[name], view))
         row.append(cell)
         if notes:
             row.append(Text(escape_text(note_of(name) or "")))
@@ -186,7 +198,7 @@ def _intermediates_part(result, view):
     for name, entry in result.intermediates.items():
         cells = [_cell(entry.get("value"), view), _cell(entry.get("gradient"), view)]
         for title, key, cell in ((name, "value", cells[0]), (f"gradient of {name}", "gradient", cells[1])):
-            if cell == BELOW:
+            if cell.endswith(BELOW):
                 below += _array_block(title, entry[key], view)
         table.add_row(name, *cells)
     return [table] + below
