@@ -314,12 +314,13 @@ def batch(
     debug: DebugOpt = False,
     quiet: Annotated[bool, typer.Option(
         "-q", "--quiet", help="No progress bar (it is shown on a terminal's stderr) and no terminal hint.")] = False,
+    precision: PrecisionOpt = 6,
 ):
     """Every record of FILE (or stdin), one result per record, in input order."""
     try:
         from .batch import run_batch
         code = run_batch(source, json_output=json_output, jobs=jobs, timeout=timeout, check=check,
-                         random_seed=random_seed, wrt=wrt, quiet=quiet)
+                         random_seed=random_seed, wrt=wrt, quiet=quiet, precision=precision)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         code = _internal_error(exc, debug)
     raise typer.Exit(code)

@@ -425,3 +425,28 @@ def test_closed_pipe_is_quiet(extra):
     _, stderr = proc.communicate(timeout=120)
     assert b"Traceback" not in stderr and b"Exception ignored" not in stderr, stderr[-2000:]
     assert proc.returncode == 0
+
+
+def test_help_shows_placeholders_as_written_and_quotes_bracketed_examples():
+    for command in ("grad", "hessian", "jacobian", "batch"):
+        result = invoke([command, "--help"])
+        assert result.exit_code == 0
+        text = result.stdout
+        for noise in ("{EXPR}", "<list[str]>", "<str>", "[[FILE|-]]"):
+            assert noise not in text, (command, noise)
+        unquoted = re.findall(r"(?<![\"\w])[A-Za-z]\w*=(?:\[|\w+\()", text)   # x=[1,2] or W=randn(2): the shell's
+        assert not unquoted, (command, unquoted)
+    assert "Usage: autodiff grad [OPTIONS] EXPR [NAME=VALUE]..." in invoke(["grad", "--help"]).stdout
+    assert "Usage: autodiff batch [OPTIONS] [FILE|-]" in invoke(["batch", "--help"]).stdout
+
+
+def test_piped_output_has_no_trailing_spaces_and_one_precision():
+    proc = run(["grad", "sum(W@x)", "W=[[1.123456789,2],[3,4]]", "x=[0.5,0.25]", "--precision", "3"])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    assert "1.12" in proc.stdout and "1.123" not in proc.stdout
+    full = run(["grad", "sum(x)", "x=arange(500)", "--no-check"])
+    assert "largest:" in full.stdout and "--full" in full.stdout
+    every = run(["grad", "sum(x)", "x=arange(500)", "--no-check", "--full"])
+    assert "largest:" not in every.stdout and " 499" in every.stdout

@@ -30,13 +30,14 @@ class OutputClosed(Exception):
 class Batch:
     """Where output records go, and the counts for the summary."""
 
-    def __init__(self, json_output, out, config):
+    def __init__(self, json_output, out, config, precision=6):
         self.json_output, self.out, self.config = json_output, out, config
         if json_output:
             self.report = None
         else:
+            from ..ui.arrays import View
             from ..ui.batch_report import BatchReport
-            self.report = BatchReport(out)
+            self.report = BatchReport(out, View(precision=precision))
         self.stats = {"records": 0, "ok": 0, "mismatch": 0, "error": 0, "timeout": 0, "slowest": []}
 
     def emit(self, payload, status, elapsed, line, record_id, expression, kind=None):
@@ -89,14 +90,15 @@ def run_serial(batch, records, progress, reader):
 
 
 def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_seed=None, wrt=None,
-              out=None, err=None, stdin=None, quiet=False):
+              out=None, err=None, stdin=None, quiet=False, precision=6):
     """Run every record of `source` (a path, or "-" for stdin); returns the exit code:
     0 every record ok, 1 any record not ok, 2 unusable input (then one `error: ...` line on err).
 
     jobs: worker processes (0: one per CPU; 1: in this process). timeout: seconds per record
     (None: limits.record_timeout(); 0: no limit). wrt: default `wrt` for records without one.
     out/err/stdin default to sys.stdout, sys.stderr, sys.stdin.buffer (stdin must be binary).
-    quiet: no progress bar and no hint on a terminal's stderr.
+    quiet: no progress bar and no hint on a terminal's stderr. precision: significant digits of
+    the numbers in the human rows.
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -134,7 +136,7 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
         problem = encoding_problem(reader, source)
         if problem:
             return fail(problem)
-        batch = Batch(json_output, out, config)
+        batch = Batch(json_output, out, config, precision)
         records = read_records(reader)
         if not quiet and isatty(err) and (json_output or not isatty(out)):
             from ..ui.batch_report import Progress, count_records

@@ -60,6 +60,19 @@ def inline(a, view, limit=None):
     return text if len(text) <= limit else None
 
 
+def nested(a, view, limit):
+    """An array as nested lists `[[1, 2], [3, 4]]` if that fits in `limit` characters; else None."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 0:
+        return number(a, view.precision)
+    if 3 * a.size > limit:
+        return None
+    text = np.array2string(a, separator=", ", max_line_width=10**9, threshold=a.size + 1,
+                           formatter={"float_kind": lambda v: number(v, view.precision)})
+    text = " ".join(text.split())
+    return text if len(text) <= limit else None
+
+
 def brief(a, view):
     """An array in one short line, for a narrow cell: its inline form, else its shape and norm."""
     text = inline(a, view, limit=30)

@@ -6,19 +6,27 @@ is shown as plain Text, never parsed as markup.
 """
 import time
 
+import numpy as np
+
+from .arrays import View, brief, nested
 from .console import console, escape_text, print_lines
 
 
-def _short(value, width=36):
-    """A number or nested list in a few characters."""
-    def fmt(v):
-        if isinstance(v, float):
-            return f"{v:.6g}"
-        if isinstance(v, list):
-            return "[" + ", ".join(fmt(x) for x in v[:8]) + (", ..." if len(v) > 8 else "") + "]"
-        return str(v)
-    text = fmt(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _short(value, view, width=36):
+    """A number or nested list of a record in a few characters: in full if it fits, else its shape
+    and norm (never a number cut in the middle)."""
+    try:
+        array = np.asarray(_floats(value), dtype=np.float64)
+    except (TypeError, ValueError):
+        return _clip(str(value), width)
+    return nested(array, view, width) or brief(array, view)
+
+
+def _floats(value):
+    """A record's value with the strings "nan", "inf", "-inf" back as floats."""
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return float(value) if isinstance(value, str) else value
 
 
 def _clip(text, width):
@@ -39,8 +47,9 @@ class BatchReport:
     ID_WIDTH = 16           # longest id shown (longer ones are clipped with "...")
     EXPR_WIDTH = 30         # longest expression shown
 
-    def __init__(self, out):
+    def __init__(self, out, view=None):
         self.console = console(out, highlight=False, soft_wrap=True)
+        self.view = view or View()
         self.has_ids = False    # from the first id on, every row has an id column of one width
 
     def row(self, out):
@@ -57,7 +66,7 @@ class BatchReport:
             err = out["error"]
             detail = f"{err['kind']}: {_clip(escape_text(err['message']), 100)}"
         else:
-            parts = [f"= {_short(out.get('value'))}"]
+            parts = [f"= {_short(out.get('value'), self.view)}"]
             if "hessian" in out:
                 word = "hessian"
                 derivs = {f"({r},{c})": b for r, row in out["hessian"].items() for c, b in row.items()}
@@ -66,7 +75,9 @@ class BatchReport:
             else:
                 word, derivs = "grad", out.get("gradients") or {}
             if derivs:
-                parts.append(word + " " + _clip(", ".join(f"{k}={_short(v, 24)}" for k, v in derivs.items()), 70))
+                shown = [f"{k}={_short(v, self.view, 24)}" for k, v in derivs.items()]
+                parts.append(word + " " + (", ".join(shown) if len(shown) <= 4 else
+                                           ", ".join(shown[:4]) + f" (and {len(shown) - 4} more)"))
             check = out.get("check") or {}
             if check.get("method") not in (None, "none"):
                 verdict = {True: "passed", False: "FAILED"}.get(check.get("passed"), "inconclusive")
@@ -123,8 +134,9 @@ class Progress:
         self.by_records = total_records is not None
         total = total_records if self.by_records else total_bytes
         amount = MofNCompleteColumn() if self.by_records else (DownloadColumn() if total else TextColumn(""))
+        rate = "{task.fields[rate]} records/s" if self.by_records else "{task.fields[records]} records, {task.fields[rate]}/s"
         columns = [SpinnerColumn(), TextColumn("batch"), BarColumn() if total else TextColumn(""), amount,
-                   TextColumn("{task.fields[records]} records, {task.fields[rate]}/s"), TimeElapsedColumn()]
+                   TextColumn(rate), TimeElapsedColumn()]
         if total:
             columns += [TextColumn("left"), TimeRemainingColumn()]
         self.progress = RichProgress(*columns, console=stderr_console(err), transient=True, auto_refresh=False)
