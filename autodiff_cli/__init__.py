@@ -1,13 +1,18 @@
 """autodiff: a gradient calculator on a small PyTorch-like reverse-mode autograd engine.
 
     from autodiff_cli import Tensor, grad, no_grad, Function, evaluate
+    import autodiff_cli as ad; ad.sin(ad.Tensor(1.0, requires_grad=True))
 
-The engine lives in `autodiff_cli.engine` (numpy only); `evaluate` (the expression language, the
-SymPy cross-check) imports SymPy only when a check runs, so that `import autodiff_cli` stays fast.
+The engine lives in `autodiff_cli.engine` (numpy only); its functions (`sin`, `sum`, ...) are also
+attributes here. `evaluate` (the expression language, the SymPy cross-check) imports SymPy only when
+a check runs, so that `import autodiff_cli` stays fast. Importing changes no process state.
 """
-from .engine import *  # noqa: F401,F403  (Tensor, ops, grad, no_grad, Function, gradcheck)
-from .engine import Function, Tensor, grad, gradcheck, no_grad  # noqa: F401  (named for readers)
+from . import engine
+from .engine import __all__ as _engine_names
+from .evaluate import evaluate
 
-from .evaluate import evaluate  # noqa: E402  (after the engine; imports no SymPy)
+globals().update({name: getattr(engine, name) for name in _engine_names})
+globals().update(engine.FUNCTIONS)   # ad.sum, ad.max, ...: attributes, as torch.sum (not in __all__)
 
+__all__ = list(_engine_names) + ["evaluate", "engine"]
 __version__ = "0.1.0"

@@ -14,7 +14,8 @@ from .bindings import parse_gradient_seed, value_from_json
 from .engine import Tensor, quiet_numpy
 from .errors import AutodiffError
 from .language import lower_to_engine, parse
-from .language.nodes import Binary, Call, Name, Num, children, column, paused_gc
+from .language.lowering import overload_of
+from .language.nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
 from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
 
 MODES = ("grad", "hessian", "jacobian")
@@ -240,41 +241,21 @@ def _jacobian(result, output, leaves):
 
 # --- what the forward pass tells about the point -----------------------------------------------
 
-_KINK_RULES = {
-    # function -> (test on the argument values, PyTorch's convention)
-    "abs": (lambda a: np.any(a == 0), "abs'(0) = 0"),
-    "relu": (lambda a: np.any(a == 0), "relu'(0) = 0"),
-    "sqrt": (lambda a: np.any(a == 0), "sqrt'(0) = inf"),
-}
-
-
 def _kinks(source, visited):
-    """Non-differentiable points the forward pass went through: (column, description) pairs."""
+    """Non-differentiable points the forward pass went through, as the op table describes them."""
     values = {id(node): np.asarray(t.data) for node, t in visited}
     found = []
     for node, tensor in visited:
-        snippet = source[node.start:node.end]
-        is_power = (isinstance(node, Binary) and node.op == "**") or (isinstance(node, Call) and node.func == "pow")
-        if is_power and np.any(values[id(children(node)[0])] == 0):
-            found.append(f"the power at column {column(node)} ({snippet}) has base 0; PyTorch's convention "
-                         f"(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0) was used")
+        if not isinstance(node, (Binary, Unary, Call)):
             continue
-        if not isinstance(node, Call):
+        spec = overload_of(node)
+        if spec is None or spec.kink is None:
             continue
-        args = [values[id(a)] for a in node.args]
-        if node.func in _KINK_RULES and _KINK_RULES[node.func][0](args[0]):
-            found.append(f"{node.func} at column {column(node)} ({snippet}) is evaluated where its argument is 0; "
-                         f"PyTorch's convention {_KINK_RULES[node.func][1]} was used")
-        elif node.func in ("max", "min") and len(args) == 2 and np.any(np.equal(*np.broadcast_arrays(*args))):
-            found.append(f"{node.func} at column {column(node)} ({snippet}) has tied arguments; PyTorch's "
-                         f"convention (half the gradient to each side) was used")
-        elif node.func in ("max", "min") and len(args) == 1 and np.asarray(args[0]).size > 1:
-            extremum = np.asarray(tensor.data)
-            arg = args[0]
-            winners = arg == (extremum if node.axis is None else np.expand_dims(extremum, node.axis))
-            if np.sum(winners) > np.asarray(extremum).size:
-                found.append(f"{node.func} at column {column(node)} ({snippet}) has ties; PyTorch's convention "
-                             f"(the gradient split evenly among the tied elements) was used")
+        params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
+        if np.any(spec.kink.at(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
+            label = node.func if isinstance(node, Call) else f"'{node.op}'"
+            found.append(f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
+                         f"PyTorch's convention {spec.kink.convention} was used")
     return found
 
 

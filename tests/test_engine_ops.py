@@ -15,31 +15,15 @@ from hypothesis.extra import numpy as hnp
 
 import autodiff_cli.engine as ad
 from autodiff_cli.engine import Tensor
+from op_domains import DOMAINS, fd_gradient
 
-FD_STEP = 1e-6
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=False,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SETTINGS_2ND = settings(max_examples=6, deadline=None,
                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-# --- finite differences --------------------------------------------------------------------------
-
-def fd_gradient(f, arrays, i, h=FD_STEP):
-    """Central finite-difference gradient of the scalar function f(list of arrays) w.r.t. arrays[i]."""
-    arrays = [np.array(a, dtype=np.float64, copy=True) for a in arrays]
-    x = arrays[i]
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        orig = x[idx]
-        x[idx] = orig + h
-        fp = f(arrays)
-        x[idx] = orig - h
-        fm = f(arrays)
-        x[idx] = orig
-        g[idx] = (fp - fm) / (2 * h)
-    return g
-
+# --- comparison (finite differences: tests/op_domains.py) --------------------------------------
 
 def assert_close(got, want, rtol=1e-5, atol=1e-6, what=""):
     got = np.asarray(got, dtype=np.float64)
@@ -48,24 +32,7 @@ def assert_close(got, want, rtol=1e-5, atol=1e-6, what=""):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
 
 
-# --- value domains -------------------------------------------------------------------------------
-# Each input is drawn as one or two arrays u, n with entries in [-1, 1], then mapped into the domain.
-
-def _sign(u):
-    return np.where(u >= 0, 1.0, -1.0)
-
-
-DOMAINS = {
-    "any": lambda u, n: 2.5 * u,
-    "small": lambda u, n: 1.2 * u,                     # tan, sinh/cosh/exp stay moderate
-    "pos": lambda u, n: 0.3 + 2.0 * np.abs(u),         # log, sqrt, base of a real power
-    "unit": lambda u, n: 0.85 * u,                     # asin, acos
-    "gt_m1": lambda u, n: -0.6 + 1.8 * (u + 1),        # log1p
-    "nonzero": lambda u, n: _sign(u) * (0.3 + 2.0 * np.abs(u)),   # divisors, abs, relu: away from 0
-    "lattice": lambda u, n: np.round(3 * u) + 0.2 * n,             # maximum/minimum: first argument
-    "lattice_half": lambda u, n: np.round(3 * u) + 0.5 + 0.2 * n,  # ... second: |a - b| >= 0.1
-}
-
+# --- value domains (tests/op_domains.py) ---------------------------------------------------------
 
 def draw_array(data, domain, shape):
     elems = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False)

@@ -1,13 +1,26 @@
-"""The autograd engine: numpy only. `graph` has Tensor and the backward walk, `ops` every op with
-its derivative, `function` custom ops and gradcheck."""
-from .graph import AccumulateGrad, Node, Tensor, enable_grad, grad, is_grad_enabled, no_grad, quiet_numpy, raw
-from .graph import backward
-from .ops import (abs, acos, add, amax, amin, asin, atan, broadcast_to, cos, cosh, div, dot, exp, expand_dims,
-                  expm1, log, log1p, matmul, max, maximum, mean, min, minimum, mul, neg, pow, power, reciprocal, relu,
-                  reshape, sigmoid, sin, sinh, sqrt, sub, sum, swapaxes, tan, tanh, transpose, where)
+"""The autograd engine: numpy only.
+
+graph.py has Tensor, nodes and the backward walk; ops.py is the op table (one OpSpec per op, spec.py);
+build.py generates the engine functions and Tensor's operators and methods from it; function.py has
+custom ops and gradcheck. The functions (`sin`, `sum`, `matmul`, ...) are attributes of this
+package, as `torch.sin` and `torch.sum` are; `import *` leaves out those named like Python built-ins.
+"""
+import builtins as _builtins
+
+from .build import FUNCTIONS, SPECS
 from .function import Function, FunctionCtx, GradcheckError, gradcheck
+from .graph import (AccumulateGrad, Node, Tensor, backward, enable_grad, grad, is_grad_enabled, no_grad,
+                    quiet_numpy, raw)
 
 
 def tensor(data, requires_grad=False):
     """torch.tensor spelling of Tensor(...)."""
     return Tensor(data, requires_grad=requires_grad)
+
+
+globals().update(FUNCTIONS)
+
+__all__ = (["Tensor", "tensor", "Node", "AccumulateGrad", "backward", "grad", "no_grad", "enable_grad",
+            "is_grad_enabled", "quiet_numpy", "raw", "Function", "FunctionCtx", "GradcheckError", "gradcheck",
+            "FUNCTIONS", "SPECS"]
+           + [name for name in FUNCTIONS if not hasattr(_builtins, name)])

@@ -1,7 +1,7 @@
 """Custom ops with a hand-written backward (torch.autograd.Function), and gradcheck to test them."""
 import numpy as np
 
-from .graph import Node, Tensor, _state, no_grad, raw, run_backward
+from .graph import Node, Tensor, is_grad_enabled, no_grad, raw, run_backward
 
 
 class FunctionCtx:
@@ -76,7 +76,7 @@ class Function:
         out_data = out.data if isinstance(out, Tensor) else np.asarray(out, dtype=np.float64)
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         edges = tuple(args[i]._edge() for i in positions)
-        if not _state.grad_enabled or all(e is None for e in edges):
+        if not is_grad_enabled() or all(e is None for e in edges):
             return Tensor._result(out_data, None)
         node_class = cls.__dict__.get("_node_class")
         if node_class is None:   # a node class per Function, so type(grad_fn).__name__ reads "MyExpBackward"

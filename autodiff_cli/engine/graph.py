@@ -6,38 +6,37 @@ leaves in reverse topological order, asking each node for the vector-Jacobian pr
 gradient that reached it, and sums what arrives at each leaf into `.grad`.
 
 This module knows nothing about individual ops: an op is made by `defop(name, forward, *vjps)`
-(see ops.py, where every op and its derivative sit side by side in one table). The walk is
+from an entry of the op table (ops.py; build.py generates the engine functions from it). The walk is
 iterative, so graphs of hundreds of thousands of nodes work at any recursion limit.
 
 VJP formulas take a namespace `F` as their first argument: plain `numpy` during an ordinary
 backward (fast: no graph is recorded), or the engine's own ops when `create_graph=True`, so that the
 same formula, run on Tensors, records a graph of the backward pass and higher derivatives work.
 """
+import contextvars
 import gc
+import types
 import weakref
 
 import numpy as np
 
 __all__ = ["Tensor", "Node", "AccumulateGrad", "defop", "no_grad", "enable_grad", "is_grad_enabled",
-           "grad", "raw", "quiet_numpy"]
+           "grad", "backward", "raw", "quiet_numpy", "DIFFERENTIABLE"]
 
 
-# Building a graph allocates a few small long-lived objects per op, and with CPython's default
-# collection threshold (700 allocations) the cyclic garbage collector then costs more than the ops
-# themselves (measured: the forward pass of a 300,000-node chain ran 2.5x slower). Our graphs hold
-# no reference cycles (leaves reach their AccumulateGrad through a weak reference), so we let the
-# collector run less often, unless the program has tuned it itself.
-if gc.get_threshold()[0] == 700:
-    gc.set_threshold(20_000, *gc.get_threshold()[1:])
+# Per-thread switches, as PyTorch's grad mode is per thread: one tuple `(numpy_quiet, grad_enabled)`
+#   numpy_quiet:  True while a caller already holds np.errstate(all="ignore") (errstate is per thread too)
+#   grad_enabled: ops record graph nodes
+# A ContextVar rather than threading.local: every thread starts from the default, and reading it is
+# cheaper than a threading.local attribute (measured 12 ns against 37 ns), which matters once per op.
+_MODE = contextvars.ContextVar("autodiff_engine_mode", default=(False, True))
+_mode = _MODE.get
 
 
-class _State:
-    """Process-wide switches (single-threaded, like the rest of the engine)."""
-    grad_enabled = True
-    numpy_quiet = False   # True while a caller already holds np.errstate(all="ignore")
-
-
-_state = _State()
+# The engine functions VJP formulas call under create_graph=True (sin, where, sum, ...): generated
+# from the op table by build.py, which fills this namespace (this module cannot import it: the
+# table is built on top of this module).
+DIFFERENTIABLE = types.SimpleNamespace()
 
 
 # --- tensors -------------------------------------------------------------------------------------
@@ -168,6 +167,7 @@ class Node:
 
     __slots__ = ("inputs", "out", "params", "edges", "_retained", "__weakref__")
     vjps = ()
+    jvp = None
 
     def name(self):
         return type(self).__name__
@@ -194,7 +194,7 @@ class Node:
                 "backward through the graph a second time or if you need to access saved tensors after "
                 "calling backward.")
         if create_graph:
-            from . import ops as F
+            F = DIFFERENTIABLE
             inputs, ans = self.inputs, Tensor._result(self.out, self)
         else:
             F = np
@@ -269,19 +269,22 @@ def _forget_values(inputs):
     return tuple(_ShapeOnly(x.shape) if raw(x).size > _FORGET_ABOVE else x for x in inputs)
 
 
-def defop(name, forward, *vjps, saves_inputs=True, saves_output=True):
+def defop(name, forward, *vjps, jvp=None, saves_inputs=True, saves_output=True, function_name=None):
     """Make an op from a numpy `forward(*arrays, **params)` and one VJP per positional input.
 
-    Each VJP is `vjp(F, g, ans, *inputs, **params)` and returns the gradient for its input: the
-    engine sums it back to the input's shape (broadcasting), so formulas can ignore broadcasting.
+    name: the node class's name (PyTorch's, `MulBackward0`); function_name: the op function's
+    `__name__` (`mul`). Each VJP is `vjp(F, g, ans, *inputs, **params)` and returns the gradient
+    for its input: the engine sums it back to the input's shape (broadcasting), so formulas can
+    ignore broadcasting. The node class holds the VJPs (`node_class.vjps`, and the forward-mode
+    rule `node_class.jvp`): replacing them there changes every derivative through the op (see
+    autodiff_cli.testing).
     saves_inputs / saves_output: False where no VJP reads the inputs' values / the output, so
     that large arrays are freed during the forward pass (only their shapes are kept).
     """
-    node_class = type(name, (Node,), {"__slots__": (), "vjps": vjps})
+    node_class = type(name, (Node,), {"__slots__": (), "vjps": tuple(vjps),
+                                         "jvp": staticmethod(jvp) if jvp is not None else None})
 
     def run_forward(arrays, params):
-        if _state.numpy_quiet:
-            return forward(*arrays, **params)
         with np.errstate(all="ignore"):
             return forward(*arrays, **params)
 
@@ -289,6 +292,8 @@ def defop(name, forward, *vjps, saves_inputs=True, saves_output=True):
         """The output tensor, with a node in the graph when any input requires grad."""
         for edge in edges:
             if edge is not None:
+                if not _collector_tuned:
+                    _tune_collector()
                 node = node_class.__new__(node_class)
                 node.inputs = inputs if saves_inputs else _forget_values(inputs)
                 node.out = out if saves_output or out.size <= _FORGET_ABOVE else None
@@ -306,8 +311,9 @@ def defop(name, forward, *vjps, saves_inputs=True, saves_output=True):
                 data = x.data
             else:
                 x = data = _as_input(x)
-            out = forward(data, **params) if _state.numpy_quiet else run_forward((data,), params)
-            if _state.grad_enabled:
+            quiet, recording = _mode()
+            out = forward(data, **params) if quiet else run_forward((data,), params)
+            if recording:
                 return record((x,), out, params, (_edge_of(x),))
             return Tensor._result(out, None)
     elif len(vjps) == 2:
@@ -320,21 +326,51 @@ def defop(name, forward, *vjps, saves_inputs=True, saves_output=True):
                 db = b.data
             else:
                 b = db = _as_input(b)
-            out = forward(da, db, **params) if _state.numpy_quiet else run_forward((da, db), params)
-            if _state.grad_enabled:
+            quiet, recording = _mode()
+            out = forward(da, db, **params) if quiet else run_forward((da, db), params)
+            if recording:
                 return record((a, b), out, params, (_edge_of(a), _edge_of(b)))
             return Tensor._result(out, None)
     else:
         def op(*args, **params):
             inputs = tuple(_as_input(a) for a in args)
             out = run_forward(tuple(raw(x) for x in inputs), params)
-            if _state.grad_enabled:
+            if _mode()[1]:
                 return record(inputs, out, params, tuple(_edge_of(x) for x in inputs))
             return Tensor._result(out, None)
 
-    op.__name__ = name
+    op.__name__ = op.__qualname__ = function_name or name
     op.node_class = node_class
     return op
+
+
+# --- the cyclic garbage collector ----------------------------------------------------------------
+# Recording a graph allocates a few small long-lived objects per op, and with CPython's default
+# gen-0 threshold (700 allocations) the cyclic collector then costs more than the ops themselves
+# (measured: a 300,000-node chain built and differentiated 1.3x slower). Our graphs hold no
+# reference cycles (leaves reach their AccumulateGrad through a weak reference), so while the engine
+# records nodes the collector runs less often: the threshold is raised when the first node is
+# recorded and put back when a backward pass frees its graph. Importing the engine changes nothing,
+# and a program that tuned the collector itself (or disabled it) is left alone.
+_RELAXED_GEN0_THRESHOLD = 20_000
+_collector_tuned = False      # True while we hold the threshold raised (or decided not to touch it)
+_threshold_to_restore = None
+
+
+def _tune_collector():
+    global _collector_tuned, _threshold_to_restore
+    _collector_tuned = True
+    gen0 = gc.get_threshold()[0]
+    if 0 < gen0 < _RELAXED_GEN0_THRESHOLD:
+        _threshold_to_restore = gen0
+        gc.set_threshold(_RELAXED_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+
+
+def _restore_collector():
+    global _collector_tuned, _threshold_to_restore
+    if _threshold_to_restore is not None and gc.get_threshold()[0] == _RELAXED_GEN0_THRESHOLD:
+        gc.set_threshold(_threshold_to_restore, *gc.get_threshold()[1:])
+    _collector_tuned, _threshold_to_restore = False, None
 
 
 # --- switches ------------------------------------------------------------------------------------
@@ -344,11 +380,10 @@ class _GradMode:
         self.enabled = enabled
 
     def __enter__(self):
-        self.previous = _state.grad_enabled
-        _state.grad_enabled = self.enabled
+        self._token = _MODE.set((_mode()[0], self.enabled))
 
     def __exit__(self, *exc):
-        _state.grad_enabled = self.previous
+        _MODE.reset(self._token)
 
     def __call__(self, func):   # also usable as a decorator, like torch.no_grad
         def wrapper(*args, **kwargs):
@@ -358,7 +393,7 @@ class _GradMode:
 
 
 def no_grad():
-    """Context manager (or decorator): ops inside record no graph."""
+    """Context manager (or decorator): ops inside record no graph (in this thread)."""
     return _GradMode(False)
 
 
@@ -367,7 +402,7 @@ def enable_grad():
 
 
 def is_grad_enabled():
-    return _state.grad_enabled
+    return _mode()[1]
 
 
 class quiet_numpy:
@@ -376,11 +411,10 @@ class quiet_numpy:
     def __enter__(self):
         self._errstate = np.errstate(all="ignore")
         self._errstate.__enter__()
-        self.previous = _state.numpy_quiet
-        _state.numpy_quiet = True
+        self._token = _MODE.set((True, _mode()[1]))
 
     def __exit__(self, *exc):
-        _state.numpy_quiet = self.previous
+        _MODE.reset(self._token)
         self._errstate.__exit__(*exc)
 
 
@@ -482,6 +516,8 @@ def run_backward(outputs, gradients, *, retain_graph=None, create_graph=False, c
                 consumers[nxt] = remaining
                 if not remaining:
                     ready.append(nxt)
+    if not retain_graph:
+        _restore_collector()   # the graph's saved values are freed: recording is over
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
@@ -490,6 +526,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
         tensors = [tensors]
     if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray, float, int)):
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"grad_tensors should have the same length as tensors, but got "
+                           f"{len(grad_tensors)} gradients for {len(tensors)} tensors")
     run_backward(list(tensors), list(grad_tensors), retain_graph=retain_graph, create_graph=create_graph)
 
 
@@ -502,6 +541,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad_outputs should have the same length as outputs, but got "
+                           f"{len(grad_outputs)} gradients for {len(outputs)} outputs")
     nodes = []
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:

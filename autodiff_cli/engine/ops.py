@@ -1,51 +1,28 @@
-"""Every op of the engine, its forward and its derivative, in one table.
+"""THE op table: every op of the engine and the expression language, one `OpSpec` each (see spec.py).
 
-Read each entry as `name = defop("PyTorchNodeName", forward, vjp_for_input_0, vjp_for_input_1, ...)`.
-A VJP `(F, g, ans, *inputs, **params)` returns the gradient for its input, given `g`, the gradient
-of the op's output `ans`. `F` is numpy during an ordinary backward and this module under
-`create_graph=True`, so formulas only use functions both provide (sin, cos, where, sum, reshape,
-broadcast_to, expand_dims, swapaxes, matmul, ...) and every formula is itself differentiable.
-Masks are taken from raw values (`raw(x) > 0`): they are constants, as in PyTorch.
+Read an entry as: its engine name, PyTorch's node name, the numpy forward, one VJP per input
+`(F, g, ans, *inputs, **params)`, then where it shows up (language names, Tensor methods and
+operators, its SymPy form, its non-differentiable points). build.py turns the table into the
+engine's functions; nothing else lists ops.
 
-Conventions at non-differentiable points follow PyTorch: abs'(0) = 0, relu'(0) = 0, sqrt'(0) = inf,
-max/min reductions split the gradient evenly among ties, maximum/minimum give half to each side on
-a tie, d(x**y)/dy = 0 where x == 0 and y >= 0, d(x**y)/dx = 0 where y == 0.
+`F` is numpy during an ordinary backward and the engine's own functions under `create_graph=True`,
+so formulas only use functions both provide (sin, cos, where, sum, reshape, broadcast_to,
+expand_dims, swapaxes, matmul, ...) and every formula is itself differentiable. Masks are taken
+from raw values (`raw(x) > 0`): they are constants, as in PyTorch.
+
+Forwards of arithmetic use Python operators rather than np.add etc.: the same numpy arithmetic, but
+numpy's operator path on float64 scalars is ten times faster than calling the ufunc.
 """
 import numpy as np
 
-from .graph import Tensor, defop, raw
+from . import symbolic as sym
+from .graph import Tensor, raw
+from .spec import Kink, Node, OpSpec
 
-# --- arithmetic ----------------------------------------------------------------------------------
-# Forwards use Python operators rather than np.add etc.: the same numpy arithmetic, but numpy's
-# operator path on float64 scalars is ten times faster than calling the ufunc.
-add = defop("AddBackward0", lambda a, b: a + b,
-            lambda F, g, ans, a, b: g,
-            lambda F, g, ans, a, b: g, saves_inputs=False, saves_output=False)
-sub = defop("SubBackward0", lambda a, b: a - b,
-            lambda F, g, ans, a, b: g,
-            lambda F, g, ans, a, b: -g, saves_inputs=False, saves_output=False)
-_rsub = defop("RsubBackward1", lambda a, b: a - b,          # number - tensor
-              lambda F, g, ans, a, b: g,
-              lambda F, g, ans, a, b: -g, saves_inputs=False, saves_output=False)
-mul = defop("MulBackward0", lambda a, b: a * b,
-            lambda F, g, ans, a, b: g * b,
-            lambda F, g, ans, a, b: g * a, saves_output=False)
-_div = defop("DivBackward0", lambda a, b: a / b,
-             lambda F, g, ans, a, b: g / b,
-             lambda F, g, ans, a, b: -g * a / (b * b), saves_output=False)
-neg = defop("NegBackward0", lambda x: -x,
-            lambda F, g, ans, x: -g, saves_inputs=False, saves_output=False)
-reciprocal = defop("ReciprocalBackward0", lambda x: 1.0 / x,
-                   lambda F, g, ans, x: -g * ans * ans, saves_inputs=False)
+__all__ = ["OPS"]
 
 
-def div(a, b):
-    """a / b; a number over a tensor is reciprocal(b) * a, as PyTorch records it (then the second
-    derivative of 1/x at 0 is inf, where the quotient rule's -g*a/(b*b) would give 0/0)."""
-    if isinstance(a, Tensor) or not isinstance(b, Tensor):
-        return _div(a, b)
-    return mul(reciprocal(b), a)
-
+# --- formulas that need more than one line -------------------------------------------------------
 
 def _pow_vjp_base(F, g, ans, x, y):
     if not isinstance(y, Tensor) and not np.any(y):   # x**0 is constant: every derivative is 0, not 0*inf
@@ -59,46 +36,33 @@ def _pow_vjp_exponent(F, g, ans, x, y):
     return F.where((raw(x) == 0) & (raw(y) >= 0), 0.0, g * ans * F.log(x))
 
 
-_pow_tensor_tensor = defop("PowBackward1", lambda x, y: x ** y, _pow_vjp_base, _pow_vjp_exponent)
-# With a number on one side PyTorch records one input only, the number being a parameter of the node.
-_pow_tensor_number = defop("PowBackward0", lambda x, exponent: x ** exponent,
-                           lambda F, g, ans, x, exponent: _pow_vjp_base(F, g, ans, x, exponent),
-                           saves_output=False)
-_pow_number_tensor = defop("PowBackward2", lambda y, base: base ** y,
-                           lambda F, g, ans, y, base: _pow_vjp_exponent(F, g, ans, base, y))
+def _as_constant(value):
+    return np.float64(value) if np.ndim(value) == 0 else np.asarray(value, np.float64)
 
 
-def power(x, y):
-    """x ** y, named as PyTorch names it: PowBackward0 (exponent a number), 1 (both tensors), 2 (base a number)."""
-    if not isinstance(y, Tensor):
-        return _pow_tensor_number(x, exponent=np.float64(y) if np.ndim(y) == 0 else np.asarray(y, np.float64))
-    if isinstance(x, Tensor):
-        return _pow_tensor_tensor(x, y)
-    return _pow_number_tensor(y, base=np.float64(x) if np.ndim(x) == 0 else np.asarray(x, np.float64))
+def _power_front(F, nodes):
+    both, number_exponent, number_base = nodes["PowBackward1"], nodes["PowBackward0"], nodes["PowBackward2"]
+
+    def power(x, y):
+        """x ** y, named as PyTorch names it: PowBackward0 (exponent a number), 1 (both tensors), 2 (base a number)."""
+        if not isinstance(y, Tensor):
+            return number_exponent(x, exponent=_as_constant(y))
+        if isinstance(x, Tensor):
+            return both(x, y)
+        return number_base(y, base=_as_constant(x))
+    return power
 
 
-pow = power
+def _div_front(F, nodes):
+    quotient = nodes["DivBackward0"]
 
-# --- elementwise functions -----------------------------------------------------------------------
-sin = defop("SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x), saves_output=False)
-cos = defop("CosBackward0", np.cos, lambda F, g, ans, x: -g * F.sin(x), saves_output=False)
-tan = defop("TanBackward0", np.tan, lambda F, g, ans, x: g * (1.0 + ans * ans), saves_inputs=False)
-asin = defop("AsinBackward0", np.arcsin, lambda F, g, ans, x: g / F.sqrt(1.0 - x * x), saves_output=False)
-acos = defop("AcosBackward0", np.arccos, lambda F, g, ans, x: -g / F.sqrt(1.0 - x * x), saves_output=False)
-atan = defop("AtanBackward0", np.arctan, lambda F, g, ans, x: g / (1.0 + x * x), saves_output=False)
-sinh = defop("SinhBackward0", np.sinh, lambda F, g, ans, x: g * F.cosh(x), saves_output=False)
-cosh = defop("CoshBackward0", np.cosh, lambda F, g, ans, x: g * F.sinh(x), saves_output=False)
-tanh = defop("TanhBackward0", np.tanh, lambda F, g, ans, x: g * (1.0 - ans * ans), saves_inputs=False)
-exp = defop("ExpBackward0", np.exp, lambda F, g, ans, x: g * ans, saves_inputs=False)
-expm1 = defop("Expm1Backward0", np.expm1, lambda F, g, ans, x: g * (ans + 1.0), saves_inputs=False)
-log = defop("LogBackward0", np.log, lambda F, g, ans, x: g / x, saves_output=False)
-log1p = defop("Log1PBackward0", np.log1p, lambda F, g, ans, x: g / (1.0 + x), saves_output=False)
-sqrt = defop("SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans), saves_inputs=False)
-abs = defop("AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)), saves_output=False)
-sigmoid = defop("SigmoidBackward0", lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),   # no overflow for any x
-                lambda F, g, ans, x: g * ans * (1.0 - ans), saves_inputs=False)
-relu = defop("ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0),
-             saves_inputs=False)
+    def div(a, b):
+        """a / b; a number over a tensor is reciprocal(b) * a, as PyTorch records it (then the second
+        derivative of 1/x at 0 is inf, where the quotient rule's -g*a/(b*b) would give 0/0)."""
+        if isinstance(a, Tensor) or not isinstance(b, Tensor):
+            return quotient(a, b)
+        return F.mul(F.reciprocal(b), a)
+    return div
 
 
 def _tie_share(a, b):
@@ -106,63 +70,31 @@ def _tie_share(a, b):
     return (a > b) + 0.5 * (a == b)
 
 
-maximum = defop("MaximumBackward0", np.maximum,
-                lambda F, g, ans, a, b: g * _tie_share(raw(a), raw(b)),
-                lambda F, g, ans, a, b: g * _tie_share(raw(b), raw(a)))
-minimum = defop("MinimumBackward0", np.minimum,
-                lambda F, g, ans, a, b: g * _tie_share(raw(b), raw(a)),
-                lambda F, g, ans, a, b: g * _tie_share(raw(a), raw(b)))
-_where = defop("WhereBackward0", lambda a, b, cond: np.where(cond, a, b),
-               lambda F, g, ans, a, b, cond: F.where(cond, g, 0.0),
-               lambda F, g, ans, a, b, cond: F.where(cond, 0.0, g), saves_inputs=False, saves_output=False)
+def _tied(ans, a, b):
+    return np.equal(*np.broadcast_arrays(a, b))
 
 
-def where(cond, a, b):
-    """a where cond else b; cond is a constant mask (no gradient flows into it)."""
-    return _where(a, b, cond=np.asarray(raw(cond), dtype=bool))
+# Reductions: `axis` is None or a sorted tuple of non-negative axes by the time a node sees it.
 
-# --- shapes --------------------------------------------------------------------------------------
-_reshape = defop("ViewBackward0", lambda x, shape: np.reshape(x, shape),
-                 lambda F, g, ans, x, shape: F.reshape(g, x.shape), saves_inputs=False, saves_output=False)
-_broadcast_to = defop("ExpandBackward0", lambda x, shape: np.broadcast_to(x, shape),
-                      lambda F, g, ans, x, shape: g,   # the engine sums g back to x's shape
-                      saves_inputs=False, saves_output=False)
-_permute = defop("PermuteBackward0", lambda x, axes: np.transpose(x, axes),
-                 lambda F, g, ans, x, axes: F.transpose(g, tuple(np.argsort(axes))),
-                 saves_inputs=False, saves_output=False)
-_swapaxes = defop("TransposeBackward0", lambda x, a1, a2: np.swapaxes(x, a1, a2),
-                  lambda F, g, ans, x, a1, a2: F.swapaxes(g, a1, a2), saves_inputs=False, saves_output=False)
-
-
-def reshape(x, shape):
-    return _reshape(x, shape=tuple(shape) if np.ndim(shape) else (int(shape),))
-
-
-def broadcast_to(x, shape):
-    return _broadcast_to(x, shape=tuple(shape))
-
-
-def expand_dims(x, axis):
-    shape = np.expand_dims(np.empty(np.shape(raw(x)), dtype=bool), axis).shape
-    return _reshape(x, shape=shape)
-
-
-def transpose(x, axes=None):
-    axes = tuple(reversed(range(np.ndim(raw(x))))) if axes is None else tuple(axes)
-    return _permute(x, axes=axes)
-
-
-def swapaxes(x, axis1, axis2):
-    return _swapaxes(x, a1=axis1, a2=axis2)
-
-
-# --- reductions ----------------------------------------------------------------------------------
 def _normalize_axis(axis, ndim):
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     for a in axes:
         if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of bounds for array of dimension {ndim}")
     return tuple(sorted(a % ndim for a in axes))
+
+
+def _reduction_front(over_all, over_axes):
+    """The engine function picks PyTorch's node: one for a whole-array reduction, one for given axes."""
+    def front(F, nodes):
+        whole, along = nodes[over_all], nodes[over_axes]
+
+        def reduce(x, axis=None, keepdims=False):
+            if axis is None:
+                return whole(x, keepdims=keepdims)
+            return along(x, axis=_normalize_axis(axis, np.ndim(raw(x))), keepdims=keepdims)
+        return reduce
+    return front
 
 
 def _keep_reduced_dims(F, g, x, axis, keepdims):
@@ -182,46 +114,55 @@ def _mean_vjp(F, g, ans, x, axis=None, keepdims=False):
     return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), shape) / count
 
 
+def _extremum_winners(ans, x, axis, keepdims):
+    return x == _keep_reduced_dims(np, ans, x, axis, keepdims)
+
+
 def _extremum_vjp(F, g, ans, x, axis=None, keepdims=False):
     """Ties share the gradient evenly (PyTorch's max()/amax())."""
-    winners = raw(x) == _keep_reduced_dims(np, raw(ans), x, axis, keepdims)
+    winners = _extremum_winners(raw(ans), raw(x), axis, keepdims)
     share = winners / np.sum(winners, axis=axis, keepdims=True)
     return _keep_reduced_dims(F, g, x, axis, keepdims) * share
 
 
-_sum_all = defop("SumBackward0", lambda x, axis=None, keepdims=False: np.sum(x, keepdims=keepdims), _sum_vjp,
-                 saves_inputs=False, saves_output=False)
-_sum_dim = defop("SumBackward1", np.sum, _sum_vjp, saves_inputs=False, saves_output=False)
+def _extremum_tied(ans, x, axis=None, keepdims=False):
+    """More winners than outputs: some output has tied maxima (axis as the language gives it: an int)."""
+    axis = None if axis is None else _normalize_axis(axis, np.ndim(x))
+    return np.sum(_extremum_winners(np.asarray(ans), np.asarray(x), axis, keepdims)) > np.size(ans)
+
+
 def _mean(x, axis=None, keepdims=False):
     """np.mean without its 'Mean of empty slice' warning: an empty mean is 0/0 = nan, quietly."""
     count = np.prod([np.shape(x)[a] for a in axis]) if axis is not None else np.size(x)
     return np.sum(x, axis=axis, keepdims=keepdims) / count
 
 
-_mean_all = defop("MeanBackward0", _mean, _mean_vjp, saves_inputs=False, saves_output=False)
-_mean_dim = defop("MeanBackward1", _mean, _mean_vjp, saves_inputs=False, saves_output=False)
-_max_all = defop("MaxBackward1", lambda x, axis=None, keepdims=False: np.max(x, keepdims=keepdims), _extremum_vjp)
-_max_dim = defop("AmaxBackward0", np.max, _extremum_vjp)
-_min_all = defop("MinBackward1", lambda x, axis=None, keepdims=False: np.min(x, keepdims=keepdims), _extremum_vjp)
-_min_dim = defop("AminBackward0", np.min, _extremum_vjp)
+def _whole(reduce):
+    """A whole-array forward (its node gets axis=None)."""
+    return lambda x, axis=None, keepdims=False: reduce(x, keepdims=keepdims)
 
 
-def _reduction(over_all, over_axes):
-    def reduce(x, axis=None, keepdims=False):
-        if axis is None:
-            return over_all(x, keepdims=keepdims)
-        return over_axes(x, axis=_normalize_axis(axis, np.ndim(raw(x))), keepdims=keepdims)
-    reduce.__name__ = over_all.__name__
-    return reduce
+def _extremum(name, node_all, node_dim, forward, which):
+    return OpSpec(name, node_all, _whole(forward), (_extremum_vjp,), language=(name,), axis=True,
+                  variants=(Node(node_dim, forward),), front=_reduction_front(node_all, node_dim),
+                  aliases=("a" + name,), methods=(name, "a" + name),
+                  sympy=sym.reduction(sym.extreme(which)), domain=("distinct",), torch=name,
+                  kink=Kink(_extremum_tied, "has ties",
+                            "(the gradient split evenly among the tied elements)"))
 
 
-sum = _reduction(_sum_all, _sum_dim)
-mean = _reduction(_mean_all, _mean_dim)
-max = _reduction(_max_all, _max_dim)
-min = _reduction(_min_all, _min_dim)
-amax, amin = max, min
+def _elementwise_extremum(name, node, forward, winner_first, sympy_name):
+    """maximum/minimum; `winner_first(a, b)` orders a pair for _tie_share: (a, b) for maximum."""
+    return OpSpec(name, node, forward,
+                  (lambda F, g, ans, a, b: g * _tie_share(*winner_first(raw(a), raw(b))),
+                   lambda F, g, ans, a, b: g * _tie_share(*winner_first(raw(b), raw(a)))),
+                  language=(name[:3],), methods=(name,), torch=name, domain=("lattice", "lattice_half"),
+                  sympy=sym.elementwise(lambda sp, a, b: getattr(sp, sympy_name)(a, b), 2),
+                  kink=Kink(_tied, "has tied arguments", "(half the gradient to each side)"))
 
-# --- products ------------------------------------------------------------------------------------
+
+# Products: numpy's matmul rules (1-D operands are vectors, leading dimensions broadcast).
+
 def _matmul_vjp_a(F, g, ans, a, b):
     if np.ndim(raw(a)) == 1 and np.ndim(raw(b)) == 1:
         return g * b
@@ -242,42 +183,180 @@ def _matmul_vjp_b(F, g, ans, a, b):
     return F.matmul(F.swapaxes(a, -1, -2), g)
 
 
-_dot = defop("DotBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)     # vector . vector
-_mv = defop("MvBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)       # matrix @ vector
-_mm = defop("MmBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)       # matrix @ matrix
-_matmul = defop("MatmulBackward0", np.matmul, _matmul_vjp_a, _matmul_vjp_b)  # batched / vector @ matrix
+def _matmul_front(F, nodes):
+    by_ndims = {(1, 1): nodes["DotBackward0"], (2, 1): nodes["MvBackward0"], (2, 2): nodes["MmBackward0"]}
+    batched = nodes["MatmulBackward0"]
+
+    def matmul(a, b):
+        """a @ b, recorded as PyTorch does: Dot (vector . vector), Mv, Mm, else Matmul (batched, vector @ matrix)."""
+        ndims = (np.ndim(raw(a)), np.ndim(raw(b)))
+        if 0 in ndims:
+            raise ValueError("matmul: input operand does not have enough dimensions (scalars cannot be "
+                             "matrix-multiplied; use *)")
+        return by_ndims.get(ndims, batched)(a, b)
+    return matmul
 
 
-def matmul(a, b):
-    """a @ b with numpy's rules (1-D operands are vectors, leading dimensions broadcast)."""
-    ndims = (np.ndim(raw(a)), np.ndim(raw(b)))
-    if 0 in ndims:
-        raise ValueError("matmul: input operand does not have enough dimensions (scalars cannot be matrix-multiplied; use *)")
-    op = {(1, 1): _dot, (2, 1): _mv, (2, 2): _mm}.get(ndims, _matmul)
-    return op(a, b)
+def _argument_front(node, convert):
+    """An engine function that turns its arguments into the node's `(inputs, params)` first."""
+    def front(F, nodes):
+        primitive = nodes[node]
+
+        def function(*args, **kwargs):
+            inputs, params = convert(*args, **kwargs)
+            return primitive(*inputs, **params)
+        return function
+    return front
 
 
-dot = matmul
+def _zero_argument(ans, x):
+    return x == 0
 
 
-# --- Python operators on Tensor ------------------------------------------------------------------
-def _reflected(op):
-    return lambda self, other: op(other, self)
+def _at_zero(convention):
+    return Kink(_zero_argument, "is evaluated where its argument is 0", convention)
 
 
-Tensor.__add__, Tensor.__radd__ = add, _reflected(add)
-Tensor.__sub__, Tensor.__rsub__ = sub, _reflected(_rsub)
-Tensor.__mul__, Tensor.__rmul__ = mul, _reflected(mul)
-Tensor.__truediv__, Tensor.__rtruediv__ = div, _reflected(div)
-Tensor.__pow__, Tensor.__rpow__ = power, _reflected(power)
-Tensor.__matmul__, Tensor.__rmatmul__ = matmul, _reflected(matmul)
-Tensor.__neg__ = neg
-Tensor.__pos__ = lambda self: self
-Tensor.__abs__ = abs
+def _unary(name, node, forward, vjp, sympy, domain="any", saves_inputs=True, saves_output=True, kink=None,
+           operators=(), torch=None):
+    """The common case: an elementwise function of one argument, also a Tensor method."""
+    return OpSpec(name, node, forward, (vjp,), language=(name,), methods=(name,), operators=operators,
+                  sympy=sympy, domain=(domain,), torch=torch or name, saves_inputs=saves_inputs,
+                  saves_output=saves_output, kink=kink)
 
-# Method forms, as PyTorch users write them: x.sum(), x.exp(), x.reshape(2, 3)
-for _name in ("sin cos tan asin acos atan sinh cosh tanh exp expm1 log log1p sqrt abs sigmoid relu "
-              "sum mean max min amax amin transpose swapaxes maximum minimum matmul dot pow").split():
-    setattr(Tensor, _name, globals()[_name])
-Tensor.reshape = lambda self, *shape: reshape(self, shape[0] if len(shape) == 1 else shape)
-Tensor.T = property(lambda self: transpose(self))
+
+# --- the table -----------------------------------------------------------------------------------
+
+OPS = (
+    # arithmetic: the language's operators
+    OpSpec("add", "AddBackward0", lambda a, b: a + b,
+           (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: g),
+           language=("+",), operators=("__add__", "__radd__"), sympy=sym.operator(lambda a, b: a + b),
+           saves_inputs=False, saves_output=False, domain=("any", "any"), torch="add"),
+    OpSpec("sub", "SubBackward0", lambda a, b: a - b,
+           (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: -g),
+           variants=(Node("RsubBackward1"),),     # number - tensor
+           language=("-",), operators=("__sub__", "__rsub__:RsubBackward1"),
+           sympy=sym.operator(lambda a, b: a - b), saves_inputs=False, saves_output=False,
+           domain=("any", "any"), torch="sub"),
+    OpSpec("mul", "MulBackward0", lambda a, b: a * b,
+           (lambda F, g, ans, a, b: g * b, lambda F, g, ans, a, b: g * a),
+           language=("*",), operators=("__mul__", "__rmul__"), sympy=sym.operator(lambda a, b: a * b),
+           saves_output=False, domain=("any", "any"), torch="mul"),
+    OpSpec("div", "DivBackward0", lambda a, b: a / b,
+           (lambda F, g, ans, a, b: g / b, lambda F, g, ans, a, b: -g * a / (b * b)),
+           front=_div_front, language=("/",), operators=("__truediv__", "__rtruediv__"),
+           sympy=sym.operator(lambda a, b: a / b), saves_output=False, domain=("any", "nonzero"),
+           torch="div"),
+    OpSpec("neg", "NegBackward0", lambda x: -x, (lambda F, g, ans, x: -g,),
+           language=("-",), operators=("__neg__",), sympy=sym.operator(lambda a: -a),
+           saves_inputs=False, saves_output=False, domain=("any",), torch="neg"),
+    OpSpec("reciprocal", "ReciprocalBackward0", lambda x: 1.0 / x, (lambda F, g, ans, x: -g * ans * ans,),
+           saves_inputs=False, domain=("nonzero",), torch="reciprocal"),
+    OpSpec("power", "PowBackward1", lambda x, y: x ** y, (_pow_vjp_base, _pow_vjp_exponent),
+           variants=(Node("PowBackward0", lambda x, exponent: x ** exponent,
+                          (lambda F, g, ans, x, exponent: _pow_vjp_base(F, g, ans, x, exponent),),
+                          saves_output=False),
+                     Node("PowBackward2", lambda y, base: base ** y,
+                          (lambda F, g, ans, y, base: _pow_vjp_exponent(F, g, ans, base, y),))),
+           front=_power_front, aliases=("pow",), language=("pow", "**"), methods=("pow",),
+           operators=("__pow__", "__rpow__"), sympy=sym.elementwise(sym.power, 2),
+           kink=Kink(lambda ans, x, y: np.asarray(x) == 0, "has base 0",
+                     "(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0)"),
+           domain=("pos", "nonzero"), torch="pow"),
+
+    # elementwise functions
+    _unary("sin", "SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x), sym.named("sin"),
+           saves_output=False),
+    _unary("cos", "CosBackward0", np.cos, lambda F, g, ans, x: -g * F.sin(x), sym.named("cos"),
+           saves_output=False),
+    _unary("tan", "TanBackward0", np.tan, lambda F, g, ans, x: g * (1.0 + ans * ans), sym.named("tan"),
+           domain="small", saves_inputs=False),
+    _unary("asin", "AsinBackward0", np.arcsin, lambda F, g, ans, x: g / F.sqrt(1.0 - x * x),
+           sym.named("asin"), domain="unit", saves_output=False),
+    _unary("acos", "AcosBackward0", np.arccos, lambda F, g, ans, x: -g / F.sqrt(1.0 - x * x),
+           sym.named("acos"), domain="unit", saves_output=False),
+    _unary("atan", "AtanBackward0", np.arctan, lambda F, g, ans, x: g / (1.0 + x * x), sym.named("atan"),
+           saves_output=False),
+    _unary("sinh", "SinhBackward0", np.sinh, lambda F, g, ans, x: g * F.cosh(x), sym.named("sinh"),
+           domain="small", saves_output=False),
+    _unary("cosh", "CoshBackward0", np.cosh, lambda F, g, ans, x: g * F.sinh(x), sym.named("cosh"),
+           domain="small", saves_output=False),
+    _unary("tanh", "TanhBackward0", np.tanh, lambda F, g, ans, x: g * (1.0 - ans * ans), sym.named("tanh"),
+           saves_inputs=False),
+    _unary("exp", "ExpBackward0", np.exp, lambda F, g, ans, x: g * ans, sym.named("exp"),
+           domain="small", saves_inputs=False),
+    _unary("log", "LogBackward0", np.log, lambda F, g, ans, x: g / x, sym.named("log"),
+           domain="pos", saves_output=False),
+    _unary("log1p", "Log1PBackward0", np.log1p, lambda F, g, ans, x: g / (1.0 + x),
+           sym.elementwise(lambda sp, x: sp.log(1 + x)), domain="gt_m1", saves_output=False),
+    _unary("expm1", "Expm1Backward0", np.expm1, lambda F, g, ans, x: g * (ans + 1.0),
+           sym.elementwise(lambda sp, x: sp.exp(x) - 1), domain="small", saves_inputs=False),
+    _unary("sqrt", "SqrtBackward0", np.sqrt, lambda F, g, ans, x: g / (2.0 * ans), sym.named("sqrt"),
+           domain="pos", saves_inputs=False, kink=_at_zero("sqrt'(0) = inf")),
+    _unary("abs", "AbsBackward0", np.abs, lambda F, g, ans, x: g * np.sign(raw(x)), sym.named("Abs"),
+           domain="nonzero", saves_output=False, kink=_at_zero("abs'(0) = 0"), operators=("__abs__",)),
+    _unary("sigmoid", "SigmoidBackward0", lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),   # no overflow for any x
+           lambda F, g, ans, x: g * ans * (1.0 - ans), sym.elementwise(lambda sp, x: 1 / (1 + sp.exp(-x))),
+           saves_inputs=False),
+    # Piecewise rather than Max(0, x): its derivative at 0 is 0 (PyTorch's relu'(0)), while
+    # Max's derivative is Heaviside(x), which SymPy evaluates to 1/2 at 0.
+    _unary("relu", "ReluBackward0", lambda x: np.maximum(x, 0.0), lambda F, g, ans, x: g * (raw(ans) > 0),
+           sym.elementwise(lambda sp, x: sp.Piecewise((x, x > 0), (0, True))), domain="nonzero",
+           saves_inputs=False, kink=_at_zero("relu'(0) = 0")),
+    _unary("softplus", "SoftplusBackward0", lambda x: np.logaddexp(0.0, x),   # log(1 + e^x), no overflow
+           lambda F, g, ans, x: g * F.exp(x - ans),                       # sigmoid(x), no overflow either
+           sym.elementwise(lambda sp, x: sp.log(1 + sp.exp(x))), torch="nn.functional.softplus"),
+    _elementwise_extremum("maximum", "MaximumBackward0", np.maximum, lambda a, b: (a, b), "Max"),
+    _elementwise_extremum("minimum", "MinimumBackward0", np.minimum, lambda a, b: (b, a), "Min"),
+
+    # reductions (axis=None|int|tuple, keepdims)
+    OpSpec("sum", "SumBackward0", _whole(np.sum), (_sum_vjp,), variants=(Node("SumBackward1", np.sum),),
+           front=_reduction_front("SumBackward0", "SumBackward1"), language=("sum",), axis=True,
+           methods=("sum",), sympy=sym.reduction(sym.add_all), saves_inputs=False, saves_output=False,
+           domain=("any",), torch="sum"),
+    OpSpec("mean", "MeanBackward0", _mean, (_mean_vjp,), variants=(Node("MeanBackward1"),),
+           front=_reduction_front("MeanBackward0", "MeanBackward1"), language=("mean",), axis=True,
+           methods=("mean",), sympy=sym.reduction(sym.mean_of), saves_inputs=False, saves_output=False,
+           domain=("any",), torch="mean"),
+    _extremum("max", "MaxBackward1", "AmaxBackward0", np.max, "maximum"),
+    _extremum("min", "MinBackward1", "AminBackward0", np.min, "minimum"),
+
+    # products
+    OpSpec("matmul", "MatmulBackward0", np.matmul, (_matmul_vjp_a, _matmul_vjp_b),
+           variants=(Node("DotBackward0"), Node("MvBackward0"), Node("MmBackward0")), front=_matmul_front,
+           aliases=("dot",), language=("dot", "matmul", "@"), methods=("matmul", "dot"),
+           operators=("__matmul__", "__rmatmul__"), sympy=sym.operator(np.matmul), torch="matmul",
+           domain=("any", "any")),
+
+    # shapes and selection: engine only (the language has no syntax for them)
+    OpSpec("where", "WhereBackward0", lambda a, b, cond: np.where(cond, a, b),
+           (lambda F, g, ans, a, b, cond: F.where(cond, g, 0.0),
+            lambda F, g, ans, a, b, cond: F.where(cond, 0.0, g)),
+           front=_argument_front("WhereBackward0",
+                                 lambda cond, a, b: ((a, b), {"cond": np.asarray(raw(cond), dtype=bool)})),
+           saves_inputs=False, saves_output=False),
+    OpSpec("reshape", "ViewBackward0", lambda x, shape: np.reshape(x, shape),
+           (lambda F, g, ans, x, shape: F.reshape(g, x.shape),),
+           front=_argument_front("ViewBackward0",
+                                 lambda x, shape: ((x,), {"shape": tuple(shape) if np.ndim(shape) else (int(shape),)})),
+           saves_inputs=False, saves_output=False),
+    OpSpec("expand_dims", "ViewBackward0", lambda x, axis: np.expand_dims(x, axis),
+           (lambda F, g, ans, x, axis: F.reshape(g, x.shape),),
+           front=_argument_front("ViewBackward0", lambda x, axis: ((x,), {"axis": axis})),
+           saves_inputs=False, saves_output=False),
+    OpSpec("broadcast_to", "ExpandBackward0", lambda x, shape: np.broadcast_to(x, shape),
+           (lambda F, g, ans, x, shape: g,),   # the engine sums g back to x's shape
+           front=_argument_front("ExpandBackward0", lambda x, shape: ((x,), {"shape": tuple(shape)})),
+           saves_inputs=False, saves_output=False),
+    OpSpec("transpose", "PermuteBackward0", lambda x, axes: np.transpose(x, axes),
+           (lambda F, g, ans, x, axes: F.transpose(g, tuple(np.argsort(axes))),),
+           front=_argument_front("PermuteBackward0", lambda x, axes=None: (
+               (x,), {"axes": tuple(reversed(range(np.ndim(raw(x))))) if axes is None else tuple(axes)})),
+           methods=("transpose",), saves_inputs=False, saves_output=False),
+    OpSpec("swapaxes", "TransposeBackward0", lambda x, axis1, axis2: np.swapaxes(x, axis1, axis2),
+           (lambda F, g, ans, x, axis1, axis2: F.swapaxes(g, axis1, axis2),),
+           front=_argument_front("TransposeBackward0",
+                                 lambda x, axis1, axis2: ((x,), {"axis1": axis1, "axis2": axis2})),
+           methods=("swapaxes",), saves_inputs=False, saves_output=False),
+)

@@ -1,179 +1,29 @@
-"""The one table of what the language can compute: functions and operators.
+"""What the expression language can call, as views of the engine's op table (engine/ops.py).
 
-For every function name and arity (and every operator) it says
-  - which `autodiff_cli.engine` function computes it (`engine`),
-  - how to build the same thing out of SymPy expressions (`sympy`),
-  - whether it accepts `axis=k` (`axis`).
-The parser reads it to validate calls; both lowerings read it to compute them. Adding a function
-means adding one line here (and the engine function it names).
+    FUNCTIONS:         name -> {arity: OpSpec}     sin(x), max(x) and max(a, b), pow(x, y)
+    BINARY_OPERATORS:  symbol -> OpSpec            + - * / ** @
+    UNARY_OPERATORS:   symbol -> OpSpec            - (unary plus is the identity and has no entry)
 
-SymPy builders take `(sp, *arrays, axis=None)`: `sp` is the sympy module (passed in, so that
-importing this file does not import sympy), the arrays are numpy object arrays of SymPy
-expressions (0-d for scalars), and they return such an array. Numpy's object-array machinery gives
-us broadcasting, `sum`/`dot`/`matmul` shapes and axis handling for free.
+The parser validates calls against them; both lowerings compute with the entry they find (its
+engine function, its SymPy form). An op joins the language by naming itself in its table entry's
+`language` field: nothing here changes.
 """
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
+from ..engine.ops import OPS
+from ..engine.symbolic import as_object_array  # noqa: F401  (the lowerings' object arrays)
 
-@dataclass(frozen=True)
-class Overload:
-    engine: str                 # name of the autodiff_cli.engine function
-    sympy: Callable             # (sp, *object_arrays, axis=None) -> object ndarray
-    axis: bool = False          # accepts the keyword axis=k
-
-
-# --- helpers for SymPy object arrays ---------------------------------------------------------
-
-def as_object_array(value):
-    """Wrap a result as a numpy object array; scalars become 0-d arrays.
-
-    Needed because numpy hands back bare objects, not 0-d arrays, from operations on 0-d arrays.
-    """
-    if isinstance(value, np.ndarray):
-        return value if value.dtype == object else value.astype(object)
-    out = np.empty((), dtype=object)
-    out[()] = value
-    return out
-
-
-def _elementwise(scalar_fn, nin=1):
-    """Builder applying `scalar_fn(sp, *scalars)` element by element, with broadcasting."""
-    def build(sp, *arrays, axis=None):
-        ufunc = np.frompyfunc(lambda *xs: _float64(sp, scalar_fn(sp, *xs)), nin, 1)
-        return as_object_array(ufunc(*arrays))
-    return build
-
-
-def _float64(sp, value):
-    """Round a SymPy floating-point number to float64 (inf beyond its range), as the engine would.
-
-    SymPy Floats have an unbounded exponent: exp(exp(exp(exp(3.0)))) would be computed with an
-    exponent of hundreds of millions of digits, which never finishes. Rounding after every
-    function keeps numbers float64-sized. Exact numbers (exp(3), sqrt(2)) stay symbolic.
-    """
-    if getattr(value, "is_Float", False):
-        return sp.Float(float(value))
-    return value
-
-
-def _operator(array_fn):
-    """Builder for a numpy operation that already works on object arrays (`a + b`, `np.matmul`)."""
-    def build(sp, *arrays, axis=None):
-        return as_object_array(array_fn(*arrays))
-    return build
-
-
-def _reduction(combine):
-    """Builder reducing along `axis` (None = all elements) with `combine(sp, list_of_elements)`.
-
-    We reduce with one `combine` call per output element (e.g. one `sp.Add(*terms)`) rather than
-    numpy's pairwise `+`, which would rebuild a growing SymPy sum n times.
-    """
-    def build(sp, array, axis=None):
-        if axis is None:
-            return as_object_array(combine(sp, list(array.flat)))
-        if not -array.ndim <= axis < array.ndim:
-            # Same wording as numpy's AxisError, which the engine raises for the same mistake.
-            raise ValueError(f"axis {axis} is out of bounds for array of dimension {array.ndim}")
-        moved = np.moveaxis(array, axis, -1)
-        rows = moved.reshape(-1, moved.shape[-1])
-        out = np.empty(len(rows), dtype=object)
-        for i, row in enumerate(rows):
-            out[i] = combine(sp, list(row))
-        return out.reshape(moved.shape[:-1])
-    return build
-
-
-def _sum(sp, elements):
-    return sp.Add(*elements)
-
-
-def _mean(sp, elements):
-    return sp.Add(*elements) / sp.Integer(len(elements))   # 0/0 is nan, as numpy's mean of nothing
-
-
-def _extreme(which):
-    def combine(sp, elements):
-        if not elements:
-            raise ValueError(f"zero-size array to reduction operation {which} which has no identity")
-        return (sp.Max if which == "maximum" else sp.Min)(*elements)
-    return combine
-
-
-def _pow(sp, base, exponent):
-    """`base ** exponent`, but never an exact power with millions of digits.
-
-    SymPy evaluates `Integer(9) ** Integer(387420489)` exactly, and `Float(9) ** Float(1e300)`
-    with an exponent field of 300 digits: both take forever. Small exact powers stay exact
-    (`2**10` reads 1024); any other power of two numbers is computed in float64, exactly as the
-    engine does it (inf on overflow, nan for a negative base and a fractional exponent).
-    """
-    if base.is_Number and exponent.is_Number:
-        if base.is_Rational and exponent.is_Integer:
-            if max(abs(base.p), abs(base.q)).bit_length() * abs(int(exponent)) <= 4096:
-                return base ** exponent
-        with np.errstate(all="ignore"):
-            return sp.Float(float(np.power(np.float64(base), np.float64(exponent))))
-    return base ** exponent
-
-
-def _relu(sp, x):
-    # Piecewise rather than Max(0, x): its derivative at 0 is 0 (PyTorch's relu'(0)), while
-    # Max's derivative is Heaviside(x), which SymPy evaluates to 1/2 at 0.
-    return sp.Piecewise((x, x > 0), (0, True))
-
-
-def _elementwise_named(sympy_name):
-    return _elementwise(lambda sp, x: getattr(sp, sympy_name)(x))
-
-
-# --- the tables --------------------------------------------------------------------------------
-
-FUNCTIONS: dict[str, dict[int, Overload]] = {
-    "sin": {1: Overload("sin", _elementwise_named("sin"))},
-    "cos": {1: Overload("cos", _elementwise_named("cos"))},
-    "tan": {1: Overload("tan", _elementwise_named("tan"))},
-    "asin": {1: Overload("asin", _elementwise_named("asin"))},
-    "acos": {1: Overload("acos", _elementwise_named("acos"))},
-    "atan": {1: Overload("atan", _elementwise_named("atan"))},
-    "sinh": {1: Overload("sinh", _elementwise_named("sinh"))},
-    "cosh": {1: Overload("cosh", _elementwise_named("cosh"))},
-    "tanh": {1: Overload("tanh", _elementwise_named("tanh"))},
-    "exp": {1: Overload("exp", _elementwise_named("exp"))},
-    "log": {1: Overload("log", _elementwise_named("log"))},
-    "log1p": {1: Overload("log1p", _elementwise(lambda sp, x: sp.log(1 + x)))},
-    "expm1": {1: Overload("expm1", _elementwise(lambda sp, x: sp.exp(x) - 1))},
-    "sqrt": {1: Overload("sqrt", _elementwise_named("sqrt"))},
-    "abs": {1: Overload("abs", _elementwise_named("Abs"))},
-    "sigmoid": {1: Overload("sigmoid", _elementwise(lambda sp, x: 1 / (1 + sp.exp(-x))))},
-    "relu": {1: Overload("relu", _elementwise(_relu))},
-    "pow": {2: Overload("pow", _elementwise(_pow, 2))},
-    "sum": {1: Overload("sum", _reduction(_sum), axis=True)},
-    "mean": {1: Overload("mean", _reduction(_mean), axis=True)},
-    "max": {1: Overload("max", _reduction(_extreme("maximum")), axis=True),
-            2: Overload("maximum", _elementwise(lambda sp, a, b: sp.Max(a, b), 2))},
-    "min": {1: Overload("min", _reduction(_extreme("minimum")), axis=True),
-            2: Overload("minimum", _elementwise(lambda sp, a, b: sp.Min(a, b), 2))},
-    "dot": {2: Overload("dot", _operator(np.matmul))},     # the engine's dot is matmul too
-    "matmul": {2: Overload("matmul", _operator(np.matmul))},
-}
-
-BINARY_OPERATORS: dict[str, Overload] = {
-    "+": Overload("add", _operator(lambda a, b: a + b)),
-    "-": Overload("sub", _operator(lambda a, b: a - b)),
-    "*": Overload("mul", _operator(lambda a, b: a * b)),
-    "/": Overload("div", _operator(lambda a, b: a / b)),
-    "**": Overload("pow", _elementwise(_pow, 2)),
-    "@": Overload("matmul", _operator(np.matmul)),
-}
-
-# Unary plus is the identity and has no entry: the lowerings return the operand itself.
-UNARY_OPERATORS: dict[str, Overload] = {
-    "-": Overload("neg", _operator(lambda a: -a)),
-}
+FUNCTIONS: dict = {}
+BINARY_OPERATORS: dict = {}
+UNARY_OPERATORS: dict = {}
+for _spec in OPS:
+    for _name in _spec.language:
+        if _name.isidentifier():
+            FUNCTIONS.setdefault(_name, {})[_spec.language_arity] = _spec
+        elif _spec.language_arity == 2:
+            BINARY_OPERATORS[_name] = _spec
+        else:
+            UNARY_OPERATORS[_name] = _spec
 
 CONSTANTS = {"pi": np.pi, "e": np.e}
 
@@ -183,3 +33,10 @@ def arity_text(name):
     counts = sorted(FUNCTIONS[name])
     words = " or ".join(str(n) for n in counts)
     return f"{words} argument{'s' if counts[-1] != 1 else ''}"
+
+
+def spec_of(name, arity):
+    """The table entry the language name means with this many operands (operators and functions)."""
+    if name in FUNCTIONS:
+        return FUNCTIONS[name].get(arity)
+    return (BINARY_OPERATORS if arity == 2 else UNARY_OPERATORS).get(name)

@@ -2,7 +2,7 @@
 
 Both lowerings are the same loop: statements in order, each expression folded bottom-up by
 `fold` (an explicit-stack post-order walk: trees may be 200,000 nodes deep), every operator and
-function looked up in the one table in functions.py. They differ only in what a number, a name
+function looked up in the op table (through the views in functions.py). They differ only in what a number, a name
 and a table entry turn into.
 
 Shape mistakes (numpy's ValueError from broadcasting, matmul or a bad axis) become
@@ -45,7 +45,7 @@ def fold(root, combine):
 
 
 def overload_of(node):
-    """The table entry computing a Binary, Unary or Call node (None for unary plus: identity)."""
+    """The op table entry (OpSpec) computing a Binary, Unary or Call node (None for unary plus: identity)."""
     if isinstance(node, Binary):
         return BINARY_OPERATORS[node.op]
     if isinstance(node, Unary):
@@ -66,7 +66,7 @@ def lower_to_engine(program, env, on_node=None):
         return node.value    # a plain number, as in PyTorch's x**2: PowBackward0 keeps 2 as a parameter
 
     def compute(node, overload, args, axis):
-        function = getattr(engine, overload.engine)
+        function = engine.FUNCTIONS[overload.name]
         return function(*args, axis=axis) if axis is not None else function(*args)
 
     def as_tensor(value):
@@ -167,8 +167,8 @@ def _shape_error(node, overload, args, axis, exc, source):
     where = f"{label} at column {column(node)}"
     shapes = [_shape_of(a) for a in args]
     text = str(exc)
-    if overload.engine in ("matmul", "dot") and len(shapes) == 2:
-        if 0 in (len(shapes[0]), len(shapes[1])) and overload.engine == "matmul":
+    if overload.name == "matmul" and len(shapes) == 2:
+        if 0 in (len(shapes[0]), len(shapes[1])):
             message = f"{where}: a matrix product needs arrays, got shapes {shapes[0]} and {shapes[1]}"
             hint = "use * to multiply by a scalar"
         else:
