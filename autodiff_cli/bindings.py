@@ -5,32 +5,39 @@ VALUE is one of
   - a nested list: `[[1,2,3],[4,5,6]]` (rectangular; `[]` has shape (0,))
   - a constructor: `rand(2,3)`, `randn(3)`, `ones(2,3)`, `zeros(3)`, `eye(3)`, `eye(2,3)`,
     `arange(4)`, `arange(1,5)`, `arange(0,1,0.25)`, `linspace(0,1,5)`
-  - a file: `@path.npy` (never unpickled) or `@path.csv` (comma separated, one row a line, `#` comments)
+  - a file: `@path.npy` (never unpickled) or `@path.csv` (comma separated, one row a line, `#` comments,
+    UTF-8 with or without a byte order mark)
 
 Every value comes back as a float64 numpy array (0-d for a number). Every rejection is an
-AutodiffError; array sizes are checked against `limits.max_elements()` before anything is allocated.
+AutodiffError; array sizes are checked against `limits.max_elements()` before anything is allocated
+(a CSV: element by element as it is read), an empty dimension counting as 1 (see `_size`). Parsing
+is linear in the text: no backtracking pattern, and a number has at most MAX_NUMBER_LENGTH characters.
 Positions are 1-based columns into the text given (plus `offset`, see `parse_value`).
 """
 import math
 import os
 import re
+from array import array
 
 import numpy as np
 
 from . import limits
 from .errors import AutodiffError
-from .limits import MAX_LIST_DEPTH
+from .limits import MAX_LIST_DEPTH, MAX_NUMBER_LENGTH   # the tokenizer's number limit too
 
 
+# Every quantifier is possessive and no two parts can match the same characters, so a match (or a
+# failed one) costs time linear in the text: `111...1x` is refused at once, whatever its length.
 _NUMBER = re.compile(
-    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf(?:inity)?|nan|pi|e)(?![\w.])",
+    r"[+-]?(?:(?:\d++(?:\.\d*+)?+|\.\d++)(?:e[+-]?\d++)?+|inf(?:inity)?+|nan|pi|e)",
     re.IGNORECASE,
 )
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = re.compile(r"[+-]?\d++")
 _CALL = re.compile(r"([A-Za-z_]\w*)\s*\((.*)\)\s*$", re.DOTALL)
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 _EXPECTED = ("expected a number, a list like [1,2], rand(2,3)/randn/arange/ones/zeros/linspace/eye, "
              "or @file.npy/.csv")
+_TOO_LONG = f"longer than {MAX_NUMBER_LENGTH} characters, the most a number may have"
 
 
 def _for(name):
@@ -50,17 +57,40 @@ def _number_value(token):
     return float(token)
 
 
+def _number(token, fail, what, column=None):
+    """float of `token` if it is a number, else None. A number longer than MAX_NUMBER_LENGTH is a
+    limit error (`what` names it in the message)."""
+    if not _NUMBER.fullmatch(token):
+        return None
+    if len(token) > MAX_NUMBER_LENGTH:
+        fail(f"{what} is {_TOO_LONG}", column, "limit")
+    return _number_value(token)
+
+
 def _limit(max_elements):
     return limits.max_elements() if max_elements is None else max_elements
 
 
-def _check_size(what, count, max_elements):
-    if count > max_elements:
-        raise AutodiffError(
-            "limit",
-            f"{what} would have {count} elements; the limit is {max_elements} "
-            f"(set AUTODIFF_MAX_ELEMENTS to raise it)",
-        )
+def _size(shape):
+    """Elements an array of this shape counts as: an empty dimension counts as 1, so that
+    zeros(10000000,0) (ten million empty rows, each printed as []) is as big as zeros(10000000)."""
+    return math.prod(max(int(d), 1) for d in shape)
+
+
+def _check_size(what, count, max_elements, shape=None, fail=None, column=None):
+    """Refuse more than max_elements elements; the message shows `shape` if given, and `fail`
+    (parse_value's) places the error at `column`."""
+    if count <= max_elements:
+        return
+    shown = ""
+    if shape is not None:
+        empty = ", an empty dimension counting as 1" if 0 in shape else ""
+        shown = f" (shape {tuple(shape)}{empty})"
+    message = (f"{what} would have {count} elements{shown}; the limit is {max_elements} "
+               f"(set AUTODIFF_MAX_ELEMENTS to raise it)")
+    if fail is not None:
+        fail(message, column, "limit")
+    raise AutodiffError("limit", message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,8 +143,9 @@ def parse_value(text, *, rng=None, max_elements=None, name=None, offset=0, sourc
             return _read_file(stripped[1:].strip(), name, max_elements, fail)
         if stripped[0] == "[":
             return _parse_list_text(text, start - 1, name, max_elements, fail)
-        if _NUMBER.fullmatch(stripped):
-            return np.array(_number_value(stripped), dtype=np.float64)
+        number = _number(stripped, fail, f"the number{_for(name)}", start)
+        if number is not None:
+            return np.array(number, dtype=np.float64)
         call = _CALL.match(stripped)
         if call:
             return _constructor(call, stripped, start, name, rng, max_elements, fail)
@@ -133,6 +164,7 @@ class _Builder:
     def __init__(self, name, max_elements, fail):
         self.name, self.max_elements, self.fail = name, max_elements, fail
         self.flat = []
+        self.elements = 0   # numbers, plus 1 for each empty list (see _size)
         self.stack = []  # frames: [column, number of children, shape of first child or None]
         self.shape = None
 
@@ -142,18 +174,25 @@ class _Builder:
         self.stack.append([column, 0, None])
 
     def number(self, value, column):
-        if len(self.flat) >= self.max_elements:
-            _check_size(f"the list{_for(self.name)}", len(self.flat) + 1, self.max_elements)
+        self._count()
         self.flat.append(value)
         self._child((), column)
 
     def close(self):
         column, count, child = self.stack.pop()
+        if count == 0:
+            self._count()
         shape = (count,) + (child or ())
         if self.stack:
             self._child(shape, column)
         else:
             self.shape = shape
+
+    def _count(self):
+        """One more element (a number or an empty list), refused as soon as it is one too many."""
+        self.elements += 1
+        if self.elements > self.max_elements:
+            _check_size(f"the list{_for(self.name)}", self.elements, self.max_elements)
 
     def _child(self, shape, column):
         frame = self.stack[-1]
@@ -195,7 +234,9 @@ def _parse_list_text(text, i, name, max_elements, fail):
             expect_value, i = True, i + 1
             continue
         match = _NUMBER.match(text, i) if expect_value else None
-        if match:
+        if match and _ends_list_item(text, match.end()):
+            if match.end() - i > MAX_NUMBER_LENGTH:
+                fail(f"a number in the list{_for(name)} is {_TOO_LONG}", i + 1, "limit")
             builder.number(_number_value(match.group()), i + 1)
             expect_value = just_opened = False
             i = match.end()
@@ -205,6 +246,11 @@ def _parse_list_text(text, i, name, max_elements, fail):
     if builder.shape is None:
         fail(f"unclosed '['{_for(name)}: expected ']'", n + 1)
     return builder.array()
+
+
+def _ends_list_item(text, i):
+    """Whether a number may end before text[i] in a list (`[1x]`, `[1.2.3]` and `[1e]` are not lists)."""
+    return i == len(text) or text[i] in ",]" or text[i].isspace()
 
 
 def _constructor(call, text, start, name, rng, max_elements, fail):
@@ -217,7 +263,7 @@ def _constructor(call, text, start, name, rng, max_elements, fail):
         for piece in body.split(","):
             token = piece.strip()
             col = column + len(piece) - len(piece.lstrip())
-            if not _NUMBER.fullmatch(token):
+            if _number(token, fail, f"{func}: argument {len(args) + 1}", col) is None:
                 fail(f"{func}: argument '{_show(token, 20)}' is not a number", col)
             args.append((token, col))
             column += len(piece) + 1
@@ -256,7 +302,7 @@ def _constructor(call, text, start, name, rng, max_elements, fail):
         if not math.isfinite(count):
             fail("arange: too many elements", start, "limit")
         shape = (max(0, math.ceil(count)),)
-    _check_size(text, math.prod(shape), max_elements)
+    _check_size(text, _size(shape), max_elements, shape, fail, start)
 
     with np.errstate(all="ignore"):
         if func in ("rand", "randn"):
@@ -326,7 +372,9 @@ def _read_npy(full, path, name, max_elements, fail):
         fail(f"cannot read {path}{_for(name)}: it holds Python objects, which are never unpickled")
     if dtype.kind not in "biuf":
         fail(f"cannot read {path}{_for(name)}: dtype {dtype} is not real numbers")
-    _check_size(f"@{path}", math.prod(shape), max_elements)
+    if any(d < 0 for d in shape):
+        fail(f"cannot read {path}{_for(name)}: its header gives the shape {shape}, with a negative dimension")
+    _check_size(f"@{path}", _size(shape), max_elements, shape)
     return np.asarray(np.load(full, allow_pickle=False), dtype=np.float64)
 
 
@@ -336,31 +384,97 @@ def _read_csv(full, path, name, max_elements, fail):
     if size > 64 * max_elements + 2**20:
         raise AutodiffError("limit", f"@{path} is {size} bytes, too big for the limit of {max_elements} "
                                      f"elements (set AUTODIFF_MAX_ELEMENTS to raise it)")
-    rows, width, first_line, count = [], None, None, 0
-    with open(full, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, 1):
-            line = line.split("#", 1)[0]
-            if not line.strip():
-                continue
-            row = []
-            for column, field in enumerate(line.split(","), 1):
-                token = field.strip()
-                if not _NUMBER.fullmatch(token):
-                    shown = f"'{_show(token, 20)}' is not a number" if token else "empty field"
-                    fail(f"cannot read {path}{_for(name)}: line {line_number}, field {column}: {shown}")
-                row.append(_number_value(token))
-            if width is None:
-                width, first_line = len(row), line_number
-            elif len(row) != width:
-                fail(f"cannot read {path}{_for(name)}: ragged rows: line {line_number} has {len(row)} "
-                     f"values but line {first_line} has {width}")
-            count += len(row)
-            _check_size(f"@{path}", count, max_elements)
-            rows.append(np.array(row, dtype=np.float64))
-    if not rows:
-        return np.zeros((0,))
-    out = np.stack(rows)
-    return out.reshape(-1) if out.shape[0] == 1 or out.shape[1] == 1 else out
+    reader = _CsvReader(path, name, max_elements, fail)
+    with open(full, encoding="utf-8-sig") as f:   # -sig: a byte order mark (Excel's) is skipped
+        while chunk := f.read(_CSV_CHUNK):
+            *lines, rest = chunk.split("\n")
+            for line in lines:
+                reader.feed(line, line_ends=True)
+            reader.feed(rest, line_ends=False)
+    reader.feed("", line_ends=True)
+    return reader.array()
+
+
+_CSV_CHUNK = 1 << 16   # characters read at a time
+
+
+class _CsvReader:
+    """Comma-separated numbers, one row a line, `#` comments, fed a chunk at a time.
+
+    Elements are counted as they are read (the first one past the limit is refused at once), and
+    a field cut by a chunk's end is carried over only while it can still be a number: memory is
+    the values themselves plus one chunk, whatever the length of a line.
+    """
+
+    def __init__(self, path, name, max_elements, fail):
+        self.where, self.path, self.max_elements, self.fail = f"{path}{_for(name)}", path, max_elements, fail
+        self.values = array("d")
+        self.line = 1            # line number of the text being fed
+        self.fields = 0          # fields read so far on this line
+        self.partial = ""        # the start of a field that the next chunk continues
+        self.in_comment = False  # past a `#` on this line
+        self.rows, self.width, self.first_line = 0, None, None
+
+    def feed(self, text, line_ends):
+        """The next piece of the current line (no newline in `text`); `line_ends`: the line ends after it."""
+        if not self.in_comment:
+            comment = text.find("#")
+            if comment >= 0:
+                text, self.in_comment = text[:comment], True
+            pieces = text.split(",")
+            pieces[0] = self.partial + pieces[0]
+            cut = None if line_ends or self.in_comment else pieces.pop()   # continued by the next chunk
+            if cut is None and self.fields == 0 and len(pieces) == 1 and not pieces[0].strip():
+                pieces = []      # a blank line, or only a comment
+            for piece in pieces:
+                self._field(piece.strip())
+            self.partial = "" if cut is None else self._carry(cut)
+        if line_ends:
+            self._end_row()
+
+    def _error(self, message, kind="binding"):
+        self.fail(f"cannot read {self.where}: line {self.line}, field {self.fields}: {message}", kind=kind)
+
+    def _carry(self, piece):
+        """What to keep of a field cut by a chunk's end: its text without the blanks around it,
+        plus one blank if it ended in blanks (so that `1   2` stays two words)."""
+        token = piece.strip()
+        if len(token) > MAX_NUMBER_LENGTH:
+            self.fields += 1
+            self._error(_TOO_LONG, "limit")
+        return token + " " if token and piece[-1].isspace() else token
+
+    def _field(self, token):
+        self.fields += 1
+        if not token:
+            self._error("empty field")
+        if len(token) > MAX_NUMBER_LENGTH:
+            self._error(_TOO_LONG, "limit")
+        if not _NUMBER.fullmatch(token):
+            self._error(f"'{_show(token, 20)}' is not a number")
+        if self.width is not None and self.fields > self.width:
+            self.fail(f"cannot read {self.where}: ragged rows: line {self.line} has more than {self.width} "
+                      f"values but line {self.first_line} has {self.width}")
+        if len(self.values) >= self.max_elements:
+            _check_size(f"@{self.path}", len(self.values) + 1, self.max_elements)
+        self.values.append(_number_value(token))
+
+    def _end_row(self):
+        if self.fields:
+            if self.width is None:
+                self.width, self.first_line = self.fields, self.line
+            elif self.fields != self.width:
+                self.fail(f"cannot read {self.where}: ragged rows: line {self.line} has {self.fields} values "
+                          f"but line {self.first_line} has {self.width}")
+            self.rows += 1
+        self.line += 1
+        self.fields, self.partial, self.in_comment = 0, "", False
+
+    def array(self):
+        if not self.rows:
+            return np.zeros((0,))
+        out = np.frombuffer(self.values, dtype=np.float64).copy()
+        return out if self.rows == 1 or self.width == 1 else out.reshape(self.rows, self.width)
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,9 +491,7 @@ def value_from_json(obj, *, rng=None, max_elements=None, name=None):
     if isinstance(obj, str):
         return parse_value(obj, rng=rng, max_elements=max_elements, name=name)
     if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf":   # from the library: no walk needed
-        if obj.size > max_elements:
-            fail(f"the value{_for(name)} has {obj.size} elements; the limit is {max_elements} "
-                 f"(set AUTODIFF_MAX_ELEMENTS to raise it)", kind="limit")
+        _check_size(f"the value{_for(name)}", _size(obj.shape), max_elements, obj.shape)
         return np.asarray(obj, dtype=np.float64)
     if isinstance(obj, np.ndarray):
         obj = obj.tolist()
@@ -405,8 +517,10 @@ def value_from_json(obj, *, rng=None, max_elements=None, name=None):
 
 
 def _json_number(item, name, fail):
-    if isinstance(item, str) and _NUMBER.fullmatch(item.strip()):
-        return _number_value(item.strip())
+    if isinstance(item, str):
+        number = _number(item.strip(), fail, f"a number{_for(name)}")
+        if number is not None:
+            return number
     if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, float, np.number)):
         shown = "a bool" if isinstance(item, (bool, np.bool_)) else repr(item)[:40]
         fail(f"value{_for(name)} must be a number or a list of numbers, not {shown}")
@@ -421,7 +535,7 @@ def parse_gradient_seed(value, output_shape, *, rng=None, max_elements=None, off
     Its shape must equal the output's shape exactly."""
     output_shape = tuple(output_shape)
     if isinstance(value, str) and value.strip() == "ones":
-        _check_size("ones", math.prod(output_shape), _limit(max_elements))
+        _check_size("ones", _size(output_shape), _limit(max_elements), output_shape)
         return np.ones(output_shape)
     if isinstance(value, str):
         seed = parse_value(value, rng=rng, max_elements=max_elements, name="gradient",

@@ -11,6 +11,15 @@ Expectations: `rc` (exit code), `kind` (the JSON error kind), `has` (substrings 
 JSON record exists yet), `help` (stderr is the help text). `bug` names a known defect: such cases
 run as strict xfail tests instead of in the main sweep.
 
+No case depends on the speed of the machine. `timeout` (seconds) and `address_space` (bytes) are
+the limits the subprocess runs under: the default time limit only catches hangs; a case that
+guards against slowness (a quadratic parser, say) sets a smaller one that the slow code would
+exceed many times over and the fixed code meets many times over, and a case that guards against
+memory growth sets an address space the old code cannot fit in. Time limits *inside* the CLI
+(the SymPy budget, a record's --timeout) are set by each case so the outcome is certain: a huge
+budget where the work must finish, and where it must not, a tiny one against work that takes
+orders of magnitude longer on any machine.
+
 Used by tests/test_hostile.py; counted per category there.
 """
 import json
@@ -37,7 +46,7 @@ class Case:
     usage: bool = False
     help: bool = False
     bug: str | None = None
-    timeout: float = 25.0
+    timeout: float = 120.0     # catches a hang; cases that guard against slowness set their own
     address_space: int = 2 * 1024**3
 
 
@@ -241,14 +250,15 @@ grad("sin(" * 5_000 + "x" + ")" * 5_000, "x=1", category=R, id="sin-5k", kind="l
 grad("x" + "**-x" * 3_000, "x=1", category=R, id="signs-pow-3k", kind="limit")
 grad("1" * 100_000, category=R, id="digits-100k", kind="limit")
 grad("x", "x=" + "[" * 10_000 + "1" + "]" * 10_000, category=R, id="list-10k-deep", kind="limit")
-grad("x", "x=1" + "0" * 100_000, rc=0, category=R, id="binding-100k-digits", value="inf")
+grad("x", "x=1" + "0" * 100_000, category=R, id="binding-100k-digits", kind="limit", has=("400 characters",))
 add(R, "argv-5MB", ["grad", "x" + "+x" * 2_500_000, "x=1", J, NO], -7)   # E2BIG at exec: not ours
 batch_stdin(R, "stdin-5MB-blank", jl({"expr": "x" + " " * 5_000_000, "bindings": {"x": 1}}), 0, records=1)
 batch_stdin(R, "stdin-5MB-digits", jl({"expr": "1" * 5_000_000}), 1, records=1, statuses=["error"])
-batch_stdin(R, "stdin-5MB-sum", "x" + "+x" * 2_500_000 + " | x=1\n", 1, extra=["--timeout", "2"],
-            records=1, statuses=["error"], timeout=40)
+# 5,000,000 tokens cannot be parsed in 0.2 s: the record is stopped, whatever the machine
+batch_stdin(R, "stdin-5MB-sum", "x" + "+x" * 2_500_000 + " | x=1\n", 1, extra=["--timeout", "0.2"],
+            records=1, statuses=["error"], has=('"kind": "timeout"',))
 batch_stdin(R, "stdin-200k-sum", jl({"expr": "+".join(["x"] * 200_000), "bindings": {"x": 1}}), 0,
-            records=1, timeout=40)
+            extra=["--timeout", "600"], records=1)
 batch_stdin(R, "json-deep", "[" * 100_000 + "\n" + "{" * 100_000 + "\n"
             + '{"expr":"x","bindings":{"x":' + "[" * 100_000 + "]" * 100_000 + "}}\n", 1, records=3,
             statuses=["error"] * 3)
@@ -374,7 +384,9 @@ grad("x+x", "x=1", rc=0, category=L, id="length-env-at", env={"AUTODIFF_MAX_EXPR
 batch_stdin(L, "length-batch", jl({"expr": "x+x+x", "bindings": {"x": 1}}), 1,
             env={"AUTODIFF_MAX_EXPR_LENGTH": "4"}, records=1, statuses=["error"])
 batch_stdin(L, "timeout-env", jl({"expr": "x", "bindings": {"x": 1}}), 0, env={"AUTODIFF_TIMEOUT": "5"}, records=1)
-SLOW_RECORD = {"expr": "+".join(["sin(x)"] * 150_000), "bindings": {"x": 1}}
+# A Jacobian of 3000 outputs, each a backward pass over 4000 ops: about a minute on a 2025 laptop
+# core, so a 1-second limit stops it on any machine; bounded memory (a 3000x3000 result).
+SLOW_RECORD = {"expr": "+".join(["sin(x)"] * 2000), "bindings": {"x": "ones(3000)"}, "mode": "jacobian"}
 batch_stdin(L, "timeout-env-triggers", jl(SLOW_RECORD, {"expr": "x", "bindings": {"x": 1}}), 1,
             env={"AUTODIFF_TIMEOUT": "1"}, records=2, statuses=["error", "ok"],
             has=('"kind": "timeout"', "AUTODIFF_TIMEOUT", "--timeout"))
@@ -384,12 +396,14 @@ batch_stdin(L, "timeout-env-tiny", jl({"expr": "x", "bindings": {"x": 1}}), 1,
             env={"AUTODIFF_TIMEOUT": "0.000001"}, records=1, statuses=["error"], has=('"kind": "timeout"',))
 batch_stdin(L, "timeout-option-beats-env", jl({"expr": "x", "bindings": {"x": 1}}), 0, extra=["--timeout", "30"],
             env={"AUTODIFF_TIMEOUT": "0.000001"}, records=1, statuses=["ok"])
+# SymPy needs seconds for this problem: a budget of 1 ms is always over, one of an hour never is.
 CHECK_HEAVY = ["grad", "sum(sin(x)*exp(x)**2/(1+x**2))", "x=rand(50)", "--random-seed", "1"]
-add(L, "check-budget-env", CHECK_HEAVY + [J], 0, env={"AUTODIFF_CHECK_SECONDS": "0.01"},
+CHECK_TINY = {"AUTODIFF_CHECK_SECONDS": "0.001"}
+add(L, "check-budget-env", CHECK_HEAVY + [J], 0, env=CHECK_TINY,
     has=('"method": "finite-difference"',))
-add(L, "check-budget-default", CHECK_HEAVY + [J], 0, has=('"method": "sympy"',))
-add(L, "check-budget-human", CHECK_HEAVY, 0, env={"AUTODIFF_CHECK_SECONDS": "0.01"},
-    has=("finite differences", "0.01 s"))
+add(L, "check-budget-large", CHECK_HEAVY + [J], 0, env={"AUTODIFF_CHECK_SECONDS": "3600"},
+    has=('"method": "sympy"',))
+add(L, "check-budget-human", CHECK_HEAVY, 0, env=CHECK_TINY, has=("finite differences", "0.001 s"))
 batch_stdin(L, "elements-batch", jl({"expr": "sum(x)", "bindings": {"x": "ones(11)"}}), 1,
             env={"AUTODIFF_MAX_ELEMENTS": "10"}, records=1, statuses=["error"], has=("AUTODIFF_MAX_ELEMENTS",))
 
@@ -441,10 +455,60 @@ add(K, "checked-hessian-log0", ["hessian", "log(x)", "x=0", J], 0, value="-inf",
 add(K, "checked-grad-reciprocal0", ["grad", "1/x", "x=0", J], 0, value="inf", warn="/ at column 2")
 add(K, "hessian-reciprocal0", ["hessian", "1/x", "x=0", J, NO], 0, value="inf",
     has=('"hessian": {"x": {"x": "inf"}}',))
-add(K, "check-budget-names-variable", CHECK_HEAVY, 0, env={"AUTODIFF_CHECK_SECONDS": "0.01"},
+add(K, "check-budget-names-variable", CHECK_HEAVY, 0, env=CHECK_TINY,
     has=("AUTODIFF_CHECK_SECONDS",))
 grad("sum(x)", "x=@{tmp}/zero.csv", category=K, id="csv-dev-zero", env={"AUTODIFF_MAX_ELEMENTS": "10"},
      kind="binding", has=("not a regular file",))
+
+# issue 13, finding 2: number parsing is linear. The old pattern took 8-20 s for 20,000 digits,
+# growing with the square of the length: at these lengths it needs 5 to 30 minutes, the fixed
+# code milliseconds (plus the CLI's start). A number is at most 400 characters
+# (limits.MAX_NUMBER_LENGTH). 130,000 characters: one argument may hold at most 128 KiB.
+QUICK = 60.0
+DIGITS = "1" * 130_000 + "x"
+LONG = "1" * 300_000 + "x"
+grad("sum(x)", "x=@{tmp}/digits.csv", category=K, id="csv-300k-digit-field", kind="limit",
+     has=("line 1, field 2", "400 characters"), timeout=QUICK)
+grad("sum(x)", f"x=[{DIGITS}]", category=K, id="list-130k-digits", kind="binding", timeout=QUICK)
+grad("sum(x)", f"x={DIGITS}", category=K, id="value-130k-digits", kind="binding", timeout=QUICK)
+grad("sum(x)", "x=[1, " + "2" * 130_000 + "]", category=K, id="list-130k-digit-number", kind="limit",
+     has=("400 characters",), timeout=QUICK)
+grad(DIGITS, category=K, id="expression-130k-digits", kind="limit", timeout=QUICK)
+grad("x", "x=1", "-g", f"[{DIGITS}]", category=K, id="seed-130k-digits", kind="binding", timeout=QUICK)
+batch_stdin(K, "json-300k-digits", jl({"expr": "sum(x)", "bindings": {"x": f"[{LONG}]"}},
+                                      {"expr": "sum(x)", "bindings": {"x": [LONG]}},
+                                      {"expr": "sum(x)", "bindings": {"x": LONG}},
+                                      {"expr": "sum(x)", "bindings": {"x": f"ones({LONG})"}},
+                                      {"expr": "x", "bindings": {"x": 1}}),
+            1, records=5, statuses=["error"] * 4 + ["ok"], timeout=QUICK)
+batch_stdin(K, "text-300k-digits", f"sum(x) | x=[{LONG}]\nsum(x) | x={LONG}\nx | x=1\n", 1, records=3,
+            statuses=["error", "error", "ok"], timeout=QUICK)
+
+# finding 3: an empty dimension does not hide the others (the old code printed 10^8 empty
+# lists: 7.9 GB). In 1 GiB of address space, which the CLI with numpy fits in.
+SMALL_MEMORY = 1024**3
+TEN = {"AUTODIFF_MAX_ELEMENTS": "10"}
+grad("sum(x)", "x=zeros(100000000,0)", category=K, id="zeros-empty-dimension", env=TEN, kind="limit",
+     has=("zeros(100000000,0)", "(100000000, 0)", "AUTODIFF_MAX_ELEMENTS", "column 1"),
+     address_space=SMALL_MEMORY, timeout=QUICK)
+grad("sum(x)", "x=eye(100000000, 0)", category=K, id="eye-empty-dimension", env=TEN, kind="limit",
+     address_space=SMALL_MEMORY, timeout=QUICK)
+grad("sum(x)", "x=@{tmp}/empty-rows.npy", category=K, id="npy-empty-dimension", env=TEN, kind="limit",
+     address_space=SMALL_MEMORY, timeout=QUICK)
+batch_stdin(K, "json-empty-lists", jl({"expr": "sum(x)", "bindings": {"x": [[]] * 1_000_000}},
+                                      {"expr": "x", "bindings": {"x": 1}}),
+            1, env=TEN, records=2, statuses=["error", "ok"], has=("AUTODIFF_MAX_ELEMENTS",),
+            address_space=SMALL_MEMORY, timeout=QUICK)
+
+# finding 4: a CSV is counted while it is read: a 30 MB line is refused at element 1,000,001
+# (the old code read and split the whole line first: 5-17 s and 1-1.25 GB, over SMALL_MEMORY)
+grad("sum(x)", "x=@{tmp}/one-line-30MB.csv", category=K, id="csv-30MB-line", kind="limit",
+     env={"AUTODIFF_MAX_ELEMENTS": "1000000"}, has=("1000001 elements",), address_space=SMALL_MEMORY)
+
+# finding 10: negative .npy dimensions; a CSV saved with a UTF-8 byte order mark
+grad("sum(x)", "x=@{tmp}/negative-shape.npy", category=K, id="npy-negative-dimensions", kind="binding",
+     has=("negative dimension",))
+grad("sum(x)", "x=@{tmp}/bom.csv", rc=0, category=K, id="csv-byte-order-mark", value=10.0)
 
 
 def make_files(tmp):
@@ -482,6 +546,13 @@ def make_files(tmp):
     (tmp / "utf16.jsonl").write_bytes('{"expr": "x"}\n'.encode("utf-16"))
     (tmp / "crlf.jsonl").write_bytes(b'\xef\xbb\xbf{"expr":"x","bindings":{"x":1}}\r\nx +\r\n\r\nx | x=2\r\n')
     (tmp / "graphs").mkdir(exist_ok=True)
+    (tmp / "digits.csv").write_text(f"1,{LONG}\n")
+    (tmp / "one-line-30MB.csv").write_bytes(b"1.5," * 7_499_999 + b"1.5\n")
+    np.save(tmp / "empty-rows.npy", np.zeros((100_000_000, 0)))
+    np.save(tmp / "negative-shape.npy", np.ones(4))
+    data = (tmp / "negative-shape.npy").read_bytes()
+    (tmp / "negative-shape.npy").write_bytes(data.replace(b"'shape': (4,), ", b"'shape': (-1000, -1000), "))
+    (tmp / "bom.csv").write_bytes("\ufeff1,2\r\n3,4\r\n".encode())
     zero = tmp / "zero.csv"
     if not zero.exists():
         os.symlink("/dev/zero", zero)
