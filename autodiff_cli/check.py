@@ -219,33 +219,14 @@ def _sympy_check(program, result, seed):
 
 
 def _describe(report, latex, program, result, seed):
-    """The derivatives for people (simplified, index or matrix form, LaTeX): formulas.py and
-    matrix_form.py, on their own time budget after the check's, so display never slows the
-    verdict; a formula too long to read is None."""
-    from .formulas import describe
-    forms = {}
-    if result.mode in ("grad", "hessian") and seed is None:
-        from .matrix_form import matrix_gradients
-        try:
-            with time_limit(limits.display_time_budget()):
-                forms = matrix_gradients(program, result.inputs, result.wrt,
-                                         {name: exprs for name, (_, exprs, _) in report.derivatives.items()})
-        except TimeLimitExceeded:
-            forms = {}
-    for name, (shape, exprs, by_variable) in report.derivatives.items():
-        if name in forms:
-            text, shown_latex = forms[name]
-            report.symbolic[name] = {"kind": "matrix", "variable": name, "text": text}
-            if latex:
-                report.latex[name] = {"kind": "matrix", "variable": name, "text": shown_latex}
-            continue
-        if sum(len(str(e)) for e in exprs[:20]) > FORMULA_MAX_CHARS:
-            report.symbolic[name] = None
-            continue
-        report.symbolic[name], shown_latex = describe(name, shape, exprs, latex=latex,
-                                                      indexed_by_variable=by_variable)
-        if latex:
-            report.latex[name] = shown_latex
+    """The derivatives for people (formulas.describe_all), after the check: display has its own
+    time budget and never slows the verdict; a formula too long to read is None."""
+    from .formulas import describe_all
+    shown = {name: (shape, exprs if sum(len(str(e)) for e in exprs[:20]) <= FORMULA_MAX_CHARS else None, by_variable)
+             for name, (shape, exprs, by_variable) in report.derivatives.items()}
+    report.symbolic, shown_latex = describe_all(program, result, seed, shown, latex=latex)
+    if latex:
+        report.latex = shown_latex
 
 
 # --- finite differences --------------------------------------------------------------------------

@@ -31,6 +31,32 @@ _ELEMENT = re.compile(r"^(.+)\[([0-9a-z,]+)\]$")     # the name of an element sy
 _simplified = OrderedDict()     # str(expr) -> simplified expr
 
 
+def describe_all(program, result, seed, derivatives, *, latex=False):
+    """({name: symbolic entry}, {name: LaTeX entry}) of a checked result, from `derivatives`
+    {name: (shape, [SymPy expressions] or None, indexed_by_variable)}: a closed matrix form where
+    one is found (matrix_form.py; a scalar output only), else `describe`; None stays None (too long)."""
+    forms = {}
+    if result.mode in ("grad", "hessian") and seed is None:
+        from .matrix_form import matrix_gradients
+        try:
+            with time_limit(limits.display_time_budget()):
+                forms = matrix_gradients(program, result.inputs, result.wrt,
+                                         {name: exprs for name, (_, exprs, _) in derivatives.items() if exprs})
+        except TimeLimitExceeded:
+            forms = {}
+    symbolic, latexes = {}, {}
+    for name, (shape, exprs, by_variable) in derivatives.items():
+        if name in forms:
+            text, form_latex = forms[name]
+            symbolic[name] = {"kind": "matrix", "variable": name, "text": text}
+            latexes[name] = {"kind": "matrix", "variable": name, "text": form_latex}
+        elif exprs is None:
+            symbolic[name] = latexes[name] = None
+        else:
+            symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex, indexed_by_variable=by_variable)
+    return symbolic, (latexes if latex else {})
+
+
 def describe(name, shape, expressions, *, latex=False, budget=None, indexed_by_variable=True):
     """(symbolic entry, LaTeX entry or None) for the derivatives `expressions` (flat, C order) of
     one variable; `shape` is the shape they take: the variable's, or (a Jacobian's block, with
