@@ -59,9 +59,9 @@ class _Unsuitable(Exception):
     """SymPy cannot serve this problem; the message says why (shown as a note)."""
 
 
-def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False):
+def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, simplify=False):
     """Check result's gradients / Hessian / Jacobian; returns a CheckReport (with the symbolic
-    derivatives for people, and as LaTeX if `latex`)."""
+    derivatives for people: as LaTeX if `latex`, simplified and in matrix form if `simplify`)."""
     rng = rng if rng is not None else np.random.default_rng(0)
     notes = []
     if not result.wrt:
@@ -86,7 +86,7 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False):
     if report is None:
         report = _finite_difference_check(program, result, seed, rng)
     else:
-        _describe(report, latex, program, result, seed)
+        _describe(report, program, result, seed, latex=latex, simplify=simplify)
     report.notes[:0] = notes
     if report.passed is False and not np.isfinite(result.value).all():
         report.passed = None   # e.g. 0*log(x) at 0: nan here, while SymPy simplified it to 0 first
@@ -218,13 +218,13 @@ def _sympy_check(program, result, seed):
     return report
 
 
-def _describe(report, latex, program, result, seed):
+def _describe(report, program, result, seed, *, latex, simplify):
     """The derivatives for people (formulas.describe_all), after the check: display has its own
     time budget and never slows the verdict; a formula too long to read is None."""
     from .formulas import describe_all
     shown = {name: (shape, exprs if sum(len(str(e)) for e in exprs[:20]) <= FORMULA_MAX_CHARS else None, by_variable)
              for name, (shape, exprs, by_variable) in report.derivatives.items()}
-    report.symbolic, shown_latex = describe_all(program, result, seed, shown, latex=latex)
+    report.symbolic, shown_latex = describe_all(program, result, seed, shown, latex=latex, simplify=simplify)
     if latex:
         report.latex = shown_latex
 

@@ -24,7 +24,7 @@ MODES = ("grad", "hessian", "jacobian")
 # --- the pipeline ------------------------------------------------------------------------------
 
 def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check=True, random_seed=None,
-             trace=False, latex=False):
+             trace=False, latex=False, simplify=False):
     """Evaluate `expr` at `bindings` and differentiate it; see docs/ARCHITECTURE.md for the Result."""
     started = time.perf_counter()
     result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode, random_seed=random_seed)
@@ -34,7 +34,7 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
         # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
         with quiet_numpy(), paused_gc():
             _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
-                           check=check, random_seed=random_seed, trace=trace, latex=latex)
+                           check=check, random_seed=random_seed, trace=trace, latex=latex, simplify=simplify)
     except MemoryError:
         result.status = "error"
         result.error = AutodiffError("limit", "out of memory: the arrays of this computation do not fit "
@@ -47,7 +47,7 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
     return result
 
 
-def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, latex):
+def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, latex, simplify):
     if mode not in MODES:
         raise AutodiffError("usage", f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if not isinstance(expr, str):
@@ -85,7 +85,7 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     if check:
         from .check import cross_check   # SymPy is imported only on this path
         result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng,
-                                   latex=latex)
+                                   latex=latex, simplify=simplify)
         if result.check.passed is False:
             result.status = "mismatch"
 

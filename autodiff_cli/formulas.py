@@ -31,12 +31,14 @@ _ELEMENT = re.compile(r"^(.+)\[([0-9a-z,]+)\]$")     # the name of an element sy
 _simplified = OrderedDict()     # str(expr) -> simplified expr
 
 
-def describe_all(program, result, seed, derivatives, *, latex=False):
+def describe_all(program, result, seed, derivatives, *, latex=False, simplify=False):
     """({name: symbolic entry}, {name: LaTeX entry}) of a checked result, from `derivatives`
-    {name: (shape, [SymPy expressions] or None, indexed_by_variable)}: a closed matrix form where
-    one is found (matrix_form.py; a scalar output only), else `describe`; None stays None (too long)."""
+    {name: (shape, [SymPy expressions] or None, indexed_by_variable)}: with `simplify` (for people:
+    it costs up to AUTODIFF_DISPLAY_SECONDS twice), a closed matrix form where one is found
+    (matrix_form.py; a scalar output only) and simplified formulas; else `describe`'s index form
+    and exact numbers only (batch throughput). None stays None (too long to show)."""
     forms = {}
-    if result.mode in ("grad", "hessian") and seed is None:
+    if simplify and result.mode in ("grad", "hessian") and seed is None:
         from .matrix_form import matrix_gradients
         try:
             with time_limit(limits.display_time_budget()):
@@ -53,7 +55,8 @@ def describe_all(program, result, seed, derivatives, *, latex=False):
         elif exprs is None:
             symbolic[name] = latexes[name] = None
         else:
-            symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex, indexed_by_variable=by_variable)
+            symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex, indexed_by_variable=by_variable,
+                                                     budget=None if simplify else 0)
     return symbolic, (latexes if latex else {})
 
 
@@ -147,6 +150,7 @@ class _Simplifier:
     """simplify() for display, bounded: small expressions only, one time budget for all of them."""
 
     def __init__(self, seconds):
+        self.enabled = seconds > 0         # off: every formula as derived, whatever was cached
         self.deadline = time.monotonic() + seconds
 
     def all(self, exprs):
@@ -163,6 +167,8 @@ class _Simplifier:
     def one(self, expr, fallback=""):
         import sympy as sp
         fallback = expr if fallback == "" else fallback
+        if not self.enabled:
+            return expr
         key = str(expr)
         if key in _simplified:
             _simplified.move_to_end(key)
