@@ -27,7 +27,6 @@ SYMPY_MAX_ELEMENTS = 64           # total input elements SymPy gets element symb
 SYMPY_MAX_NODES = 400             # parse-tree size beyond which symbolic derivatives get unwieldy
 SYMPY_MAX_SECOND_ORDER = 16       # Hessian: symbols differentiated twice
 FD_DIRECTIONS = 3
-FORMULA_MAX_CHARS = 2000          # derivatives longer than this (as derived) are not shown
 
 
 @dataclass
@@ -222,9 +221,8 @@ def _describe(report, program, result, seed, *, latex, simplify):
     """The derivatives for people (formulas.describe_all), after the check: display has its own
     time budget and never slows the verdict; a formula too long to read is None."""
     from .formulas import describe_all
-    shown = {name: (shape, exprs if sum(len(str(e)) for e in exprs[:20]) <= FORMULA_MAX_CHARS else None, by_variable)
-             for name, (shape, exprs, by_variable) in report.derivatives.items()}
-    report.symbolic, shown_latex = describe_all(program, result, seed, shown, latex=latex, simplify=simplify)
+    report.symbolic, shown_latex = describe_all(program, result, seed, report.derivatives, latex=latex,
+                                                simplify=simplify)
     if latex:
         report.latex = shown_latex
 

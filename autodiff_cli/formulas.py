@@ -12,6 +12,7 @@ Display must never slow the check down or hang: simplification is tried only on 
 and under a time budget for the whole result (after which the formulas are shown as derived), and
 the result of each simplification is cached by expression.
 """
+import functools
 import itertools
 import math
 import re
@@ -24,6 +25,7 @@ from . import limits
 from .timeouts import TimeLimitExceeded, time_limit
 
 SIMPLIFY_MAX_OPS = 60          # larger expressions are shown as derived
+FORMULA_MAX_CHARS = 4000       # a variable's formulas longer than this in all are not shown (None)
 CACHE_SIZE = 512
 INDEX_LETTERS = "ijkl"
 _ELEMENT = re.compile(r"^(.+)\[([0-9a-z,]+)\]$")     # the name of an element symbol: W[0,1]
@@ -33,27 +35,25 @@ _simplified = OrderedDict()     # str(expr) -> simplified expr
 
 def describe_all(program, result, seed, derivatives, *, latex=False, simplify=False):
     """({name: symbolic entry}, {name: LaTeX entry}) of a checked result, from `derivatives`
-    {name: (shape, [SymPy expressions] or None, indexed_by_variable)}: with `simplify` (for people:
+    {name: (shape, [SymPy expressions], indexed_by_variable)}: with `simplify` (for people:
     it costs up to AUTODIFF_DISPLAY_SECONDS twice), a closed matrix form where one is found
     (matrix_form.py; a scalar output only) and simplified formulas; else `describe`'s index form
-    and exact numbers only (batch throughput). None stays None (too long to show)."""
+    and exact numbers only (batch throughput). A variable's entry is None when too long to show."""
     forms = {}
     if simplify and result.mode in ("grad", "hessian") and seed is None:
         from .matrix_form import matrix_gradients
         try:
             with time_limit(limits.display_time_budget()):
                 forms = matrix_gradients(program, result.inputs, result.wrt,
-                                         {name: exprs for name, (_, exprs, _) in derivatives.items() if exprs})
+                                         {name: exprs for name, (_, exprs, _) in derivatives.items()})
         except TimeLimitExceeded:
             forms = {}
     symbolic, latexes = {}, {}
     for name, (shape, exprs, by_variable) in derivatives.items():
         if name in forms:
-            text, form_latex = forms[name]
-            symbolic[name] = {"kind": "matrix", "variable": name, "text": text}
+            form_text, form_latex = forms[name]
+            symbolic[name] = {"kind": "matrix", "variable": name, "text": form_text}
             latexes[name] = {"kind": "matrix", "variable": name, "text": form_latex}
-        elif exprs is None:
-            symbolic[name] = latexes[name] = None
         else:
             symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex, indexed_by_variable=by_variable,
                                                      budget=None if simplify else 0)
@@ -65,29 +65,41 @@ def describe(name, shape, expressions, *, latex=False, budget=None, indexed_by_v
     one variable; `shape` is the shape they take: the variable's, or (a Jacobian's block, with
     indexed_by_variable=False: no index form) the output's and then the variable's."""
     exprs = [_exact(_sympify(e)) for e in expressions]
-    indexed = index_form(exprs, shape) if indexed_by_variable else None
+    flat = [text(e) for e in exprs]
+    indexed = index_form(exprs, shape, flat) if indexed_by_variable else None
     simplify = _Simplifier(limits.display_time_budget() if budget is None else budget)
     if indexed is not None:
         indexed = (simplify.one(indexed[0]), indexed[1])
     else:
-        exprs = simplify.all(exprs)
+        simpler = simplify.all(exprs)
+        if simpler is not exprs:
+            exprs, flat = simpler, [text(e) for e in simpler]
     if len(exprs) == 1 and shape == ():
-        return text(exprs[0]), (to_latex(exprs[0]) if latex else None)
+        return (None, None) if len(flat[0]) > FORMULA_MAX_CHARS else (flat[0], to_latex(exprs[0]) if latex else None)
     if indexed is not None:
         template, letters = indexed
         variable = f"{name}[{','.join(letters)}]"
         entry = {"kind": "index", "variable": variable, "text": text(template)}
+        if len(entry["text"]) > FORMULA_MAX_CHARS:
+            return None, None
         return entry, ({"kind": "index", "variable": _latex_name(variable), "text": to_latex(template)}
                        if latex else None)
-    texts = np.array([text(e) for e in exprs], dtype=object).reshape(shape).tolist()
+    if sum(map(len, flat)) > FORMULA_MAX_CHARS:
+        return None, None
+    texts = np.array(flat, dtype=object).reshape(shape).tolist()
     latexes = np.array([to_latex(e) for e in exprs], dtype=object).reshape(shape).tolist() if latex else None
     return texts, latexes
 
 
 def text(expr):
     """SymPy's text for an expression, floats in their shortest form (0.1, not 0.100000000000000)."""
-    import sympy as sp
-    return sp.sstr(expr, full_prec=False)
+    return _printer().doprint(expr)
+
+
+@functools.cache
+def _printer():
+    from sympy.printing.str import StrPrinter
+    return StrPrinter({"full_prec": False})      # one printer: setting one up per call costs more than printing
 
 
 def to_latex(expr):
@@ -102,42 +114,65 @@ def _latex_name(name):
     return f"{match.group(1)}_{{{match.group(2)}}}" if match else name
 
 
-def index_form(exprs, shape):
+def index_form(exprs, shape, texts=None):
     """(template, index letters) when every element's formula is the same up to its own index, else None.
 
     The template is read off one element whose index values are all different (an index value
     in a symbol's subscript becomes the letter of its position: for element (2,3), W[2,0] ->
     W[i,0] and x[3] -> x[j]); it is kept only if it gives back every element's formula exactly.
+    The comparison is on the printed formulas (`texts`, printed here if not given), where an
+    element symbol is its name: far cheaper than rebuilding every SymPy expression.
     """
     if len(shape) == 0 or len(exprs) < 2 or len(exprs) != int(np.prod(shape)):
         return None
+    if len({len(e.free_symbols) for e in exprs}) > 1:        # cheap: such formulas cannot match
+        return None
+    texts = [text(e) for e in exprs] if texts is None else texts
     letters = list(INDEX_LETTERS[:len(shape)]) if len(shape) <= len(INDEX_LETTERS) else [
         f"i{d}" for d in range(len(shape))]
     indices = list(np.ndindex(*shape))
     distinct = (k for k in reversed(range(len(indices))) if len(set(indices[k])) == len(shape))
     for k in itertools.islice(distinct, 2):      # the last two such elements (the highest index values)
         names = {str(value): letter for value, letter in zip(indices[k], letters)}
-        template = _rename(exprs[k], lambda part: names.get(part, part))
-        if all(_rename(template, _filler(letters, index)) == expr for expr, index in zip(exprs, indices)):
-            return template, letters
+        template = _SUBSCRIPT.sub(_subscripts(names), texts[k])
+        if all(_SUBSCRIPT.sub(_subscripts(_values(letters, index)), template) == t for t, index in zip(texts, indices)):
+            return _rename(exprs[k], lambda part: names.get(part, part)), letters
     return None
 
 
-def _filler(letters, index):
-    values = {letter: str(value) for letter, value in zip(letters, index)}
-    return lambda part: values.get(part, part)
+_SUBSCRIPT = re.compile(r"(?<![\w\]])([A-Za-z_]\w*)\[([0-9a-z,]+)\]")     # W[2,0] in a printed formula
+
+
+def _subscripts(replacement):
+    return lambda m: f"{m.group(1)}[{','.join(replacement.get(p, p) for p in m.group(2).split(','))}]"
+
+
+def _values(letters, index):
+    return {letter: str(value) for letter, value in zip(letters, index)}
 
 
 def _rename(expr, subscript):
     """expr with every element symbol v[a,b] renamed to v[subscript(a),subscript(b)]."""
-    import sympy as sp
     mapping = {}
     for symbol in expr.free_symbols:
         match = _ELEMENT.match(symbol.name)
         if match:
             parts = ",".join(subscript(part) for part in match.group(2).split(","))
-            mapping[symbol] = sp.Symbol(f"{match.group(1)}[{parts}]", **symbol.assumptions0)
+            mapping[symbol] = _real_symbol(f"{match.group(1)}[{parts}]") if symbol.is_real else _symbol(
+                f"{match.group(1)}[{parts}]")
     return expr.xreplace(mapping)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_symbol(name):
+    import sympy as sp
+    return sp.Symbol(name, real=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _symbol(name):
+    import sympy as sp
+    return sp.Symbol(name)
 
 
 def _sympify(expr):
@@ -156,6 +191,8 @@ class _Simplifier:
     def all(self, exprs):
         """Every expression simplified, or (out of time or too large) every one as derived: the
         elements of one variable are shown in one style."""
+        if not self.enabled:
+            return exprs
         simpler = []
         for expr in exprs:
             result = self.one(expr, fallback=None)
