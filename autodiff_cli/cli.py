@@ -387,7 +387,7 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
         from .evaluate import evaluate
         options = {"gradient": gradient} if mode == "grad" else {}
         result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
-                          trace=bool(steps or graph or dot), latex=latex, simplify=True, **options)
+                          trace=bool(steps or graph or dot), latex=latex, simplify=not json_output, **options)
         shown = {"precision": precision, "full": full, "latex": latex}
         return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot, shown=shown)
     except KeyboardInterrupt:

@@ -24,6 +24,8 @@ import numpy as np
 from . import limits
 from .timeouts import TimeLimitExceeded, time_limit
 
+SIMPLIFY_MIN_OPS = 8           # smaller expressions are shown as derived (simplify's first call alone
+                               # costs most of a second: spent only where it can help)
 SIMPLIFY_MAX_OPS = 60          # larger expressions are shown as derived
 FORMULA_MAX_CHARS = 4000       # a variable's formulas longer than this in all are not shown (None)
 CACHE_SIZE = 512
@@ -211,7 +213,10 @@ class _Simplifier:
             _simplified.move_to_end(key)
             return _simplified[key]
         left = self.deadline - time.monotonic()
-        if left <= 0.01 or sp.count_ops(expr) > SIMPLIFY_MAX_OPS:
+        ops = sp.count_ops(expr)
+        if ops < SIMPLIFY_MIN_OPS:
+            return expr
+        if left <= 0.01 or ops > SIMPLIFY_MAX_OPS:
             return fallback
         try:
             with time_limit(left):
