@@ -150,6 +150,7 @@ Examples:
   autodiff hessian "x**2*y + y**3" x=1 y=2
   autodiff jacobian "x*y" "x=[1,2]" y=3
   autodiff batch records.jsonl --json
+  autodiff plot "sin(x)*x" x=-6:6
 
 Exit codes: 0 ok, 1 a cross-check mismatch, 2 bad input.
 """
@@ -326,6 +327,39 @@ def batch(
     raise typer.Exit(code)
 
 
+PLOT_EPILOG = """\b
+Examples:
+  autodiff plot "sin(x)*x" x=-6:6                  f and f' in the terminal
+  autodiff plot "sin(x)*x" x=-6:6 --order 2 --out f.png
+  autodiff plot "x**2 + 3*y**2" x=-2:2 y=-2:2 --out field.png
+  autodiff plot "a*x**3" x=-1:1:21 a=2 --json
+
+\b
+A range is start:stop, start:stop:count or linspace(start, stop, count); a variable left
+unbound is swept over -5:5. Exit code 1 if the check disagrees anywhere.
+"""
+
+
+@app.command(cls=ExprCommand, epilog=PLOT_EPILOG,
+             short_help="Plot EXPR and its derivatives over a range.")
+def plot(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    order: Annotated[int, typer.Option("--order", metavar="1|2", help="Also draw f'' (2).")] = 1,
+    out: Annotated[Optional[str], typer.Option(
+        "--out", metavar="FILE", help="Write an image (.png, .svg, .pdf) instead of the terminal plot.")] = None,
+    points: Annotated[Optional[int], typer.Option(
+        "--points", metavar="N", help="Points of a range that gives no count (default 200; 81 per axis for two).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="The sampled points as one JSON object on stdout.")] = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+):
+    """f, f' (and f'') of EXPR over a range of one variable; contours and gradient arrows for two."""
+    raise typer.Exit(_run_plot(expr, bindings, order=order, out=out, points=points, json_output=json_output,
+                               check=check, random_seed=random_seed, debug=debug))
+
+
 # --- running one expression -----------------------------------------------------------------------
 # The library does the work (evaluate, ui/*): here only where each part of the answer is printed.
 
@@ -390,6 +424,44 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
                           trace=bool(steps or graph or dot), latex=latex, simplify=not json_output, **options)
         shown = {"precision": precision, "full": full, "latex": latex}
         return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot, shown=shown)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
+        return _internal_error(exc, debug, expression=expr, json_output=json_output)
+
+
+def _run_plot(expr, binding_args, *, order, out, points, json_output, check, random_seed, debug):
+    from .errors import AutodiffError
+    from .ui.console import escape_text, quiet_output, write_stderr
+    try:
+        try:
+            from .sampling import sample
+            from .ui import plot as plots
+            samples = sample(expr, _parse_bindings(binding_args), order=order, points=points, check=check,
+                             random_seed=random_seed)
+            if out:
+                plots.write_image(samples, out)
+            elif not json_output:
+                text = plots.terminal_plot(samples, **plots.terminal_size_and_colour())
+        except AutodiffError as err:
+            return _input_error(err, expr, json_output)
+        for note in samples.notes:
+            write_stderr(f"note: {escape_text(note)}")
+        if json_output:
+            from .result import dumps
+            sys.stdout.write(dumps(samples.as_dict()) + "\n")
+        else:
+            sys.stdout.write(("" if out else text) + "\n".join(plots.summary_lines(samples)) + "\n")
+        if out:
+            write_stderr(f"wrote {escape_text(out)}")
+        if samples.check is not None and samples.check.passed is False:
+            write_stderr("error: cross-check mismatch: the engine's derivative and the independent check disagree")
+            return EXIT_MISMATCH
+        return EXIT_OK
+    except BrokenPipeError:
+        quiet_output()
+        return EXIT_OK
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130

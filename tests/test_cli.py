@@ -428,7 +428,7 @@ def test_closed_pipe_is_quiet(extra):
 
 
 def test_help_shows_placeholders_as_written_and_quotes_bracketed_examples():
-    for command in ("grad", "hessian", "jacobian", "batch"):
+    for command in ("grad", "hessian", "jacobian", "batch", "plot"):
         result = invoke([command, "--help"])
         assert result.exit_code == 0
         text = result.stdout

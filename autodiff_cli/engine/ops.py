@@ -158,7 +158,7 @@ def _elementwise_extremum(name, node, forward, winner_first, sympy_name):
                    lambda F, g, ans, a, b: g * _tie_share(*winner_first(raw(b), raw(a)))),
                   language=(name[:3],), methods=(name,), torch=name, domain=("lattice", "lattice_half"),
                   sympy=sym.elementwise(lambda sp, a, b: getattr(sp, sympy_name)(a, b), 2),
-                  kink=Kink(_tied, "has tied arguments", "(half the gradient to each side)"))
+                  kink=Kink(_tied, "has tied arguments", "(half the gradient to each side)"), elementwise=True)
 
 
 # Products: numpy's matmul rules (1-D operands are vectors, leading dimensions broadcast).
@@ -222,7 +222,7 @@ def _unary(name, node, forward, vjp, sympy, domain="any", saves_inputs=True, sav
     """The common case: an elementwise function of one argument, also a Tensor method."""
     return OpSpec(name, node, forward, (vjp,), language=(name,), methods=(name,), operators=operators,
                   sympy=sympy, domain=(domain,), torch=torch or name, saves_inputs=saves_inputs,
-                  saves_output=saves_output, kink=kink)
+                  saves_output=saves_output, kink=kink, elementwise=True)
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -232,25 +232,25 @@ OPS = (
     OpSpec("add", "AddBackward0", lambda a, b: a + b,
            (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: g),
            language=("+",), operators=("__add__", "__radd__"), sympy=sym.operator(lambda a, b: a + b),
-           saves_inputs=False, saves_output=False, domain=("any", "any"), torch="add"),
+           saves_inputs=False, saves_output=False, domain=("any", "any"), torch="add", elementwise=True),
     OpSpec("sub", "SubBackward0", lambda a, b: a - b,
            (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: -g),
            variants=(Node("RsubBackward1"),),     # number - tensor
            language=("-",), operators=("__sub__", "__rsub__:RsubBackward1"),
            sympy=sym.operator(lambda a, b: a - b), saves_inputs=False, saves_output=False,
-           domain=("any", "any"), torch="sub"),
+           domain=("any", "any"), torch="sub", elementwise=True),
     OpSpec("mul", "MulBackward0", lambda a, b: a * b,
            (lambda F, g, ans, a, b: g * b, lambda F, g, ans, a, b: g * a),
            language=("*",), operators=("__mul__", "__rmul__"), sympy=sym.operator(lambda a, b: a * b),
-           saves_output=False, domain=("any", "any"), torch="mul"),
+           saves_output=False, domain=("any", "any"), torch="mul", elementwise=True),
     OpSpec("div", "DivBackward0", lambda a, b: a / b,
            (lambda F, g, ans, a, b: g / b, lambda F, g, ans, a, b: -g * a / (b * b)),
            front=_div_front, language=("/",), operators=("__truediv__", "__rtruediv__"),
            sympy=sym.operator(lambda a, b: a / b), saves_output=False, domain=("any", "nonzero"),
-           torch="div"),
+           torch="div", elementwise=True),
     OpSpec("neg", "NegBackward0", lambda x: -x, (lambda F, g, ans, x: -g,),
            language=("-",), operators=("__neg__",), sympy=sym.operator(lambda a: -a),
-           saves_inputs=False, saves_output=False, domain=("any",), torch="neg"),
+           saves_inputs=False, saves_output=False, domain=("any",), torch="neg", elementwise=True),
     OpSpec("reciprocal", "ReciprocalBackward0", lambda x: 1.0 / x, (lambda F, g, ans, x: -g * ans * ans,),
            saves_inputs=False, domain=("nonzero",), torch="reciprocal"),
     OpSpec("power", "PowBackward1", lambda x, y: x ** y, (_pow_vjp_base, _pow_vjp_exponent),
@@ -263,7 +263,7 @@ OPS = (
            operators=("__pow__", "__rpow__"), sympy=sym.elementwise(sym.power, 2),
            kink=Kink(lambda ans, x, y: np.asarray(x) == 0, "has base 0",
                      "(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0)"),
-           domain=("pos", "nonzero"), torch="pow"),
+           domain=("pos", "nonzero"), torch="pow", elementwise=True),
 
     # elementwise functions
     _unary("sin", "SinBackward0", np.sin, lambda F, g, ans, x: g * F.cos(x), sym.named("sin"),

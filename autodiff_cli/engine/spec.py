@@ -54,6 +54,8 @@ class OpSpec:
     sympy:      (sp, *object_arrays, axis=None) -> object array: the same function in SymPy, for the
                 symbolic cross-check (`sp` is passed in: the engine never imports SymPy)
     kink:       its non-differentiable points and PyTorch's convention there (None: smooth on its domain)
+    elementwise: output element i depends only on element i of each (broadcast) input, so
+                `autodiff plot` can evaluate it over a whole grid at once (False: point by point)
     axis:       takes `axis` / `keepdims` (a reduction)
     saves_inputs / saves_output: False where no VJP reads the inputs' values / the output, so
                 large arrays are freed during the forward pass (only their shapes are kept)
@@ -78,6 +80,7 @@ class OpSpec:
     arity: int | None = None
     sympy: Callable | None = None
     kink: Kink | None = None
+    elementwise: bool = False
     axis: bool = False
     saves_inputs: bool = True
     saves_output: bool = True
