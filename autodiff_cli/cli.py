@@ -149,10 +149,11 @@ Examples:
   autodiff grad "z = x*y; w = z + x" x=2 y=3 --steps --graph
   autodiff hessian "x**2*y + y**3" x=1 y=2
   autodiff jacobian "x*y" "x=[1,2]" y=3
+  autodiff minimize "(x-3)**2 + (y+1)**2" x=0 y=0
   autodiff batch records.jsonl --json
   autodiff plot "sin(x)*x" x=-6:6
 
-Exit codes: 0 ok, 1 a cross-check mismatch, 2 bad input.
+Exit codes: 0 ok, 1 a cross-check mismatch (minimize: diverged), 2 bad input.
 """
 
 GRAD_EPILOG = """\b
@@ -180,6 +181,18 @@ JACOBIAN_EPILOG = """\b
 Examples:
   autodiff jacobian "x*y" "x=[1,2]" y=3
   autodiff jacobian "A @ x" "A=[[1,2],[3,4]]" "x=[1,1]" --wrt x
+"""
+
+MINIMIZE_EPILOG = """\b
+Examples:
+  autodiff minimize "(x-3)**2 + (y+1)**2" x=0 y=0
+  autodiff minimize "(1-x)**2 + 100*(y-x**2)**2" x=-1.2 y=1 --optimizer adam --lr 0.01 --steps 20000
+  autodiff minimize "sum((w - t)**2)" w=zeros(3) t=[1,2,3] --wrt w --json
+
+\b
+Stops after --steps updates (at most AUTODIFF_MAX_MINIMIZE_STEPS, default 100000), when the
+gradient norm is <= --tol, or when the value or the gradient stops being finite ("diverged",
+exit code 1). Updates follow torch.optim.SGD / torch.optim.Adam step for step.
 """
 
 BATCH_EPILOG = """\b
@@ -299,6 +312,62 @@ _derivative_matrix_command("jacobian", JACOBIAN_EPILOG, "The full Jacobian of EX
                            "The full Jacobian of EXPR (any output shape) w.r.t. its input variables.")
 
 
+@app.command(cls=ExprCommand, epilog=MINIMIZE_EPILOG,
+             short_help="Walk downhill on a scalar EXPR with SGD or Adam, from the bindings.")
+def minimize(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    optimizer: Annotated[str, typer.Option(
+        "--optimizer", metavar="sgd|adam", help="SGD (with --momentum) or Adam (betas 0.9, 0.999).")] = "sgd",
+    lr: Annotated[float, typer.Option("--lr", metavar="RATE", help="Learning rate (step size), > 0.")] = 0.1,
+    momentum: Annotated[Optional[float], typer.Option(
+        "--momentum", metavar="M", help="SGD momentum (default 0.9; 0 for plain gradient descent).")] = None,
+    steps: Annotated[int, typer.Option("--steps", metavar="N", help="Most optimizer steps.")] = 1000,
+    tol: Annotated[float, typer.Option(
+        "--tol", metavar="T", help="Stop once the gradient's 2-norm is <= T.")] = 1e-10,
+    clip_value: Annotated[Optional[float], typer.Option(
+        "--clip-value", metavar="C", help="Clamp each gradient element into [-C, C] before a step.")] = None,
+    clip_norm: Annotated[Optional[float], typer.Option(
+        "--clip-norm", metavar="N", help="Rescale the gradient to 2-norm <= N before a step.")] = None,
+    wrt: Annotated[Optional[str], typer.Option(
+        "--wrt", metavar="x,y", help="Minimize over these variables only; the others stay fixed.")] = None,
+    trace: Annotated[int, typer.Option(
+        "--trace", metavar="N", help="Keep at most N trajectory entries (first steps, every k-th, last).")] = 100,
+    plot: Annotated[Optional[str], typer.Option(
+        "--plot", metavar="FILE", help="Also draw value and gradient norm per step (and, for two variables, "
+                                       "the path over the contours) to FILE (.png, .svg, .pdf).")] = None,
+    json_output: JsonOpt = False,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+):
+    """Minimize the scalar value of EXPR over its variables, starting at the bindings."""
+    options = dict(wrt=wrt, optimizer=optimizer, lr=lr, momentum=momentum, steps=steps, tol=tol,
+                   clip_value=clip_value, clip_norm=clip_norm, trace=trace, random_seed=random_seed)
+
+    def work(bindings):
+        from .minimize import minimize as run_minimize
+        from .ui.console import isatty
+        if plot:
+            from .errors import AutodiffError
+            from .ui.plot import image_format
+            try:
+                image_format(plot)          # a bad file name is known before the run
+            except AutodiffError as err:
+                return _input_error(err, expr, json_output)
+        if json_output or not isatty(sys.stderr):
+            result = run_minimize(expr, bindings, **options)
+        else:
+            from .ui.minimize import progress_bar
+            with progress_bar(sys.stderr, steps) as bar:
+                result = run_minimize(expr, bindings, on_step=bar.update, **options)
+        code = _report(result, _print_minimize, json_output=json_output)
+        if plot and result.error is None:
+            code = max(code, _plot_minimize(result, plot, bindings, random_seed))
+        return code
+
+    raise typer.Exit(_guarded(expr, bindings, json_output, debug, work))
+
+
 @app.command(cls=HelpCommand, epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
 def batch(
     source: Annotated[str, typer.Argument(
@@ -412,21 +481,37 @@ def _parse_bindings(args):
 def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False, check=True,
          random_seed=None, debug=False, steps=False, graph=False, dot=None, precision=6, full=False,
          latex=False):
+    def work(bindings):
+        from .evaluate import evaluate
+        if check:
+            from .check import prepare   # import the CAS outside the check's time budget
+            prepare()
+        options = {"gradient": gradient} if mode == "grad" else {}
+        result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
+                          trace=bool(steps or graph or dot), latex=latex, simplify=not json_output, **options)
+        shown = {"precision": precision, "full": full, "latex": latex}
+        return _report(result, _print_result, json_output=json_output, steps=steps, graph=graph, dot=dot,
+                       shown=shown)
+
+    return _guarded(expr, binding_args, json_output, debug, work)
+
+
+def _guarded(expr, binding_args, json_output, debug, work):
+    """Parse the bindings, then `work(bindings)` -> exit code; bad bindings, ^C and bugs of ours
+    are reported here."""
     from .errors import AutodiffError
     try:
         try:
             bindings = _parse_bindings(binding_args)
         except AutodiffError as err:
             return _input_error(err, expr, json_output)
-        from .evaluate import evaluate
-        options = {"gradient": gradient} if mode == "grad" else {}
-        result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
-                          trace=bool(steps or graph or dot), latex=latex, simplify=not json_output, **options)
-        shown = {"precision": precision, "full": full, "latex": latex}
-        return _report(result, json_output=json_output, steps=steps, graph=graph, dot=dot, shown=shown)
+        return work(bindings)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
+    except MemoryError:           # the result computed, but printing it does not fit
+        return _input_error(AutodiffError("limit", "out of memory while writing the result (lower "
+                                                   "AUTODIFF_MAX_ELEMENTS to be stopped earlier)"), expr, json_output)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         return _internal_error(exc, debug, expression=expr, json_output=json_output)
 
@@ -469,28 +554,67 @@ def _run_plot(expr, binding_args, *, order, out, points, json_output, check, ran
         return _internal_error(exc, debug, expression=expr, json_output=json_output)
 
 
-def _report(result, *, json_output, steps, graph, dot, shown):
-    """Print a result where it belongs; returns the exit code (the result's, even if the reader of
-    stdout went away early)."""
+def _report(result, printer, **options):
+    """Print a result where it belongs with `printer(result, **options)`; returns the exit code
+    (the result's, even if the reader of stdout went away early)."""
     from .ui.console import quiet_output
     try:
-        return _print_result(result, json_output=json_output, steps=steps, graph=graph, dot=dot, shown=shown)
+        return printer(result, **options)
     except BrokenPipeError:
         quiet_output()
         return result.exit_code
 
 
-def _print_result(result, *, json_output, steps, graph, dot, shown):
+def _print_record_and_messages(result, json_output, full=False):
+    """What every command prints first: the JSON record (--json), the warnings, the error."""
     from .ui.console import escape_text, write_stderr
     if json_output:
-        sys.stdout.write(result.to_json(full=shown["full"]) + "\n")
+        sys.stdout.write((result.to_json(full=True) if full else result.to_json()) + "\n")
         sys.stdout.flush()
     for warning in result.warnings:
         write_stderr(f"warning: {escape_text(warning)}")
     if result.error is not None:
         from .ui.errors import error_text
         write_stderr(error_text(result.error))
+
+
+def _plot_minimize(result, path, bindings, random_seed):
+    """--plot: the image of a finished run (the contours need two scalar variables). Exit code."""
+    from .errors import AutodiffError
+    from .ui import minimize as ui
+    from .ui.console import escape_text, write_stderr
+    field = None
+    if len(result.point) == 2 and all(getattr(v, "size", 1) == 1 for v in result.point.values()):
+        from .sampling import sample
+        try:
+            field = sample(result.expression, {**bindings, **ui.path_box(result)}, check=False,
+                           random_seed=random_seed)
+        except AutodiffError as err:
+            write_stderr(f"note: no contour plot: {escape_text(err)}")
+    try:
+        ui.write_image(result, path, field)
+    except AutodiffError as err:
+        from .ui.errors import error_text
+        write_stderr(error_text(err))
+        return EXIT_USAGE
+    write_stderr(f"wrote {escape_text(path)}")
+    return EXIT_OK
+
+
+def _print_minimize(result, *, json_output):
+    _print_record_and_messages(result, json_output)
+    if result.error is None and not json_output:
+        from .ui.console import console, print_lines
+        from .ui.minimize import render_minimize
+        print_lines(console(), render_minimize(result))
+    return result.exit_code
+
+
+def _print_result(result, *, json_output, steps, graph, dot, shown):
+    _print_record_and_messages(result, json_output, full=shown["full"])
+    if result.error is not None:
         return result.exit_code
+    from .ui.console import escape_text, write_stderr
     if result.status == "mismatch":
         write_stderr("error: cross-check mismatch: the engine's derivative and the independent check disagree")
     if json_output and not (steps or graph or dot):

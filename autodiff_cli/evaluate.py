@@ -6,6 +6,7 @@ The CLI and batch mode only format and route what this returns. A user's mistake
 here: it comes back as a Result with status "error" carrying the AutodiffError.
 """
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from .language import lower_to_engine, parse
 from .language.lowering import overload_of
 from .language.nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
 from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
+from .utils import get_total_norm
 
 MODES = ("grad", "hessian", "jacobian")
 
@@ -28,13 +30,22 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
     """Evaluate `expr` at `bindings` and differentiate it; see docs/ARCHITECTURE.md for the Result."""
     started = time.perf_counter()
     result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode, random_seed=random_seed)
+    # The graph holds no reference cycles and is freed by reference counting when
+    # _evaluate_into returns, so the cyclic collector has nothing to find here: pausing it
+    # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
+    with errors_into(result, expr), quiet_numpy(), paused_gc():
+        _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
+                       check=check, random_seed=random_seed, trace=trace, latex=latex, simplify=simplify)
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+@contextmanager
+def errors_into(result, expr):
+    """A user's mistake (an AutodiffError) or running out of memory inside the block becomes
+    result.status "error" with result.error, instead of an exception."""
     try:
-        # The graph holds no reference cycles and is freed by reference counting when
-        # _evaluate_into returns, so the cyclic collector has nothing to find here: pausing it
-        # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
-        with quiet_numpy(), paused_gc():
-            _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
-                           check=check, random_seed=random_seed, trace=trace, latex=latex, simplify=simplify)
+        yield
     except MemoryError:
         result.status = "error"
         result.error = AutodiffError("limit", "out of memory: the arrays of this computation do not fit "
@@ -43,8 +54,6 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
         if err.source is None and isinstance(expr, str) and err.position is not None:
             err.source = expr
         result.status, result.error = "error", err
-    result.elapsed = time.perf_counter() - started
-    return result
 
 
 def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, latex, simplify):
@@ -83,7 +92,7 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
 
     if check:
-        from .check import cross_check   # SymPy is imported only on this path
+        from .check import cross_check   # the CAS is imported only on this path
         result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng,
                                    latex=latex, simplify=simplify)
         if result.check.passed is False:
@@ -160,6 +169,7 @@ def _gradients(result, output, leaves, named, visited, seed):
     for name in result.wrt:
         g = leaves[name].grad
         result.gradients[name] = np.zeros(np.shape(leaves[name].data)) if g is None else np.asarray(g.data)
+    result.grad_norm = get_total_norm(list(result.gradients.values())).item()
     for name, tensor in named.items():
         grad = None
         if tensor.requires_grad:
@@ -242,7 +252,8 @@ def _jacobian(result, output, leaves):
 # --- what the forward pass tells about the point -----------------------------------------------
 
 def _kinks(source, visited):
-    """Non-differentiable points the forward pass went through, as the op table describes them."""
+    """Non-differentiable points the forward pass went through, as the op table describes them:
+    (tree node, description) pairs (the check excuses the derivative entries under the node)."""
     values = {id(node): np.asarray(t.data) for node, t in visited}
     found = []
     for node, tensor in visited:
@@ -254,8 +265,8 @@ def _kinks(source, visited):
         params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
         if np.any(spec.kink.at(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
-            found.append(f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
-                         f"PyTorch's convention {spec.kink.convention} was used")
+            found.append((node, f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
+                         f"PyTorch's convention {spec.kink.convention} was used"))
     return found
 
 

@@ -62,11 +62,20 @@ def describe_all(program, result, seed, derivatives, *, latex=False, simplify=Fa
     return symbolic, (latexes if latex else {})
 
 
+def prepare(cas_module):
+    """Import SymPy and run every step of `describe` once on a tiny example built with the check's
+    CAS (check.prepare calls this before any timer): a record's time limit then never interrupts
+    an import half-way, which would leave SymPy broken for the records after it."""
+    x = [cas_module.Symbol("x[0]"), cas_module.Symbol("x[1]")]
+    describe("x", (2,), [2.0 * x[0] * cas_module.cos(x[0]), 2.0 * x[1] * cas_module.cos(x[1])], latex=True, budget=0)
+    describe("y", (2,), [x[0] + 0.5, x[1] ** 2], latex=True, budget=0)
+
+
 def describe(name, shape, expressions, *, latex=False, budget=None, indexed_by_variable=True):
     """(symbolic entry, LaTeX entry or None) for the derivatives `expressions` (flat, C order) of
     one variable; `shape` is the shape they take: the variable's, or (a Jacobian's block, with
     indexed_by_variable=False: no index form) the output's and then the variable's."""
-    exprs = [_exact(_sympify(e)) for e in expressions]
+    exprs = [_exact(as_sympy(e)) for e in expressions]
     flat = [text(e) for e in exprs]
     indexed = index_form(exprs, shape, flat) if indexed_by_variable else None
     simplify = _Simplifier(limits.display_time_budget() if budget is None else budget)
@@ -177,10 +186,14 @@ def _symbol(name):
     return sp.Symbol(name)
 
 
-def _sympify(expr):
-    """A SymPy expression (SymEngine's and plain numbers converted)."""
+def as_sympy(expr):
+    """A SymPy expression (SymEngine's and plain numbers converted; SymEngine's symbols become
+    real SymPy symbols, as the check's SymPy back end makes them)."""
     import sympy as sp
-    return expr if isinstance(expr, sp.Basic) else sp.sympify(expr)
+    if isinstance(expr, sp.Basic):
+        return expr
+    expr = sp.sympify(expr)
+    return expr.xreplace({s: _real_symbol(s.name) for s in expr.free_symbols if not s.is_real})
 
 
 class _Simplifier:

@@ -14,6 +14,8 @@ WORKER_QUEUE_BYTES = 32 * 1024  # batch: bytes of records that may queue up behi
 SYMPY_MAX_ELEMENTS = 64        # check: total input elements SymPy gets element symbols for
 SYMPY_MAX_NODES = 400          # check: parse-tree size beyond which symbolic derivatives get unwieldy
 SYMPY_MAX_SECOND_ORDER = 16    # check: Hessian symbols differentiated twice
+SYMPY_MAX_JACOBIAN_ENTRIES = 4096  # check: Jacobian entries (outputs x inputs) derived symbolically
+CHECK_CACHE_SIZE = 256         # check: expressions whose compiled derivatives a process keeps (LRU)
 
 _reported = set()
 
@@ -71,3 +73,8 @@ def max_line_bytes():
     """Longest batch input line accepted (bytes); a longer line becomes an error record without
     ever being held in memory whole. AUTODIFF_MAX_LINE_BYTES."""
     return _env_number("AUTODIFF_MAX_LINE_BYTES", 64 * 1024 * 1024)
+
+
+def max_minimize_steps():
+    """Most optimizer steps one `minimize` may take (--steps). AUTODIFF_MAX_MINIMIZE_STEPS."""
+    return _env_number("AUTODIFF_MAX_MINIMIZE_STEPS", 100_000)

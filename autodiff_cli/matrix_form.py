@@ -10,6 +10,7 @@ cross-check derived, so a gap in SymPy's matrix calculus can hide a form but nev
 """
 import numpy as np
 
+from .formulas import as_sympy
 from .language.nodes import Binary, Call, Name, Num, Unary
 
 
@@ -172,7 +173,7 @@ def _agrees(sp, form, name, shape, elementwise, inputs, wrt):
                 if n in wrt:
                     in_elements[sp.Symbol(f"{n}[{','.join(map(str, index))}]", real=True)] = sp.Float(float(v[index]))
         mine = np.array([float(e.xreplace(in_form).evalf()) for e in values])
-        theirs = np.array([float(sp.sympify(e).xreplace(in_elements).evalf()) for e in elementwise])
+        theirs = np.array([float(as_sympy(e).xreplace(in_elements).evalf()) for e in elementwise])
         if not np.allclose(mine, theirs, rtol=1e-9, atol=1e-12):
             return False
     return True

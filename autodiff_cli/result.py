@@ -33,6 +33,7 @@ class Result:
     inputs: dict = field(default_factory=dict)
     wrt: list = field(default_factory=list)
     gradients: dict = field(default_factory=dict)
+    grad_norm: float | None = None  # 2-norm of all the gradients together (grad mode)
     intermediates: dict = field(default_factory=dict)
     hessian: dict = field(default_factory=dict)
     jacobian: dict = field(default_factory=dict)
@@ -69,6 +70,8 @@ class Result:
         gradients = self.scalar_gradients()
         if gradients is not None:
             record["gradients"] = {k: json_array(v) for k, v in gradients.items()}
+        if self.mode == "grad":
+            record["grad_norm"] = None if self.grad_norm is None else json_number(self.grad_norm)
         if self.mode == "grad" and self.intermediates:
             record["intermediates"] = {
                 k: {"value": json_array(v["value"]), "gradient": json_array(v["gradient"])}

@@ -445,14 +445,24 @@ def w4_case(system):
 
 
 def _batch_answer(out):
+    """Every record's value and derivatives, flattened (gradients, Hessian or Jacobian alike)."""
     values, grads = [], []
     for line in out.strip().splitlines():
         rec = json.loads(line)
         if rec.get("status") != "ok":
-            raise RuntimeError(f"record {rec.get('id')}: status {rec.get('status')}: {rec.get('error')}")
-        values.append(float(rec["value"]))
-        grads.extend(float(rec["gradients"][k]) for k in sorted(rec["gradients"]))
+            raise RuntimeError(f"record {rec.get('id')}: status {rec.get('status')}: {rec.get('error') or rec.get('check')}")
+        values.extend(floats(rec["value"]))
+        grads.extend(_flat(rec.get("gradients") or rec.get("hessian") or rec.get("jacobian")))
     return {"value": values, "grad": grads}
+
+
+def _flat(nested):
+    """Numbers of nested dicts (in key order) and lists, in order."""
+    if isinstance(nested, dict):
+        return [v for key in sorted(nested) for v in _flat(nested[key])]
+    if isinstance(nested, list):
+        return [v for item in nested for v in _flat(item)]
+    return [float(nested)]
 
 
 def torch_loop(path, out):
@@ -499,6 +509,15 @@ def w6_case(case, system, quick, workdir):
     raise Unavailable(f"no {system} implementation for {case}")
 
 
+def w7_case(case, system, quick, workdir):
+    """The check's throughput: the same records with and without the check, whole processes."""
+    path = W.write_w7_file(Path(workdir) / f"{case.lower()}{'_quick' if quick else ''}.jsonl", case, quick)
+    if system not in ("autodiff-check", "autodiff-nocheck"):
+        raise Unavailable(f"no {system} implementation for {case}")
+    argv = [autodiff_bin(), "batch", str(path), "--json"] + (["--no-check"] if system == "autodiff-nocheck" else [])
+    return ProcessRun(argv, _batch_answer)
+
+
 # --- dispatch -------------------------------------------------------------------------------------
 def make_case(case, system, quick, workdir):
     s = W.sizes(quick)
@@ -517,6 +536,8 @@ def make_case(case, system, quick, workdir):
         return scalar_case(system, W.w5_expression(n, s["W5_ops"]), W.w5_vars(n), W.w5_point(n), "hessian")
     if case in ("W6", "W6c"):
         return w6_case(case, system, quick, workdir)
+    if case in ("W7r", "W7d"):
+        return w7_case(case, system, quick, workdir)
     raise Unavailable(f"unknown case {case}")
 
 

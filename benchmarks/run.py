@@ -72,6 +72,12 @@ def case_table(quick):
          ["autodiff-batch", "torch-loop", "torch-loop-inproc"], "torch-loop"),
         ("W6c", "W6", f"batch with the SymPy check on: {s['W6_checked']:,} records, `--jobs 1` vs `--jobs 2`",
          ["autodiff-jobs1", "autodiff-jobs2"], None),
+        ("W7r", "W7", f"the check's throughput on repeated expressions: {s['W7_expressions']} expressions x "
+                      f"{s['W7_points']} points, `autodiff batch FILE --json` with and without `--no-check`",
+         ["autodiff-check", "autodiff-nocheck"], None),
+        ("W7d", "W7", f"the check's throughput on distinct expressions: {s['W7_distinct']} records, each its own "
+                      "expression, with and without `--no-check`",
+         ["autodiff-check", "autodiff-nocheck"], None),
     ]
     return cases
 
@@ -285,6 +291,10 @@ def targets(results):
                  "autodiff-batch", "torch-loop-inproc", 1.0)
     ratio_target("W6c: `--jobs 2` ≥ 1.6 × faster than `--jobs 1` (checked records)", "W6c", "autodiff-jobs2",
                  "autodiff-jobs1", 1.6, inverse=True)
+    ratio_target("W7r: checked time ≤ 2 × unchecked (throughput ≥ 0.5 ×; repeated expressions)", "W7r",
+                 "autodiff-check", "autodiff-nocheck", 2.0)
+    ratio_target("W7d: checked time ≤ 4 × unchecked (throughput ≥ 0.25 ×; distinct expressions)", "W7d",
+                 "autodiff-check", "autodiff-nocheck", 4.0)
     return out
 
 
@@ -455,7 +465,8 @@ def chart_data(results):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, autodiff vs torch (+ numpy-analytic, floors)")
-    ap.add_argument("--only", help="comma-separated workloads, e.g. W1,W3 (W2 = every W2 size, W6 = W6 + W6c)")
+    ap.add_argument("--only", help="comma-separated workloads, e.g. W1,W3 (W2 = every W2 size, W6 = W6 + W6c, "
+                                   "W7 = W7r + W7d)")
     ap.add_argument("--systems", help="comma-separated systems to run (default: all; --quick: autodiff*, torch*, "
                                       "numpy-analytic, the W4 floors)")
     ap.add_argument("--python", default=sys.executable, help="interpreter that has autodiff and the peers")

@@ -5,6 +5,7 @@ exactly the same expression text, the same bindings and the same records.
 """
 import json
 import random
+import re
 
 import numpy as np
 
@@ -13,9 +14,9 @@ W1_VARS = ("x", "y", "z", "u", "w")
 W1_POINT = {"x": 0.3, "y": -0.7, "z": 1.1, "u": 0.5, "w": -1.3}
 
 FULL = {"W1_terms": 4000, "W2_sizes": (10**6, 10**7), "W3_steps": 100_000, "W5_vars": 20, "W5_ops": 2000,
-        "W6_records": 10_000, "W6_checked": 1000}
+        "W6_records": 10_000, "W6_checked": 1000, "W7_expressions": 30, "W7_points": 100, "W7_distinct": 600}
 QUICK = {"W1_terms": 800, "W2_sizes": (10**5,), "W3_steps": 5_000, "W5_vars": 20, "W5_ops": 500,
-         "W6_records": 500, "W6_checked": 40}
+         "W6_records": 500, "W6_checked": 40, "W7_expressions": 10, "W7_points": 10, "W7_distinct": 60}
 
 
 def sizes(quick):
@@ -169,5 +170,54 @@ def w6_records(n, seed=6):
 def write_w6_file(path, n):
     with open(path, "w") as fh:
         for record in w6_records(n):
+            fh.write(json.dumps(record) + "\n")
+    return path
+
+
+# --- W7: the cross-check's throughput -------------------------------------------------------------
+_W7_EXTRA_TEMPLATES = (   # beyond W6's: small arrays, kinks, a Hessian and a Jacobian
+    ("sum(w*sin({a}*x)) + {b}*mean(x**2)", "grad", {"x": 3, "w": 3}),
+    ("sum(relu(x - {a})) + abs(y - {b})", "grad", {"x": 4}),
+    ("max(x*{a}, y) + min(x, {b}*y)", "grad", {}),
+    ("x**2*y + {a}*y**3 - {b}*x*y", "hessian", {}),
+    ("sin({a}*x)*exp(-{b}*x)", "jacobian", {"x": 3}),
+)
+
+
+def _w7_record(rng, i, template_index=None):
+    """One record of a template with random coefficients (and point)."""
+    templates = [(t, "grad", {}) for t in _W6_TEMPLATES] + list(_W7_EXTRA_TEMPLATES)
+    template, mode, sizes_of = templates[rng.randrange(len(templates)) if template_index is None else template_index]
+    expr = template.format(a=round(rng.uniform(0.2, 2.0), 4), b=round(rng.uniform(0.2, 2.0), 4))
+    names = [v for v in ("x", "y", "z", "w") if re.search(rf"\b{v}\b", expr)]
+    bindings = {v: _w7_value(rng, sizes_of.get(v)) for v in names}
+    return {"id": i, "expr": expr, "bindings": bindings, "mode": mode}
+
+
+def _w7_value(rng, size):
+    value = lambda: round(rng.uniform(-1.5, 1.5), 4)
+    return value() if size is None else [value() for _ in range(size)]
+
+
+def w7_records(kind, quick=False, seed=7):
+    """W7r: a few expressions, each at many points (a batch re-using expressions: the cache's case).
+    W7d: every record a distinct expression (each derived and compiled once: the cold path)."""
+    s = sizes(quick)
+    rng = random.Random(seed)
+    if kind == "W7d":
+        return [_w7_record(rng, i) for i in range(s["W7_distinct"])]
+    shapes = [_w7_record(rng, 0) for _ in range(s["W7_expressions"])]
+    out = []
+    for point in range(s["W7_points"]):
+        for k, shape in enumerate(shapes):
+            record = dict(shape, id=len(out))
+            record["bindings"] = {v: _w7_value(rng, None if np.ndim(b) == 0 else len(b)) for v, b in shape["bindings"].items()}
+            out.append(record)
+    return out
+
+
+def write_w7_file(path, kind, quick=False):
+    with open(path, "w") as fh:
+        for record in w7_records(kind, quick):
             fh.write(json.dumps(record) + "\n")
     return path

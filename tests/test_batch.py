@@ -224,7 +224,8 @@ def test_mixed_formats_stdin_order_and_count():
     assert records[2]["error"]["kind"] == "parse" and records[2]["expression"] == "x +"
     assert records[3]["error"] == {"kind": "record", "position": None,
                                    "message": 'unknown key "colour": a record has expr, bindings, gradient, '
-                                              'wrt, mode, id (only expr is required)'}
+                                              'wrt, mode, id (only expr is required), and with mode minimize '
+                                              'optimizer, lr, momentum, steps, tol, clip_value, clip_norm, trace'}
     assert records[4]["expression"] == "" and records[4]["error"]["kind"] == "record"
     assert records[5]["jacobian"] == {"x": [[3.0, 0.0], [0.0, 3.0]], "y": [1.0, 2.0]}
     assert records[6]["hessian"]["x"]["y"] == 2.0

@@ -1,5 +1,6 @@
 """evaluate(): the contract's records, for every seed example and the error paths."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -27,7 +28,8 @@ def test_design_card_record_has_every_contract_key():
     assert record == {
         "expression": "3*x**2+2*x*y+y**2", "status": "ok", "mode": "grad", "value": 17.0, "shape": [],
         "shapes": {"value": [], "inputs": {"x": [], "y": []}}, "inputs": {"x": 2.0, "y": 1.0},
-        "gradients": {"x": 14.0, "y": 6.0}, "symbolic": {"x": "6*x + 2*y", "y": "2*x + 2*y"},
+        "gradients": {"x": 14.0, "y": 6.0}, "grad_norm": math.sqrt(14.0**2 + 6.0**2),
+        "symbolic": {"x": "6*x + 2*y", "y": "2*x + 2*y"},
         "check": {"method": "sympy", "passed": True, "max_abs_error": 0.0}}
 
 

@@ -10,6 +10,7 @@ import time
 from ..deadline import Deadline
 from ..errors import AutodiffError
 from ..result import error_record
+from .records import MINIMIZE_KEYS
 
 
 class RecordTimeout(BaseException):
@@ -44,9 +45,18 @@ def run_record(line, record, config):
     where = {"line": line, "id": record_id}
     try:
         with Deadline(config["timeout"], RecordTimeout()):
-            result = evaluator()(
-                expr, record.get("bindings") or {}, wrt=wrt, gradient=record.get("gradient"),
-                mode=record.get("mode") or "grad", check=config["check"], random_seed=config["random_seed"])
+            if record.get("mode") == "minimize":
+                from ..minimize import minimize
+                if record.get("gradient") is not None:
+                    raise AutodiffError("usage", "a gradient seed does not apply to mode minimize "
+                                                 "(it minimizes a scalar output)")
+                options = {key: record[key] for key in MINIMIZE_KEYS if record.get(key) is not None}
+                result = minimize(expr, record.get("bindings") or {}, wrt=wrt,
+                                  random_seed=config["random_seed"], **options)
+            else:
+                result = evaluator()(
+                    expr, record.get("bindings") or {}, wrt=wrt, gradient=record.get("gradient"),
+                    mode=record.get("mode") or "grad", check=config["check"], random_seed=config["random_seed"])
         out = result.as_dict()
         out.update(where)
     except RecordTimeout:

@@ -16,9 +16,12 @@ import json
 from ..errors import AutodiffError
 from .reader import NOT_READY, LongLine
 
-MODES = ("grad", "hessian", "jacobian")
-JSON_KEYS = ("expr", "bindings", "gradient", "wrt", "mode", "id")
-TEXT_OPTIONS = {"--gradient": "gradient", "-g": "gradient", "--wrt": "wrt", "--mode": "mode", "--id": "id"}
+MODES = ("grad", "hessian", "jacobian", "minimize")
+# the options of `autodiff minimize`, for "mode": "minimize" records (minimize() checks their values)
+MINIMIZE_KEYS = ("optimizer", "lr", "momentum", "steps", "tol", "clip_value", "clip_norm", "trace")
+JSON_KEYS = ("expr", "bindings", "gradient", "wrt", "mode", "id")   # every record has these (None if absent)
+TEXT_OPTIONS = {"--gradient": "gradient", "-g": "gradient", "--wrt": "wrt", "--mode": "mode", "--id": "id",
+                **{"--" + key.replace("_", "-"): key for key in MINIMIZE_KEYS}}
 BOM = "\ufeff"
 
 
@@ -116,11 +119,12 @@ def parse_json_record(text):
     def fail(message):
         raise RecordError(message, expression=shown, record_id=record_id)
 
-    unknown = [k for k in obj if k not in JSON_KEYS]
+    unknown = [k for k in obj if k not in JSON_KEYS and k not in MINIMIZE_KEYS]
     if unknown:
         names = ", ".join(json.dumps(k) for k in unknown)
         fail(f"unknown key{'s' if len(unknown) > 1 else ''} {names}: a record has "
-             f"{', '.join(JSON_KEYS)} (only expr is required)")
+             f"{', '.join(JSON_KEYS)} (only expr is required), and with mode minimize "
+             f"{', '.join(MINIMIZE_KEYS)}")
     if "expr" not in obj:
         fail('missing "expr": a record needs at least {"expr": "..."}')
     if not isinstance(expr, str):
@@ -145,7 +149,22 @@ def parse_json_record(text):
     mode = obj.get("mode")
     if mode is not None and mode not in MODES:
         fail(f'"mode" must be one of {", ".join(json.dumps(m) for m in MODES)}, not {json.dumps(mode)[:40]}')
-    return {"expr": expr, "bindings": bindings, "gradient": gradient, "wrt": wrt, "mode": mode, "id": record_id}
+    for key in MINIMIZE_KEYS:
+        value = obj.get(key)
+        wanted = (str,) if key == "optimizer" else (int, float)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, wanted)):
+            fail(f'"{key}" must be {"a string" if key == "optimizer" else "a number"}, not {_type_name(value)}')
+    record = {"expr": expr, "bindings": bindings, "gradient": gradient, "wrt": wrt, "mode": mode, "id": record_id}
+    record.update({key: obj[key] for key in MINIMIZE_KEYS if obj.get(key) is not None})
+    _check_mode_options(record, fail, lambda key: json.dumps(key))
+    return record
+
+
+def _check_mode_options(record, fail, spell):
+    """The options of minimize only with "mode": "minimize"."""
+    given = [key for key in MINIMIZE_KEYS if record.get(key) is not None]
+    if record["mode"] != "minimize" and given:
+        fail(f"{spell(given[0])} is an option of mode minimize (this record's mode is {record['mode'] or 'grad'})")
 
 
 def _split_fields(text, start):
@@ -236,7 +255,8 @@ def parse_text_record(line):
             option = TEXT_OPTIONS.get(name)
             if option is None:
                 fail(f"unknown option '{name}' at column {col}: the options of a record are "
-                     f"--gradient (-g), --wrt, --mode, --id")
+                     f"--gradient (-g), --wrt, --mode, --id, and for --mode minimize "
+                     f"{', '.join('--' + key.replace('_', '-') for key in MINIMIZE_KEYS)}")
             if not eq:
                 if k + 1 >= len(tokens):
                     fail(f"option {name} at column {col} needs a value")
@@ -258,6 +278,8 @@ def parse_text_record(line):
                 if value == "":
                     fail(f"--gradient at column {col} needs a value (a number, a list, or ones)")
                 record["gradient"] = value
+            elif option in MINIMIZE_KEYS:
+                record[option] = value          # text; minimize() reads and checks the number
             else:
                 record["id"] = value
         elif eq and name.isidentifier():
@@ -274,6 +296,7 @@ def parse_text_record(line):
         k += 1
     if not expr:
         fail("missing expression: a text record starts with the expression, like x**2 | x=3")
+    _check_mode_options(record, fail, lambda key: "--" + key.replace("_", "-"))
     record["bindings"] = bindings or None
     return record
 

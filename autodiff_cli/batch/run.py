@@ -142,13 +142,10 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
             from ..ui.batch_report import Progress, count_records
             progress = Progress(err, size, count_records(None if source == "-" else source, size))
         evaluator()                      # import once, before any fork
+        if check:                         # the CAS too: before any timer, shared by forked workers
+            from ..check import prepare
+            prepare()
         if jobs > 1 and "fork" in _start_methods():
-            if check:
-                try:
-                    import sympy  # noqa: F401  (shared by the forked workers)
-                    from .. import check as _check  # noqa: F401
-                except ImportError:
-                    pass
             from .pool import run_parallel
             run_parallel(batch, records, progress, reader, jobs)
         else:

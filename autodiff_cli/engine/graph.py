@@ -20,8 +20,8 @@ import weakref
 
 import numpy as np
 
-__all__ = ["Tensor", "Node", "AccumulateGrad", "defop", "no_grad", "enable_grad", "is_grad_enabled",
-           "grad", "backward", "raw", "quiet_numpy", "DIFFERENTIABLE"]
+__all__ = ["Tensor", "Node", "AccumulateGrad", "RemovableHandle", "defop", "no_grad", "enable_grad",
+           "is_grad_enabled", "grad", "backward", "raw", "quiet_numpy", "DIFFERENTIABLE"]
 
 
 # Per-thread switches, as PyTorch's grad mode is per thread: one tuple `(numpy_quiet, grad_enabled)`
@@ -109,6 +109,18 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
+    def register_hook(self, hook):
+        """Call `hook(grad)` with this tensor's gradient during every backward; a Tensor it returns
+        replaces the gradient (what flows on below a non-leaf, what a leaf accumulates into .grad).
+        Returns a handle whose remove() unregisters the hook."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        # A non-leaf's hooks belong to its grad_fn, so they fire even after this object is gone.
+        hooks = _hooks.setdefault(self.grad_fn if self.grad_fn is not None else self, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
     def _edge(self):
         """The node an op's gradient for this tensor flows into (PyTorch's next_functions entry)."""
         if self.grad_fn is not None:
@@ -137,6 +149,49 @@ class Tensor:
         return len(self.data)
 
     # Python operators (`+`, `*`, `@`, ...) are attached in ops.py, next to the ops they call.
+
+
+# --- hooks ---------------------------------------------------------------------------------------
+
+# {leaf Tensor or grad_fn node: {handle id: hook}}, in registration order. Kept out of the objects
+# so that building a graph pays nothing for hooks; weak, so a hook dies with what it is attached to.
+_hooks = weakref.WeakKeyDictionary()
+
+
+class RemovableHandle:
+    """What register_hook returns: remove() (or leaving a `with` block) unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        RemovableHandle._next_id += 1
+        self.id = RemovableHandle._next_id
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _run_hooks(hooks, g, create_graph):
+    """The gradient after every hook of its tensor has seen it (and maybe replaced it)."""
+    current = g if isinstance(g, Tensor) else Tensor._result(g, None)
+    for hook in list(hooks.values()):
+        replaced = hook(current)
+        if replaced is None:
+            continue
+        if not isinstance(replaced, Tensor):
+            replaced = Tensor(replaced)
+        if replaced.shape != current.shape:
+            raise RuntimeError(f"hook '{getattr(hook, '__name__', 'hook')}' has changed the size of value "
+                               f"from {tuple(current.shape)} to {tuple(replaced.shape)}")
+        current = replaced
+    return current if create_graph else current.data
 
 
 def raw(x):
@@ -489,10 +544,15 @@ def run_backward(outputs, gradients, *, retain_graph=None, create_graph=False, c
         roots.append(node)
     consumers = _topological_consumers(roots)
     ready = [n for n in dict.fromkeys(roots) if consumers.get(n, 0) == 0]
+    hooked = bool(_hooks)
     with _GradMode(create_graph), quiet_numpy():
         while ready:
             node = ready.pop()
             g = grads.pop(node, None)
+            if hooked and g is not None:
+                hooks = _hooks.get(node.variable if node.__class__ is AccumulateGrad else node)
+                if hooks:
+                    g = _run_hooks(hooks, g, create_graph)
             if capture is not None and g is not None and node in capture:
                 capture[node] = _accumulate(capture[node], g)
             if node.__class__ is AccumulateGrad:

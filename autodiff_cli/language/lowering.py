@@ -77,14 +77,15 @@ def lower_to_engine(program, env, on_node=None):
     return as_tensor(value), {name: as_tensor(v) for name, v in named.items()}
 
 
-def lower_to_sympy(program, env, on_node=None):
+def lower_to_sympy(program, env, on_node=None, cas=None):
     """Build the program's value out of SymPy expressions (for the symbolic cross-check).
 
     env: {input name: numpy object array of SymPy expressions} (0-d for a scalar; use real
          symbols: `relu` is a Piecewise on `x > 0`, and `abs` differentiates to `sign` only for reals).
+    cas: the module (or namespace) to build with, default sympy; the check passes SymEngine's.
     Returns (output object array, {intermediate name: object array}).
     """
-    import sympy as sp     # here, not at the top: the CLI must start without importing SymPy
+    sp = cas if cas is not None else importlib.import_module("sympy")   # lazily: the CLI starts without it
 
     def number(node):
         if node.constant == "pi":

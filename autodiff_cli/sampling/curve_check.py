@@ -3,13 +3,15 @@ evaluated over the whole grid, or against central finite differences of the forw
 import numpy as np
 
 from .. import limits
-from ..check import ATOL, FD_TOL, RTOL, SYMPY_MAX_ELEMENTS, SYMPY_MAX_NODES
+from ..limits import SYMPY_MAX_ELEMENTS, SYMPY_MAX_NODES
 from ..errors import AutodiffError
 from ..language import lower_to_sympy
 from ..language.lowering import postorder
 from .samples import CurveCheck, Mark
 from .singular import MAX_MARKS
 
+RTOL, ATOL = 1e-7, 1e-9       # SymPy vs engine: both exact up to rounding
+FD_TOL = 1e-5                 # first differences: truncation and rounding error
 FD2_TOL = 1e-3                # second differences: h**2 truncation and eps/h**2 rounding
 
 

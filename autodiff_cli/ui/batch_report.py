@@ -42,7 +42,7 @@ def stderr_console(err):
 class BatchReport:
     """The rows of the human report, printed on `out` as records complete."""
 
-    STYLES = {"ok": "green", "mismatch": "yellow", "error": "red"}
+    STYLES = {"ok": "green", "mismatch": "yellow", "diverged": "yellow", "error": "red"}
 
     ID_WIDTH = 16           # longest id shown (longer ones are clipped with "...")
     EXPR_WIDTH = 30         # longest expression shown
@@ -67,7 +67,9 @@ class BatchReport:
             detail = f"{err['kind']}: {_clip(escape_text(err['message']), 100)}"
         else:
             parts = [f"= {_short(out.get('value'), self.view)}"]
-            if "hessian" in out:
+            if "point" in out:                       # mode minimize: where it stopped
+                word, derivs = "at", out["point"]
+            elif "hessian" in out:
                 word = "hessian"
                 derivs = {f"({r},{c})": b for r, row in out["hessian"].items() for c, b in row.items()}
             elif "jacobian" in out:
@@ -78,6 +80,8 @@ class BatchReport:
                 shown = [f"{k}={_short(v, self.view, 24)}" for k, v in derivs.items()]
                 parts.append(word + " " + (", ".join(shown) if len(shown) <= 4 else
                                            ", ".join(shown[:4]) + f" (and {len(shown) - 4} more)"))
+            if "stopped" in out:
+                parts.append(f"(stopped: {out['stopped']} after {out['steps']} steps)")
             check = out.get("check") or {}
             if check.get("method") not in (None, "none"):
                 verdict = {True: "passed", False: "FAILED"}.get(check.get("passed"), "inconclusive")

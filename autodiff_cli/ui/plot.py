@@ -202,7 +202,11 @@ def image_format(path):
 def write_image(samples, path, *, dpi=100):
     """Draw the samples with matplotlib (Agg, no window) and save them to `path`."""
     fmt = image_format(path)
-    figure = draw_figure(samples, dpi=dpi)
+    save_figure(draw_figure(samples, dpi=dpi), path, fmt, dpi)
+
+
+def save_figure(figure, path, fmt, dpi):
+    """Save a matplotlib figure and close it; a file that cannot be written is an AutodiffError."""
     try:
         figure.savefig(path, format=fmt, dpi=dpi)
     except OSError as err:

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .arrays import View, array_lines, brief, element_labels, inline, labelled_matrix_lines, shape_text
+from .arrays import View, array_lines, brief, element_labels, inline, labelled_matrix_lines, number, shape_text
 from .console import escape_text
 
 __all__ = ["View", "render_result", "render_steps", "check_summary", "shorten", "shape_text",
@@ -136,10 +136,16 @@ def _header(result, view):
 
 def _value_part(result, view):
     value = np.asarray(result.value, dtype=np.float64)
-    one_line = inline(value, view, limit=view.width - 7)
+    norm = getattr(result, "grad_norm", None) if getattr(result, "mode", "grad") == "grad" else None
+    label = "value".ljust(len("grad_norm") if norm is not None else 0)
+    one_line = inline(value, view, limit=view.width - len(label) - 2)
     if one_line is not None:
-        return [Text.assemble(("value", "bold"), "  ", one_line)]
-    return _array_block("value", value, view)
+        parts = [Text.assemble((label, "bold"), "  ", one_line)]
+    else:
+        parts = _array_block("value", value, view)
+    if norm is not None:
+        parts.append(Text.assemble(("grad_norm", "bold"), "  ", number(norm, view.precision)))
+    return parts
 
 
 def _table(title, first_column):

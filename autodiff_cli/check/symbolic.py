@@ -1,0 +1,509 @@
+"""Symbolic derivatives: derived once per expression, compiled, then evaluated in float64 at each point.
+
+`derive(program, result, seed_shape)` returns a `Derivation` for the problem's *shape* (expression,
+mode, differentiated names, input shapes): every input is a symbol (the constants too), so the same
+Derivation serves every point and is kept in a bounded in-process LRU cache. Its one compiled
+function maps the point (one flat float64 vector) to, for every derivative entry,
+  - the symbolic value,
+  - a rounding scale: the entry's terms in absolute value. They are taken from a copy of the
+    program in which every use of an input is its own symbol (x*x -> x@0*x@1), whose partial
+    derivatives are the terms the engine's chain rule adds up: nothing cancels before the absolute
+    values are taken ((x+1e10)**2 - x**2 - 2e10*x has derivative 0 but terms of 2e10; z/z is 1);
+and for every switch of the derivative (a Piecewise condition from abs/relu/max/min, or a sign,
+Heaviside or DiracDelta argument) its value and scale, and how far apart the branches it selects
+are: a switch at 0 between branches of different values is a kink this entry goes through (where
+the branches agree, as for d(abs(z)*w)/dw = abs(z) at z = 0, the entry is still judged).
+
+Evaluating in float64 by a compiled function is also what keeps the check bounded: SymPy never
+does big-number arithmetic (exp(exp(exp(23.5))) is inf, as in the engine, not a 6 GB integer).
+
+CAS: SymEngine (a C++ CAS with SymPy-compatible bindings; derivation plus compilation of a small
+expression takes ~2 ms where SymPy + lambdify takes ~18 ms), else SymPy + `lambdify` on numpy.
+SymEngine cannot differentiate Abs/Max/Min, so it is handed them as the equivalent Piecewise.
+"""
+import importlib
+import os
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .. import limits
+from ..deadline import TimeLimitExceeded, time_limit
+from ..language import fold, lower_to_sympy
+from ..language.nodes import Binary, Call, Name, Program, Unary
+
+
+DISPLAYED = 64       # first-derivative entries of one variable shown as text, at most
+
+
+class Unsuitable(Exception):
+    """The symbolic route cannot serve this problem; the message says why (shown as a note)."""
+
+
+# --- the two computer-algebra back ends ------------------------------------------------------------
+
+class _Namespace:
+    """A CAS module as the lowering's `sp`, changed where the check needs what the engine computes:
+      - pi and e are the float64 numbers the engine uses (exact, sin(pi) would be 0 where the
+        engine has 1.2e-16, and x*sin(pi) would not check);
+      - abs/max/min are written as Piecewise: SymEngine cannot differentiate Abs/Max/Min, and
+        SymPy's lambdify takes seconds to print their derivatives.
+    """
+
+    def __init__(self, module):
+        self._se = module
+        self.pi, self.E = self.Float(float(np.pi)), self.Float(float(np.e))
+
+    def __getattr__(self, name):
+        return getattr(self._se, name)
+
+    def Float(self, value):
+        if self._se.__name__ == "sympy":       # 17 digits: lambdify prints a Float with its digits,
+            return self._se.Float(value, 17)   # and 15 do not give back the float64
+        return self._se.Float(value)
+
+    def Abs(self, u):
+        if u.is_Number:
+            return self._se.Abs(u)
+        return self._se.Piecewise((u, u > 0), (-u, True))
+
+    def Max(self, *args):
+        return self._first_winner(args, lambda a, b: a >= b, self._se.Max)
+
+    def Min(self, *args):
+        return self._first_winner(args, lambda a, b: a <= b, self._se.Min)
+
+    def _first_winner(self, args, beats, numeric):
+        """The first argument that beats every later one (which is the extremum: see the note below)."""
+        if all(a.is_Number for a in args) or len(args) == 1:
+            return numeric(*args)
+        # If a_i beats all later a_j and every earlier one lost to some later one, a_i is the extremum:
+        # an earlier winner over a_i would need an ever-better later one, without end.
+        pieces = [(a, self._se.And(*[beats(a, b) for b in args[i + 1:]])) for i, a in enumerate(args[:-1])]
+        return self._se.Piecewise(*pieces, (args[-1], True))
+
+
+class _Backend:
+    """What the check needs from a CAS: build, differentiate, walk trees, compile to float64."""
+
+    def __init__(self, name):
+        self.name = name
+        if name == "symengine":
+            se = self.module = importlib.import_module("symengine")
+            self.namespace = _Namespace(se)
+            self.relationals = (se.StrictLessThan, se.LessThan, se.Equality, se.Unequality)
+            self.booleans = (se.And, se.Or, se.Not)
+            self.switch_functions = (se.sign,)
+            self.undefined = (se.Derivative, se.Subs)
+        else:
+            sp = self.module = importlib.import_module("sympy")
+            self.namespace = _Namespace(sp)
+            self.relationals = (sp.core.relational.Relational,)
+            self.booleans = (sp.And, sp.Or, sp.Not)
+            self.switch_functions = (sp.sign, sp.Heaviside, sp.DiracDelta)   # discontinuous at 0
+            self.undefined = (sp.Derivative, sp.Subs)
+        m = self.module
+        self.Add, self.Mul, self.Pow, self.Piecewise = m.Add, m.Mul, m.Pow, m.Piecewise
+        self._slopes = {}
+
+    def symbol(self, name):
+        return self.module.Symbol(name) if self.name == "symengine" else self.module.Symbol(name, real=True)
+
+    def diff(self, expr, symbol, piecewise=True):
+        """d expr / d symbol; `piecewise=False` says expr has no Piecewise (saves looking)."""
+        with self.failures("differentiate this"):
+            derivative = self.module.diff(expr, symbol)
+        if self.name == "symengine" and piecewise and self.contains(expr, self.Piecewise):
+            derivative = self._collapse(derivative)
+        return derivative
+
+    def _collapse(self, expr):
+        """Piecewise((0, z > 0), (0, True)) -> 0: SymEngine leaves such branches, and they would
+        make every entry through them look like it went through the kink."""
+        if not expr.args:
+            return expr
+        if isinstance(expr, self.Piecewise):
+            pieces = [(self._collapse(v), c) for v, c in self.pieces(expr)]
+            if all(v == pieces[0][0] for v, _ in pieces):
+                return pieces[0][0]
+            return self.Piecewise(*pieces)
+        if isinstance(expr, self.relationals + self.booleans):
+            return expr
+        return self.rebuild(expr, [self._collapse(a) for a in expr.args])
+
+    def substitute(self, expr, values):
+        """expr with some symbols replaced by float64 numbers, for display; never evaluated in big
+        numbers (SymPy would compute exp(exp(exp(23.5))) exactly)."""
+        if self.name == "symengine":
+            return expr.subs(values)      # SymEngine's floats are float64s
+        with self.module.evaluate(False):
+            return expr.xreplace(values)
+
+    def lower(self, program, env):
+        """The program's output as an object array of this CAS's expressions."""
+        with self.failures("build this expression"):
+            return lower_to_sympy(program, env, cas=self.namespace)[0]
+
+    @contextmanager
+    def failures(self, what):
+        """SymEngine says it cannot (x ** zoo, Derivative(abs(x), x)) with a RuntimeError: Unsuitable.
+        Anything else, RecursionError included, is not SymEngine's to say and is not caught here."""
+        try:
+            yield
+        except RuntimeError as err:
+            if isinstance(err, RecursionError) or self.name != "symengine":
+                raise
+            raise Unsuitable(f"{self.name} cannot {what}: {err}") from err
+
+    def slope(self, expr):
+        """f'(u) for expr = f(u), a function of one argument; None if the CAS does not know it."""
+        function = type(expr)
+        if function not in self._slopes:
+            u = self.symbol("<u>")
+            try:
+                derivative = self.diff(self.rebuild(expr, [u]), u)
+                known = not self.contains(derivative, self.undefined)
+            except Unsuitable:
+                known = False
+            self._slopes[function] = (u, derivative) if known else None
+        if self._slopes[function] is None:
+            return None
+        u, derivative = self._slopes[function]
+        return derivative.subs({u: expr.args[0]})
+
+    def rebuild(self, expr, args):
+        return type(expr)(*args) if self.name == "symengine" else expr.func(*args)
+
+    def contains(self, expr, types):
+        stack = [expr]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, types):
+                return True
+            stack.extend(e.args)
+        return False
+
+    def pieces(self, expr):
+        """[(value, condition)] of a Piecewise (SymEngine keeps them flat: v0, c0, v1, c1, ...)."""
+        args = expr.args
+        if self.name == "symengine":
+            return list(zip(args[0::2], args[1::2]))
+        return [tuple(piece) for piece in args]
+
+    def compile(self, arguments, expressions):
+        """A function of one flat float64 vector returning every expression's float64 value."""
+        m = self.module
+        if self.name == "symengine":
+            expressions = [e.subs({m.zoo: m.nan}) if e.has(m.zoo) else e for e in expressions]
+            with self.failures("compile this"):
+                # no common-subexpression pass: it costs more to compile than it saves in the few
+                # evaluations of one expression's derivatives a batch makes
+                function = m.Lambdify(arguments, expressions, real=True, cse=False, backend="lambda")
+            return lambda point: np.asarray(function(point), dtype=np.float64).ravel()
+        undefined_at_0 = {"DiracDelta": lambda x, k=0: np.where(np.asarray(x) == 0, np.nan, 0.0)}
+        function = m.lambdify([arguments], [e.subs(m.zoo, m.nan) for e in expressions],
+                              modules=[undefined_at_0, "numpy"], cse=True)
+        return lambda point: np.asarray(function(point), dtype=np.float64).ravel()
+
+
+_backends = {}
+
+
+def backend():
+    """SymEngine when installed, else SymPy; AUTODIFF_CHECK_CAS=sympy forces SymPy."""
+    wanted = os.environ.get("AUTODIFF_CHECK_CAS", "").strip().lower() or None
+    for name in ([wanted] if wanted in ("sympy", "symengine") else ["symengine", "sympy"]):
+        if name not in _backends:
+            try:
+                _backends[name] = _Backend(name)
+            except ImportError:
+                _backends[name] = None
+        if _backends[name] is not None:
+            return _backends[name]
+    raise Unsuitable("neither SymEngine nor SymPy can be imported")
+
+
+# --- one problem, derived --------------------------------------------------------------------------
+
+@dataclass
+class Derivation:
+    """Everything about a problem that does not depend on the point; see the module docstring."""
+    backend: str
+    layout: list            # [(input name, shape)] in the order of the flat point, then the seed
+    gather: np.ndarray      # the compiled function's arguments, as indices into the flat point (`point`)
+    labels: list            # entry -> "x", "W[0,1]", "x/y" (Hessian), "f[2]/x" (Jacobian); in the order
+                            # of `engine_entries` (a Hessian's rows follow the gradient of their name)
+    variables: list         # entry -> set of variable names it differentiates by
+    blocks: dict            # wrt name -> slice of the entries that belong to it
+    switches: list          # entry -> array of switch indices
+    switch_text: list       # switch -> its expression as text
+    function: object        # flat point -> values (N), scales (N), then per switch (K each): its value,
+                            # its scale, the spread of the branches it selects, the spread's scale
+    display: dict           # wrt name -> first-derivative expressions (to show), or None when too long
+    parameters: list        # (symbol, input name, flat index) of inputs not differentiated and of the
+                            # seed: shown as their numbers
+
+    def point(self, inputs, seed):
+        """The flat float64 point: every input's elements, then the seed's, then a 1 (for the tags)."""
+        parts = [np.ravel(seed if name == "<seed>" else inputs[name]) for name, _ in self.layout]
+        return np.concatenate(parts + [[1.0]]).astype(np.float64)
+
+    def evaluate(self, inputs, seed):
+        out = self.function(self.point(inputs, seed)[self.gather])
+        n, k = len(self.labels), len(self.switch_text)
+        return out[:n], out[n:2 * n], out[2 * n:].reshape(4, k)
+
+
+_cache = OrderedDict()
+
+
+def derive(program, result, seed, *, require=None, budget=None, cacheable_timeout=True):
+    """The cached Derivation of this problem's shape, building it on a miss: `require(program,
+    result)` may refuse it (Unsuitable), then the build runs within `budget` seconds. A refusal or
+    a build over the budget is remembered too (the next record of this shape goes straight to
+    finite differences), unless `cacheable_timeout` is False (a budget cut short by a record's limit)."""
+    cas = backend()
+    shapes = tuple((name, np.shape(value)) for name, value in result.inputs.items())
+    key = (program.source, result.mode, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name)
+    if key in _cache:
+        _cache.move_to_end(key)
+        entry = _cache[key]
+    else:
+        try:
+            if require is not None:
+                require(program, result)
+            with time_limit(budget):
+                entry = _build(cas, program, result, seed)
+        except Unsuitable as why:
+            entry = why
+        except TimeLimitExceeded:
+            entry = Unsuitable(f"the symbolic derivative took longer than {budget:g} s (set AUTODIFF_CHECK_SECONDS "
+                               f"to give it longer); finite differences used instead")
+            if not cacheable_timeout:
+                raise entry from None
+        _cache[key] = entry
+        while len(_cache) > limits.CHECK_CACHE_SIZE:
+            _cache.popitem(last=False)
+    if isinstance(entry, Unsuitable):
+        raise entry
+    return entry
+
+
+def forget():
+    """Empty the cache (tests)."""
+    _cache.clear()
+
+
+def _element_symbols(cas, name, shape):
+    if shape == ():
+        symbols = [cas.symbol(name)]
+        labels = [name]
+    else:
+        labels = [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
+        symbols = [cas.symbol(label) for label in labels]
+    array = np.empty(len(symbols), dtype=object)
+    array[:] = symbols
+    return array.reshape(shape), labels
+
+
+def _build(cas, program, result, seed):
+    symbols, labels, layout, parameters, starts = {}, {}, [], [], {}
+    offset = 0
+    for name, value in result.inputs.items():
+        array, labels[name] = _element_symbols(cas, name, np.shape(value))
+        symbols[name] = list(array.ravel())
+        layout.append((name, np.shape(value)))
+        if name not in result.wrt:
+            parameters.extend((s, name, offset + i) for i, s in enumerate(symbols[name]))
+        starts[name] = offset
+        offset += len(symbols[name])
+    arguments = [s for name, _ in layout for s in symbols[name]]
+
+    # The program with every use of an input its own symbol (x*x -> x@0*x@1) and every function's
+    # argument tagged (see _split_uses), all evaluated at the input's value: a derivative is the sum
+    # of the partial derivatives by the uses, the terms the engine's chain rule adds up.
+    split_program, uses, tags = _split_uses(program)
+    env, split_symbols, gather, back = {}, {}, [], {}
+    for name, names in uses.items():
+        split_symbols[name] = []
+        for use in names:
+            env[use], _ = _element_symbols(cas, use, np.shape(result.inputs[name]))
+            split_symbols[name].append(list(env[use].ravel()))
+            gather.extend(range(starts[name], starts[name] + len(symbols[name])))
+            back.update(zip(split_symbols[name][-1], symbols[name]))
+    env.update((tag, _element_symbols(cas, tag, ())[0]) for tag in tags)
+    tag_symbols = [env[tag][()] for tag in tags]
+    back.update((tag, 1) for tag in tag_symbols)
+    output = cas.lower(split_program, env)
+    split_arguments = [s for name in uses for use in split_symbols[name] for s in use] + tag_symbols
+
+    outputs = list(output.ravel())
+    if result.mode == "grad" and seed is not None:
+        seed_symbols = [cas.symbol(f"<seed>[{i}]") for i in range(len(outputs))]
+        layout.append(("<seed>", np.shape(seed)))
+        parameters.extend((s, "<seed>", len(arguments) + i) for i, s in enumerate(seed_symbols))
+        arguments += seed_symbols
+        functions = [cas.Add(*[w * o for w, o in zip(seed_symbols, outputs)])]
+    else:
+        functions = outputs if result.mode == "jacobian" else outputs[:1]
+
+    def by(name, f):
+        """[(d f / d s, the magnitude of its terms)] for every element s of `name`."""
+        out, piecewise = [], cas.contains(f, cas.Piecewise)
+        for i in range(len(symbols[name])):
+            parts = [cas.diff(f, use[i], piecewise) for use in split_symbols[name]]
+            out.append((cas.Add(*parts), cas.Add(*[_magnitude(cas, p) for p in parts])))
+        return out
+
+    entries, entry_labels, entry_variables, blocks, display = [], [], [], {}, {}
+    for name in result.wrt:
+        if result.mode == "grad":
+            found = by(name, functions[0])
+            names = [(label, {name}) for label in labels[name]]
+            display[name] = [d for d, _ in found]
+        elif result.mode == "hessian":       # the first derivatives are judged too
+            found = by(name, functions[0])
+            display[name] = [d for d, _ in found]
+            names = [(label, {name}) for label in labels[name]]
+            for (d, _), row in zip(list(found), labels[name]):
+                for col_name in result.wrt:
+                    found += by(col_name, d)
+                    names += [(f"{row}/{col}", {name, col_name}) for col in labels[col_name]]
+        else:
+            found, names = [], []
+            out_labels = [f"f{list(idx)}".replace(" ", "") if output.ndim else "f" for idx in np.ndindex(*output.shape)]
+            for f, out_label in zip(functions, out_labels):
+                found += by(name, f)
+                names += [(f"{out_label}/{label}", {name}) for label in labels[name]]
+            display[name] = [d for d, _ in found]
+        entries += found
+        entry_labels += [label for label, _ in names]
+        entry_variables += [variables for _, variables in names]
+        blocks[name] = slice(len(entry_labels) - len(names), len(entry_labels))
+
+    values = [d for d, _ in entries]
+    if cas.name == "sympy" and any(cas.contains(d, cas.undefined) for d in values):   # SymEngine's fail to compile
+        raise Unsuitable(f"{cas.name} cannot differentiate a function of this expression")
+    switch_index, switch_exprs, entry_switches = {}, [], []
+    for d in values:
+        found = []
+        for switch in _switches(cas, d):
+            if switch not in switch_index:
+                switch_index[switch] = len(switch_exprs)
+                switch_exprs.append(switch)
+            found.append(switch_index[switch])
+        entry_switches.append(np.array(sorted(set(found)), dtype=np.intp))
+    switch_values = [s for s, _ in switch_exprs]
+    spreads = [cas.module.Float(1e300) if spread is None else spread for _, spread in switch_exprs]
+    per_switch = (switch_values + [_magnitude(cas, s) for s in switch_values]
+                  + spreads + [_magnitude(cas, s) for s in spreads])
+    function = cas.compile(arguments + split_arguments, values + [scale for _, scale in entries] + per_switch)
+    shown = {name: [e.subs(back) for e in exprs] if len(exprs) <= DISPLAYED else None
+             for name, exprs in display.items()}
+    one = len(arguments)                     # the point's last element is a 1, for the tags
+    gather = np.concatenate([np.arange(len(arguments)), gather, [one] * len(tags)]).astype(np.intp)
+    return Derivation(cas.name, layout, gather, entry_labels, entry_variables, blocks, entry_switches,
+                      [str(s.subs(back)) for s in switch_values], function, shown, parameters)
+
+
+def _split_uses(program):
+    """A copy of the program in which every use of an input is an input of its own (x -> x@0, x@1,
+    ...) and every function's argument is multiplied by a tag of its own, an input whose value is 1
+    (sin(acos(x)) -> sin(<tag0>*acos(<tag1>*x@0)), which the CAS cannot rewrite as sqrt(1 - x**2)):
+    the terms and rounding errors of the engine's chain rule stay visible. Returns the program,
+    {input: [its uses' names]} and the tags' names. Intermediates stay shared, as in the engine's graph."""
+    uses = {name: [] for name in program.inputs}
+    tags = []
+    assigned = set()
+
+    def tagged(arg):
+        tags.append(f"<tag{len(tags)}>")
+        return Binary("*", Name(tags[-1], arg.start, arg.start), arg, arg.start, arg.end, arg.start)
+
+    def rebuild(node, args):
+        if isinstance(node, Name):
+            if node.id in uses and node.id not in assigned:
+                uses[node.id].append(f"{node.id}@{len(uses[node.id])}")
+                return replace(node, id=uses[node.id][-1])
+            return node
+        if isinstance(node, Binary):
+            return replace(node, left=args[0], right=args[1])
+        if isinstance(node, Unary):
+            return replace(node, operand=args[0])
+        if isinstance(node, Call):
+            return replace(node, args=[tagged(a) for a in args])
+        return node
+
+    statements = []
+    for statement in program.statements:
+        statements.append(replace(statement, expr=fold(statement.expr, rebuild)))
+        if statement.name is not None:
+            assigned.add(statement.name)
+    split = Program(program.source, statements, [use for names in uses.values() for use in names] + tags,
+                    list(program.intermediates))
+    return split, uses, tags
+
+
+def _magnitude(cas, expr):
+    """The size of expr's terms and of the rounding errors they carry: sums and products over
+    absolute values, and a function's argument's size times the function's slope there
+    (sin(298 + 1e-13) moves by 1e-13 where sin itself is of size 1)."""
+    if isinstance(expr, cas.Add):
+        return cas.Add(*[_magnitude(cas, a) for a in expr.args])
+    if isinstance(expr, cas.Mul):
+        return cas.Mul(*[_magnitude(cas, a) for a in expr.args])
+    if isinstance(expr, cas.Piecewise):
+        return cas.Piecewise(*[(_magnitude(cas, v), c) for v, c in cas.pieces(expr)])
+    if isinstance(expr, cas.Pow):
+        base, exponent = expr.args
+        if _positive_number(exponent):
+            return _magnitude(cas, base) ** exponent
+        size = abs(expr) + abs(exponent * base ** (exponent - 1)) * _magnitude(cas, base)
+        return size if exponent.is_Number else size + abs(expr * cas.module.log(base)) * _magnitude(cas, exponent)
+    if isinstance(expr, cas.module.Abs):
+        return _magnitude(cas, expr.args[0])
+    if len(expr.args) == 1 and not isinstance(expr, cas.switch_functions + cas.relationals + cas.booleans):
+        slope = cas.slope(expr)
+        if slope is not None:
+            return abs(expr) + abs(slope) * _magnitude(cas, expr.args[0])
+    return abs(expr)
+
+
+def _positive_number(value):
+    if not value.is_Number:
+        return False
+    try:
+        return float(value) > 0
+    except (RuntimeError, TypeError):   # zoo, nan: not a number float() knows
+        return False
+
+
+def _switches(cas, expr):
+    """(argument, spread) pairs: an argument whose sign selects a branch of expr, and how far apart
+    the branches' values are (None: a jump, as sign's). At 0 with a spread, the entry is at a kink."""
+    found, stack = [], [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, cas.Piecewise):
+            pieces = cas.pieces(e)
+            spread = cas.Add(*[abs(v - pieces[0][0]) for v, _ in pieces[1:]])
+            for _, condition in pieces:
+                found.extend((s, spread) for s in _relational_arguments(cas, condition))
+        elif isinstance(e, cas.switch_functions):
+            found.append((e.args[0], None))
+        stack.extend(e.args)
+    return found
+
+
+def _relational_arguments(cas, condition):
+    """lhs - rhs of every comparison in a condition (through And/Or/Not)."""
+    out, stack = [], [condition]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, cas.relationals):
+            out.append(c.args[0] - c.args[1])
+        elif isinstance(c, cas.booleans):
+            stack.extend(c.args)
+    return out
