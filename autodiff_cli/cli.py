@@ -150,6 +150,8 @@ Examples:
   autodiff hessian "x**2*y + y**3" x=1 y=2
   autodiff jacobian "x*y" "x=[1,2]" y=3
   autodiff minimize "(x-3)**2 + (y+1)**2" x=0 y=0
+  autodiff derivatives "x**4*y" x=2 y=1 --order 3
+  autodiff jvp "sin(x)*y" x=1 y=2 --tangent x=1 --tangent y=0
   autodiff batch records.jsonl --json
   autodiff plot "sin(x)*x" x=-6:6
 
@@ -195,10 +197,24 @@ gradient norm is <= --tol, or when the value or the gradient stops being finite 
 exit code 1). Updates follow torch.optim.SGD / torch.optim.Adam step for step.
 """
 
+DERIVATIVES_EPILOG = """\b
+Examples:
+  autodiff derivatives "x**4*y" x=2 y=1 --order 3
+  autodiff derivatives "sin(x)*exp(y)" x=0.5 y=1 --order 4 --wrt x --json
+"""
+
+JVP_EPILOG = """\b
+Examples:
+  autodiff jvp "sin(x)*y" x=1 y=2 --tangent x=1 --tangent y=0
+  autodiff jvp "softmax(W)" "W=[[1,2],[3,4]]" --tangent "W=[[1,0],[0,1]]" --json
+(a variable without --tangent has tangent zero)
+"""
+
 BATCH_EPILOG = """\b
 Examples:
   autodiff batch records.jsonl --json
   cat records.jsonl | autodiff batch - --json --jobs 4 --timeout 5
+  autodiff batch records.jsonl --json --dask tcp://scheduler:8786
 
 \b
 A JSON Lines record: {"expr": "x**2", "bindings": {"x": 3}, "mode": "grad", "id": "a"}
@@ -368,13 +384,67 @@ def minimize(
     raise typer.Exit(_guarded(expr, bindings, json_output, debug, work))
 
 
-@app.command(cls=HelpCommand, epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
+_SCHEDULER_ADDRESS = re.compile(r"[a-z]+://\S+|[\w.-]+:\d+|\[[0-9a-fA-F:]+\]:\d+")
+
+
+class BatchCommand(HelpCommand):
+    """`--dask` takes an optional value: `--dask` alone runs a local cluster, `--dask ADDRESS` a
+    scheduler's (typer has no options with optional values: a bare `--dask` becomes `--dask=local`)."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if arg == "--dask" and not (i + 1 < len(args) and _SCHEDULER_ADDRESS.fullmatch(args[i + 1])):
+                args[i] = "--dask=local"
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=ExprCommand, epilog=DERIVATIVES_EPILOG,
+             short_help="Every derivative of a scalar EXPR up to --order N (default 3).")
+def derivatives(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    order: Annotated[int, typer.Option(
+        "--order", min=1, metavar="N", help="Highest order (N >= 1), by repeated double backward.")] = 3,
+    wrt: WrtOpt = None,
+    json_output: JsonOpt = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+):
+    """Every derivative of a scalar EXPR w.r.t. its scalar variables, up to order N."""
+    raise typer.Exit(_run("derivatives", expr, bindings, order=order, wrt=wrt, json_output=json_output,
+                          check=check, random_seed=random_seed, debug=debug))
+
+
+@app.command(cls=ExprCommand, epilog=JVP_EPILOG,
+             short_help="Forward mode: the Jacobian-vector product J.t in one forward pass.")
+def jvp(
+    expr: ExprArg,
+    bindings: BindingsArg = None,
+    tangent: Annotated[Optional[list[str]], typer.Option(
+        "--tangent", "-t", metavar="NAME=VALUE",
+        help="The tangent of a variable (its shape); once per variable, zero where not given.")] = None,
+    wrt: WrtOpt = None,
+    json_output: JsonOpt = False,
+    check: CheckOpt = True,
+    random_seed: SeedOpt = None,
+    debug: DebugOpt = False,
+):
+    """J.t for any output shape, by forward mode: tangents carried beside the values."""
+    raise typer.Exit(_run("jvp", expr, bindings, tangents=tangent or [], wrt=wrt, json_output=json_output,
+                          check=check, random_seed=random_seed, debug=debug))
+
+
+@app.command(cls=BatchCommand, epilog=BATCH_EPILOG, short_help="Every record of a file (or stdin), in input order.")
 def batch(
     source: Annotated[str, typer.Argument(
         metavar="[FILE|-]", help="JSON Lines or text records; '-' (the default) reads stdin.")] = "-",
     json_output: JsonOpt = False,
-    jobs: Annotated[int, typer.Option(
-        "-j", "--jobs", min=0, metavar="N", help="Worker processes (0: one per CPU; 1: no workers).")] = 1,
+    jobs: Annotated[Optional[int], typer.Option(
+        "-j", "--jobs", min=0, metavar="N", help="Worker processes (0: one per CPU; 1, the default: no workers).")] = None,
     timeout: Annotated[Optional[float], typer.Option(
         "--timeout", metavar="SECONDS", min=0.0,
         help="Time limit per record in seconds (0: none; default: AUTODIFF_TIMEOUT or 10).")] = None,
@@ -382,15 +452,28 @@ def batch(
     check: CheckOpt = True,
     random_seed: SeedOpt = None,
     debug: DebugOpt = False,
+    dask: Annotated[Optional[str], typer.Option(
+        "--dask", metavar="[ADDRESS]",
+        help="Run on a Dask cluster: a new local one, or the scheduler at ADDRESS (tcp://HOST:8786).")] = None,
+    partition_size: Annotated[Optional[str], typer.Option(
+        "--partition-size", metavar="SIZE", help="With --dask: input bytes per task, like 4MiB (default: automatic).")] = None,
+    output_dir: Annotated[Optional[str], typer.Option(
+        "--output-dir", metavar="DIR", help="With --dask: a JSON Lines file per partition and manifest.json in DIR.")] = None,
     quiet: Annotated[bool, typer.Option(
         "-q", "--quiet", help="No progress bar (it is shown on a terminal's stderr) and no terminal hint.")] = False,
     precision: PrecisionOpt = 6,
 ):
     """Every record of FILE (or stdin), one result per record, in input order."""
     try:
-        from .batch import run_batch
-        code = run_batch(source, json_output=json_output, jobs=jobs, timeout=timeout, check=check,
-                         random_seed=random_seed, wrt=wrt, quiet=quiet, precision=precision)
+        if dask is not None or partition_size is not None or output_dir is not None:
+            from .batch.dask import run_batch_dask_cli
+            code = run_batch_dask_cli(source, dask=dask, jobs=jobs, partition_size=partition_size,
+                                      output_dir=output_dir, json_output=json_output, timeout=timeout,
+                                      check=check, random_seed=random_seed, wrt=wrt)
+        else:
+            from .batch import run_batch
+            code = run_batch(source, json_output=json_output, jobs=1 if jobs is None else jobs, timeout=timeout,
+                             check=check, random_seed=random_seed, wrt=wrt, quiet=quiet, precision=precision)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         code = _internal_error(exc, debug)
     raise typer.Exit(code)
@@ -458,12 +541,15 @@ def _input_error(err, expression, json_output):
     return EXIT_USAGE
 
 
-def _parse_bindings(args):
-    """NAME=VALUE arguments -> {name: value text}; the texts are parsed by evaluate()."""
+def _parse_bindings(args, what="binding"):
+    """NAME=VALUE arguments (bindings, or --tangent values) -> {name: value text}; the texts are
+    parsed by evaluate()."""
     from .bindings import parse_binding_arg
     from .errors import AutodiffError
     values = {}
     for arg in args or ():
+        if "=" not in arg and what == "tangent":
+            raise AutodiffError("usage", f"--tangent needs NAME=VALUE, like --tangent x=1, got '{arg}'")
         if "=" not in arg:
             if arg.startswith("-"):
                 raise AutodiffError("usage", f"no such option: {arg}",
@@ -472,7 +558,8 @@ def _parse_bindings(args):
                                 hint="the expression comes first, e.g. autodiff grad \"x**2 + y\" x=3 y=1")
         name, text = parse_binding_arg(arg)
         if name in values:
-            raise AutodiffError("binding", f"{name} is bound twice", len(name) + 1, source=arg,
+            raise AutodiffError("binding", f"{name} is bound twice" if what == "binding" else
+                                f"the tangent of {name} is given twice", len(name) + 1, source=arg,
                                 hint="give each variable one value")
         values[name] = text
     return values
@@ -480,13 +567,19 @@ def _parse_bindings(args):
 
 def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False, check=True,
          random_seed=None, debug=False, steps=False, graph=False, dot=None, precision=6, full=False,
-         latex=False):
+         latex=False, order=None, tangents=None):
     def work(bindings):
+        from .errors import AutodiffError
         from .evaluate import evaluate
+        try:
+            options = {"grad": {"gradient": gradient}, "derivatives": {"order": order},
+                       "jvp": {"tangents": _parse_bindings(tangents, "tangent") if tangents is not None else None},
+                       }.get(mode, {})
+        except AutodiffError as err:
+            return _input_error(err, expr, json_output)
         if check:
             from .check import prepare   # import the CAS outside the check's time budget
             prepare()
-        options = {"gradient": gradient} if mode == "grad" else {}
         result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
                           trace=bool(steps or graph or dot), latex=latex, simplify=not json_output, **options)
         shown = {"precision": precision, "full": full, "latex": latex}

@@ -1,10 +1,11 @@
 """`evaluate()`: from expression text and bindings to the contract's result record.
 
-    parse -> bind -> forward (engine) -> backward / Hessian / Jacobian -> cross-check -> Result
+    parse -> bind -> forward (engine) -> backward / Hessian / Jacobian / derivatives / JVP -> cross-check -> Result
 
 The CLI and batch mode only format and route what this returns. A user's mistake never raises
 here: it comes back as a Result with status "error" carrying the AutodiffError.
 """
+import itertools
 import time
 from contextlib import contextmanager
 
@@ -12,21 +13,22 @@ import numpy as np
 
 from . import engine, limits
 from .bindings import parse_gradient_seed, value_from_json
-from .engine import Tensor, quiet_numpy
+from .engine import Tensor, forward, higher, quiet_numpy
 from .errors import AutodiffError
 from .language import lower_to_engine, parse
 from .language.lowering import overload_of
-from .language.nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
+from .language.nodes import Binary, Call, Name, Num, Unary, children, column, label, paused_gc
 from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
 from .utils import get_total_norm
 
-MODES = ("grad", "hessian", "jacobian")
+MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp")
+DEFAULT_ORDER = 3           # of mode "derivatives"
 
 
 # --- the pipeline ------------------------------------------------------------------------------
 
 def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check=True, random_seed=None,
-             trace=False, latex=False, simplify=False):
+             trace=False, latex=False, simplify=False, order=None, tangents=None):
     """Evaluate `expr` at `bindings` and differentiate it; see docs/ARCHITECTURE.md for the Result."""
     started = time.perf_counter()
     result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode, random_seed=random_seed)
@@ -35,7 +37,8 @@ def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check
     # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
     with errors_into(result, expr), quiet_numpy(), paused_gc():
         _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
-                       check=check, random_seed=random_seed, trace=trace, latex=latex, simplify=simplify)
+                       check=check, random_seed=random_seed, trace=trace, latex=latex, simplify=simplify,
+                       order=order, tangents=tangents)
     result.elapsed = time.perf_counter() - started
     return result
 
@@ -56,9 +59,13 @@ def errors_into(result, expr):
         result.status, result.error = "error", err
 
 
-def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, latex, simplify):
+def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, latex, simplify,
+                   order, tangents):
     if mode not in MODES:
         raise AutodiffError("usage", f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    result.order = _derivative_order(order, mode)
+    if tangents is not None and mode != "jvp":
+        raise AutodiffError("usage", f"tangents go with mode jvp, not {mode}")
     if not isinstance(expr, str):
         raise AutodiffError("usage", "the expression must be a string")
     program = parse(expr)
@@ -67,11 +74,16 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     wrt_names = _differentiate_wrt(program, wrt)
     result.inputs, result.wrt = values, wrt_names
 
-    leaves = {name: Tensor(values[name], requires_grad=name in wrt_names) for name in program.inputs}
     # (tree node, tensor) in evaluation order, for steps and kinks; skipped on the fast path
     visited = [] if (trace or check) else None
     on_node = (lambda node, t: visited.append((node, t))) if visited is not None else None
-    output, named = lower_to_engine(program, leaves, on_node=on_node)
+    if mode == "jvp":
+        result.tangents = _tangents(tangents, values, wrt_names, rng)
+        leaves, named = {}, {}
+        output = _forward_mode(result, program, values, on_node)
+    else:
+        leaves = {name: Tensor(values[name], requires_grad=name in wrt_names) for name in program.inputs}
+        output, named = lower_to_engine(program, leaves, on_node=on_node)
     result.value = np.asarray(output.data, dtype=np.float64)
 
     if mode == "grad":
@@ -80,6 +92,11 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     elif mode == "hessian":
         seed = None
         _hessian(result, output, leaves)
+    elif mode == "derivatives":
+        seed = None
+        _derivatives(result, output, leaves)
+    elif mode == "jvp":
+        seed = None
     else:
         seed = None
         _jacobian(result, output, leaves)
@@ -234,6 +251,99 @@ def _hessian(result, output, leaves):
         result.gradients[row] = np.zeros(row_shape) if g is None else np.asarray(g.data)
 
 
+def _tangents(tangents, values, wrt, rng):
+    """The tangent of every differentiated variable: given ones checked against its shape, zeros for the rest."""
+    given = tangents or {}
+    if not isinstance(given, dict):
+        raise AutodiffError("usage", "tangents must map variable names to values, e.g. {\"x\": 1}")
+    for name in given:
+        if name not in wrt:
+            known = ", ".join(wrt) or "none"
+            raise AutodiffError("usage", f"a tangent is given for {name!r}, which is not a variable being "
+                                         f"differentiated (those are: {known})")
+    out = {}
+    for name in wrt:
+        if name not in given:
+            out[name] = np.zeros(np.shape(values[name]))
+            continue
+        tangent = value_from_json(given[name], rng=rng, name=f"tangent of {name}")
+        if tangent.shape != np.shape(values[name]):
+            raise AutodiffError("shape", f"the tangent of {name} has shape {tangent.shape} but {name} has shape "
+                                         f"{np.shape(values[name])}", hint="a tangent has its variable's shape")
+        out[name] = tangent
+    return out
+
+
+def _forward_mode(result, program, values, on_node):
+    """The value and J.t in one forward pass (engine/forward.py): tangents ride beside the values."""
+    names = list(program.inputs)
+
+    def program_output(*tensors):
+        output, _ = lower_to_engine(program, dict(zip(names, tensors)), on_node=on_node)
+        return output
+
+    tangents = [result.tangents.get(name, np.zeros(np.shape(values[name]))) for name in names]
+    output, tangent = forward.jvp(program_output, [values[n] for n in names], tangents)
+    result.jvp = np.asarray(tangent.data, dtype=np.float64)
+    return output
+
+
+def _derivative_order(order, mode):
+    """The checked --order of mode derivatives (None for other modes, where giving one is an error)."""
+    if mode != "derivatives":
+        if order is not None:
+            raise AutodiffError("usage", f"an order goes with mode derivatives, not {mode}")
+        return None
+    if order is None:
+        return DEFAULT_ORDER
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise AutodiffError("usage", f"the order must be a whole number >= 1, got {order!r}")
+    if order > limits.max_derivative_order():
+        raise AutodiffError("limit", f"order {order} is above the limit of {limits.max_derivative_order()} "
+                                     "(set AUTODIFF_MAX_ORDER to raise it)")
+    return int(order)
+
+
+def _derivatives(result, output, leaves):
+    """Every derivative up to result.order of a scalar output w.r.t. scalar variables."""
+    for name in result.wrt:
+        if np.shape(leaves[name].data) != ():
+            raise AutodiffError("shape", f"derivatives of every order need scalar variables, and {name} has shape "
+                                         f"{np.shape(leaves[name].data)}",
+                                hint="use the hessian command for array variables (second order), "
+                                     "or jacobian for first derivatives")
+    shape = np.shape(output.data)
+    if shape != () and np.prod(shape) != 1:
+        raise AutodiffError("shape", f"derivatives need a scalar output, and the output has shape {shape}",
+                            hint="use the jacobian command for a non-scalar output, or reduce it with sum()")
+    count = len(result.wrt)
+    entries = sum(count ** k for k in range(1, result.order + 1))
+    if entries > limits.max_derivative_entries():
+        raise AutodiffError("limit", f"{count} variables to order {result.order} make {entries} derivatives; the "
+                                     f"limit is {limits.max_derivative_entries()} (set AUTODIFF_MAX_DERIVATIVES "
+                                     "to raise it, or name fewer variables with --wrt)")
+    wanted = [leaves[n] for n in result.wrt]
+    if output.requires_grad and wanted:
+        table = higher.derivatives(output, wanted, result.order)
+    else:
+        table = {k: {index: 0.0 for index in itertools.combinations_with_replacement(range(count), k)}
+                 for k in range(1, result.order + 1)}
+    for k in range(1, result.order + 1):
+        result.derivatives[k] = _nest(result.wrt, k, lambda index: higher.entry(table, index))
+    result.gradients = {name: np.asarray(result.derivatives[1][name]) for name in result.wrt}
+
+
+def _nest(names, order, value_of):
+    """{names[i1]: {names[i2]: ... value_of((i1, i2, ...))}} over every multi-index of this order."""
+    root = {}
+    for index in itertools.product(range(len(names)), repeat=order):
+        node = root
+        for i in index[:-1]:
+            node = node.setdefault(names[i], {})
+        node[names[index[-1]]] = value_of(index)
+    return root
+
+
 def _jacobian(result, output, leaves):
     """d output / d input, one backward per output element over the retained graph."""
     out_shape = np.shape(output.data)
@@ -263,7 +373,9 @@ def _kinks(source, visited):
         if spec is None or spec.kink is None:
             continue
         params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
-        if np.any(spec.kink.at(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
+        if isinstance(node, Call) and node.keepdims:
+            params["keepdims"] = True
+        if np.any(spec.kink.found(np.asarray(tensor.data), *(values[id(c)] for c in children(node)), **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
             found.append((node, f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "
                          f"PyTorch's convention {spec.kink.convention} was used"))
@@ -299,7 +411,7 @@ def _non_finite_origins(source, visited):
             if id(tensor) not in computed and message not in found:
                 found.append(message)
             continue
-        what = node.func if isinstance(node, Call) else getattr(node, "op", "")
+        what = label(node, quote=False)
         snippet = source[node.start:node.end]
         args = ", ".join(_describe(np.asarray(t.data)) for t in _child_tensors(node, visited))
         found.append(f"{what} at column {column(node)} ({snippet}) produced {_describe(tensor.data)}"

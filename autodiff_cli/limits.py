@@ -43,6 +43,17 @@ def max_elements():
     return _env_number("AUTODIFF_MAX_ELEMENTS", 10**8)
 
 
+def max_derivative_entries():
+    """Most entries (variables**1 + ... + variables**order) `derivatives --order N` may report.
+    AUTODIFF_MAX_DERIVATIVES."""
+    return _env_number("AUTODIFF_MAX_DERIVATIVES", 100_000)
+
+
+def max_derivative_order():
+    """Highest order `derivatives --order N` accepts (each order differentiates a larger graph). AUTODIFF_MAX_ORDER."""
+    return _env_number("AUTODIFF_MAX_ORDER", 12)
+
+
 def max_expression_length():
     """Longest expression text accepted (characters). AUTODIFF_MAX_EXPR_LENGTH."""
     return _env_number("AUTODIFF_MAX_EXPR_LENGTH", 10_000_000)

@@ -37,6 +37,10 @@ class Result:
     intermediates: dict = field(default_factory=dict)
     hessian: dict = field(default_factory=dict)
     jacobian: dict = field(default_factory=dict)
+    order: int | None = None        # mode "derivatives": the highest order computed
+    derivatives: dict = field(default_factory=dict)   # {order: {var: {var: ... float}}}
+    tangents: dict = field(default_factory=dict)      # mode "jvp": {var: ndarray}, zeros where not given
+    jvp: np.ndarray | None = None   # mode "jvp": J.t, shaped like the value
     check: object = None            # check.CheckReport, or None when not checked
     error: AutodiffError | None = None
     warnings: list = field(default_factory=list)
@@ -80,6 +84,12 @@ class Result:
             record["hessian"] = {r: {c: json_array(b) for c, b in row.items()} for r, row in self.hessian.items()}
             record["hessian_variables"], matrix = self.hessian_matrix()
             record["hessian_matrix"] = json_array(matrix)
+        elif self.mode == "derivatives":
+            record["order"] = self.order
+            record["derivatives"] = {str(k): json_value(level) for k, level in self.derivatives.items()}
+        elif self.mode == "jvp":
+            record["tangents"] = {k: json_array(v) for k, v in self.tangents.items()}
+            record["jvp"] = json_array(self.jvp)
         elif self.mode == "jacobian":
             record["jacobian"] = {k: json_array(v) for k, v in self.jacobian.items()}
         if self.check is not None and self.check.method != "none":

@@ -83,7 +83,7 @@ GARBAGE = [
     "sin(x", "sin x", "x^^2", "x***2", "x//2", "x%2", "x==y", "x<y", "x&y", "x|y", "~x", "!x",
     "x = y = 1", "1 = x", "sin = x", "pi = 3", "z = x; z = 2*x", "z = w; w = x", "x; y",
     "sum(x, axis=)", "sum(x, axis=1.5)", "sum(x, axis=y)", "sum(x, axis=1, 2)", "sin(x, axis=0)",
-    "sum(x, keepdims=1)", "0x1F", "1j", "1e", "1.2.3", "..", "x.", "'x'", "x\\", "$x", "x?", "#",
+    "sum(x, keepdims=2)", "0x1F", "1j", "1e", "1.2.3", "..", "x.", "'x'", "x\\", "$x", "x?", "#",
     "x = 1 +", "0b101", "x @", "@x",
 ]
 for i, expr in enumerate(GARBAGE):
@@ -132,7 +132,7 @@ for i, expr in enumerate([
     "lambda: open('{marker}','w')",
     "[open('{marker}','w') for _ in (1,)]",
     "f\"{{open('{marker}','w')}}\"",
-    "x[0]",
+    "x[__import__('os')]",
     "globals()['__builtins__']",
     "getattr(x, 'real')",
     "import os",

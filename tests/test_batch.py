@@ -53,7 +53,7 @@ def cli(args, stdin=None, timeout=60, **kwargs):
 def test_text_record_everything():
     rec = parse_text_record("x**2 + y | x=[1, 2] y=rand(2, 3) | --gradient ones --wrt x,y --mode jacobian --id a1")
     assert rec == {"expr": "x**2 + y", "bindings": {"x": "[1, 2]", "y": "rand(2, 3)"}, "gradient": "ones",
-                   "wrt": ["x", "y"], "mode": "jacobian", "id": "a1"}
+                   "wrt": ["x", "y"], "mode": "jacobian", "order": None, "tangents": None, "id": "a1"}
 
 
 def test_text_record_forms():
@@ -101,7 +101,7 @@ def test_text_record_error_echoes_expression_and_id():
 def test_json_record():
     rec = parse_json_record('{"expr": "x", "bindings": {"x": [1, 2]}, "gradient": [1, 1], "wrt": "x", "id": {"a": 1}}')
     assert rec == {"expr": "x", "bindings": {"x": [1, 2]}, "gradient": [1, 1], "wrt": ["x"], "mode": None,
-                   "id": {"a": 1}}
+                   "order": None, "tangents": None, "id": {"a": 1}}
 
 
 @pytest.mark.parametrize("line, words", [
@@ -224,7 +224,7 @@ def test_mixed_formats_stdin_order_and_count():
     assert records[2]["error"]["kind"] == "parse" and records[2]["expression"] == "x +"
     assert records[3]["error"] == {"kind": "record", "position": None,
                                    "message": 'unknown key "colour": a record has expr, bindings, gradient, '
-                                              'wrt, mode, id (only expr is required), and with mode minimize '
+                                              'wrt, mode, order, tangents, id (only expr is required), and with mode minimize '
                                               'optimizer, lr, momentum, steps, tol, clip_value, clip_norm, trace'}
     assert records[4]["expression"] == "" and records[4]["error"]["kind"] == "record"
     assert records[5]["jacobian"] == {"x": [[3.0, 0.0], [0.0, 3.0]], "y": [1.0, 2.0]}

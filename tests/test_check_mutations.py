@@ -37,7 +37,7 @@ ELSEWHERE = {
 
 def table_ops():
     """(name, arity, takes axis) for every language name of every op of the table."""
-    return [(name, spec.language_arity, spec.axis) for spec in OPS for name in spec.language]
+    return [(name, spec.language_arity, spec.axis or spec.sizes) for spec in OPS for name in spec.language]
 
 
 def _call(op, args):
@@ -51,8 +51,11 @@ def _call(op, args):
 def scalar_expression(op, arity, takes_axis):
     """A scalar expression of x, y (and v, M where the op needs arrays) whose derivatives all go through op."""
     scalar_args = ["x*y", "y - 0.2*x"][:arity]
-    if takes_axis:                                   # a reduction: over a vector
-        return f"{_call(op, ['v*(x + 0.5)'])} * y"
+    if op == "reshape":                              # integer sizes, not operands
+        return f"sum(reshape(v*(x + 0.5), 3, 1) * [[1], [2], [3]]) * y"
+    if takes_axis:                                   # a reduction over a vector (softmax: weighted, as
+        call = _call(op, ['v*(x + 0.5)'])            # its elements always sum to 1)
+        return f"sum({call} * v) * y" if op == "softmax" else f"{call} * y"
     expr = _call(op, scalar_args)
     probe = evaluate(expr, POINT, check=False)
     if probe.status == "error":                      # matmul/dot: not of scalars, of a matrix and a vector

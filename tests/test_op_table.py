@@ -39,8 +39,14 @@ def _ids(specs):
 
 
 def cases(spec, seed=0):
-    """(arrays, params) to test `spec` at: every shape set, every axis choice for reductions."""
+    """(arrays, params) to test `spec` at: every shape set, every axis choice for reductions, or the
+    entry's own examples (softmax, reshape, stack, indexing)."""
     rng = np.random.default_rng(seed)
+    if spec.examples:
+        for shapes, params in spec.examples:
+            domains = spec.domain or ("any",) * len(shapes)
+            yield [sample(domains[min(i, len(domains) - 1)], shape, rng) for i, shape in enumerate(shapes)], dict(params)
+        return
     if spec.axis:
         for (shape,) in SHAPES["reduction"]:
             for axis in AXES:
@@ -124,7 +130,19 @@ def test_second_derivatives_match_finite_differences_of_the_gradient(spec):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{spec.name} input {i}")
 
 
+# torch spellings that differ from the engine's (dim= for axis=, no default axes)
+TORCH_CALLS = {
+    "softmax": lambda t, axis=-1: torch.softmax(t, axis),
+    "logsumexp": lambda t, axis=None, keepdims=False: torch.logsumexp(
+        t, dim=tuple(range(t.ndim)) if axis is None else axis, keepdim=keepdims),
+    "reshape": lambda t, shape: t.reshape(shape),
+    "transpose": lambda t: t.permute(tuple(reversed(range(t.ndim)))),
+}
+
+
 def _torch_function(spec):
+    if spec.name in TORCH_CALLS:
+        return TORCH_CALLS[spec.name]
     return functools.reduce(getattr, spec.torch.split("."), torch)
 
 
@@ -138,7 +156,8 @@ def test_values_gradients_and_node_names_match_torch(spec):
             continue                        # torch spells axis reductions differently (dim=, amax)
         xs = [Tensor(a, requires_grad=True) for a in arrays]
         ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
-        out, tout = _function(spec)(*xs), _torch_function(spec)(*ts)
+        out = _function(spec)(*xs, **params)
+        tout = _torch_function(spec)(*ts, **(params if spec.name in TORCH_CALLS else {}))
         np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-12, err_msg=spec.name)
         if k == 0:
             assert type(out.grad_fn).__name__ == type(tout.grad_fn).__name__
@@ -158,8 +177,9 @@ def test_sympy_form_matches_the_numpy_forward(spec):
             continue                        # the language gives one int axis, never keepdims
         objects = [np.vectorize(sp.Float, otypes=[object])(a) if a.ndim else np.array(sp.Float(float(a)), dtype=object)
                    for a in arrays]
-        symbolic = spec.sympy(sp, *objects, axis=axis)
-        want = _function(spec)(*arrays, **({"axis": axis} if axis is not None else {})).data
+        params = {k: v for k, v in params.items() if v is not None and k != "keepdims"}
+        symbolic = spec.sympy(sp, *objects, **params)
+        want = _function(spec)(*arrays, **params).data
         got = np.vectorize(float)(symbolic) if np.ndim(symbolic) else float(np.asarray(symbolic)[()])
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=spec.name)
 
@@ -175,7 +195,7 @@ def _documented_functions(text, heading):
 def test_readme_expression_list_names_every_language_function():
     documented = _documented_functions((ROOT / "README.md").read_text(), "**Expressions**")
     assert set(LANGUAGE_FUNCTIONS) <= documented, set(LANGUAGE_FUNCTIONS) - documented
-    assert documented - set(LANGUAGE_FUNCTIONS) <= {"pi", "e", "axis", "k", "a", "b", "x", "y", "z", "w"}
+    assert documented - set(LANGUAGE_FUNCTIONS) <= {"pi", "e", "axis", "keepdims", "k", "a", "b", "x", "y", "z", "w"}
 
 
 def test_architecture_lists_every_engine_function():

@@ -8,6 +8,7 @@
     execute.py   one record -> one output record, under its SIGALRM deadline; never raises
     pool.py      jobs > 1: forked workers, ordered results, kill and replace
     run.py       run_batch: the orchestration, the output records and their counts
+    dask.py      run_batch_dask: the same records on a Dask cluster (`--dask`)
 
 Output: one record per input record (`Result.as_dict()` plus "line" and "id"), in input order,
 written and flushed as soon as it and all records before it are done. A record that cannot be

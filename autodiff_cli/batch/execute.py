@@ -56,7 +56,8 @@ def run_record(line, record, config):
             else:
                 result = evaluator()(
                     expr, record.get("bindings") or {}, wrt=wrt, gradient=record.get("gradient"),
-                    mode=record.get("mode") or "grad", check=config["check"], random_seed=config["random_seed"])
+                    mode=record.get("mode") or "grad", check=config["check"], random_seed=config["random_seed"],
+                    order=record.get("order"), tangents=record.get("tangents"))
         out = result.as_dict()
         out.update(where)
     except RecordTimeout:

@@ -4,8 +4,9 @@
         ...
 
   - JSON Lines: {"expr": "x**2", "bindings": {"x": 3}, "gradient": ..., "wrt": ["x"],
-    "mode": "grad" | "hessian" | "jacobian", "id": ...}; only "expr" is required.
-  - text:  EXPR | NAME=VALUE ... | --gradient VALUE --wrt x,y --mode hessian --id NAME
+    "mode": "grad" | "hessian" | "jacobian" | "derivatives" | "jvp", "order": 3,
+    "tangents": {"x": 1}, "id": ...}; only "expr" is required.
+  - text:  EXPR | NAME=VALUE ... | --gradient VALUE --wrt x,y --mode hessian --order 3 --tangent x=1 --id NAME
     (see parse_text_record).
 The format is detected per line, so a file may mix both. Blank lines and lines starting with `#`
 are skipped; CRLF line ends, a UTF-8 byte order mark and invalid UTF-8 (a RecordError for that
@@ -16,12 +17,12 @@ import json
 from ..errors import AutodiffError
 from .reader import NOT_READY, LongLine
 
-MODES = ("grad", "hessian", "jacobian", "minimize")
+MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp", "minimize")
 # the options of `autodiff minimize`, for "mode": "minimize" records (minimize() checks their values)
 MINIMIZE_KEYS = ("optimizer", "lr", "momentum", "steps", "tol", "clip_value", "clip_norm", "trace")
-JSON_KEYS = ("expr", "bindings", "gradient", "wrt", "mode", "id")   # every record has these (None if absent)
-TEXT_OPTIONS = {"--gradient": "gradient", "-g": "gradient", "--wrt": "wrt", "--mode": "mode", "--id": "id",
-                **{"--" + key.replace("_", "-"): key for key in MINIMIZE_KEYS}}
+JSON_KEYS = ("expr", "bindings", "gradient", "wrt", "mode", "order", "tangents", "id")   # every record has these (None if absent)
+TEXT_OPTIONS = {"--gradient": "gradient", "-g": "gradient", "--wrt": "wrt", "--mode": "mode", "--order": "order",
+                "--tangent": "tangents", "--id": "id", **{"--" + key.replace("_", "-"): key for key in MINIMIZE_KEYS}}
 BOM = "\ufeff"
 
 
@@ -130,13 +131,19 @@ def parse_json_record(text):
     if not isinstance(expr, str):
         fail(f'"expr" must be a string, not {_type_name(expr)}')
     bindings = obj.get("bindings")
-    if bindings is not None:
-        if not isinstance(bindings, dict):
-            fail(f'"bindings" must be an object like {{"x": 2}}, not {_type_name(bindings)}')
-        for name, value in bindings.items():
+    for key, values in (("bindings", bindings), ("tangents", obj.get("tangents"))):
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            fail(f'"{key}" must be an object like {{"x": 2}}, not {_type_name(values)}')
+        what = "binding" if key == "bindings" else "tangent"
+        for name, value in values.items():
             if isinstance(value, bool) or not isinstance(value, (int, float, str, list)):
-                fail(f"binding {json.dumps(name)} must be a number, a list or a string like \"rand(3)\", "
+                fail(f"{what} {json.dumps(name)} must be a number, a list or a string like \"rand(3)\", "
                      f"not {_type_name(value)}")
+    order = obj.get("order")
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
+        fail(f'"order" must be a whole number like 3, not {_type_name(order)}')
     gradient = obj.get("gradient")
     if gradient is not None and (isinstance(gradient, bool) or not isinstance(gradient, (int, float, str, list))):
         fail(f'"gradient" must be a number, a list, "ones" or a string value, not {_type_name(gradient)}')
@@ -154,7 +161,8 @@ def parse_json_record(text):
         wanted = (str,) if key == "optimizer" else (int, float)
         if value is not None and (isinstance(value, bool) or not isinstance(value, wanted)):
             fail(f'"{key}" must be {"a string" if key == "optimizer" else "a number"}, not {_type_name(value)}')
-    record = {"expr": expr, "bindings": bindings, "gradient": gradient, "wrt": wrt, "mode": mode, "id": record_id}
+    record = {"expr": expr, "bindings": bindings, "gradient": gradient, "wrt": wrt, "mode": mode, "order": order,
+              "tangents": obj.get("tangents"), "id": record_id}
     record.update({key: obj[key] for key in MINIMIZE_KEYS if obj.get(key) is not None})
     _check_mode_options(record, fail, lambda key: json.dumps(key))
     return record
@@ -215,7 +223,8 @@ def parse_text_record(line):
     whitespace and `|` both separate items, so the `|` between bindings and options is optional.
     An item is a binding `NAME=VALUE` (VALUE in the binding grammar; spaces are allowed inside
     brackets and parentheses: `x=[1, 2]`, `A=rand(2, 3)`), or an option: `--gradient VALUE` (also
-    `-g`), `--wrt x,y`, `--mode grad|hessian|jacobian`, `--id NAME`, each also as `--opt=VALUE`.
+    `-g`), `--wrt x,y`, `--mode grad|hessian|jacobian|derivatives|jvp`, `--order N`, `--tangent NAME=VALUE`
+    (once per variable), `--id NAME`, each also as `--opt=VALUE`.
     Quotes (single or double) keep spaces and `|`/`#` in a value: `--id "first try"`,
     `f="@my data.npy"`. A `#` outside quotes at the start of an item, or anywhere in the
     expression, begins a comment.
@@ -235,8 +244,9 @@ def parse_text_record(line):
         except RecordError as err:
             err.expression = expr
             raise
-    record = {"expr": expr, "bindings": None, "gradient": None, "wrt": None, "mode": None, "id": None}
-    bindings, given = {}, set()
+    record = {"expr": expr, "bindings": None, "gradient": None, "wrt": None, "mode": None, "order": None,
+              "tangents": None, "id": None}
+    bindings, tangents, given = {}, {}, set()
 
     def fail(message):
         raise RecordError(message, expression=expr, record_id=record["id"])
@@ -255,17 +265,28 @@ def parse_text_record(line):
             option = TEXT_OPTIONS.get(name)
             if option is None:
                 fail(f"unknown option '{name}' at column {col}: the options of a record are "
-                     f"--gradient (-g), --wrt, --mode, --id, and for --mode minimize "
+                     f"--gradient (-g), --wrt, --mode, --order, --tangent, --id, and for --mode minimize "
                      f"{', '.join('--' + key.replace('_', '-') for key in MINIMIZE_KEYS)}")
             if not eq:
                 if k + 1 >= len(tokens):
                     fail(f"option {name} at column {col} needs a value")
                 k += 1
                 value = tokens[k][0]
-            if option in given:
+            if option in given and option != "tangents":
                 fail(f"option {name} is given twice (column {col})")
             given.add(option)
-            if option == "wrt":
+            if option == "tangents":
+                variable, has_value, tangent = value.partition("=")
+                if not (variable.isidentifier() and has_value and tangent):
+                    fail(f"--tangent at column {col} needs NAME=VALUE, like --tangent x=1")
+                if variable in tangents:
+                    fail(f"the tangent of {variable} is given twice (column {col})")
+                tangents[variable] = tangent
+            elif option == "order":
+                if not value.isdigit():
+                    fail(f"--order at column {col} must be a whole number like 3, not '{value[:40]}'")
+                record["order"] = int(value)
+            elif option == "wrt":
                 names = [w.strip() for w in value.split(",") if w.strip()]
                 if not names:
                     fail(f"--wrt at column {col} needs variable names, like --wrt x,y")
@@ -298,5 +319,6 @@ def parse_text_record(line):
         fail("missing expression: a text record starts with the expression, like x**2 | x=3")
     _check_mode_options(record, fail, lambda key: "--" + key.replace("_", "-"))
     record["bindings"] = bindings or None
+    record["tangents"] = tangents or None
     return record
 

@@ -67,6 +67,9 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, 
     if any(np.size(result.inputs[name]) == 0 for name in result.wrt):
         return CheckReport("none", None, None, notes=["an input is empty; nothing to check"])
     kinks = [(None, k) if isinstance(k, str) else k for k in kinks]
+    if result.mode in ("derivatives", "jvp"):          # every order, and forward mode: check_calculus.py
+        from ..check_calculus import check_calculus
+        return check_calculus(program, result, kinks=kinks, rng=rng)
     reasons = _Reasons(program, kinks)
     notes, report, budget = [], None, _budget(limits.check_time_budget())
     try:

@@ -5,6 +5,7 @@ For each OpSpec: one primitive per node it can record (`defop`: the arity-specia
 that runs the numpy forward and records the node), then the engine function, which is the
 primitive itself or what the entry's `front` makes of its primitives.
 """
+from .forward import build_rule
 from .graph import DIFFERENTIABLE, Tensor, defop
 from .ops import OPS
 
@@ -15,7 +16,8 @@ def _primitives(spec):
     """{node name: primitive} for every node the op records."""
     primitives = {}
     for node in spec.nodes():
-        primitives[node.name] = defop(node.name, node.forward, *node.vjps, jvp=node.jvp,
+        primitives[node.name] = defop(node.name, node.forward, *node.vjps,
+                                      jvp=build_rule(node.jvp, node.forward, node.vjps),
                                       saves_inputs=node.saves_inputs, saves_output=node.saves_output,
                                       function_name=spec.name)
     return primitives

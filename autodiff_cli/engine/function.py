@@ -1,7 +1,7 @@
 """Custom ops with a hand-written backward (torch.autograd.Function), and gradcheck to test them."""
 import numpy as np
 
-from .graph import Node, Tensor, is_grad_enabled, no_grad, raw, run_backward
+from .graph import FORWARD_LEVEL, Node, Tensor, is_grad_enabled, no_grad, raw, run_backward
 
 
 class FunctionCtx:
@@ -56,7 +56,8 @@ class Function:
     """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grad_outputs)`; call `.apply(*args)`.
 
     backward returns one gradient per forward argument (None for arguments that are not tensors
-    or need none).
+    or need none). For forward mode (`jvp`), also define static `jvp(ctx, *tangents)`: the output's
+    tangent given one tangent per forward argument (None where it has none).
     """
 
     @staticmethod
@@ -67,8 +68,28 @@ class Function:
     def backward(ctx, *grad_outputs):
         raise NotImplementedError
 
+    jvp = None      # optional: staticmethod jvp(ctx, *tangents) -> the output's tangent (forward mode)
+
     @classmethod
     def apply(cls, *args):
+        level = FORWARD_LEVEL.get()
+        token = FORWARD_LEVEL.set(None)       # forward()'s own ops carry no tangents (as in torch)
+        try:
+            result, ctx = cls._apply(args)
+        finally:
+            FORWARD_LEVEL.reset(token)
+        if level is not None:
+            tangents = tuple(level.tangent_of(a) for a in args)
+            if any(t is not None for t in tangents):
+                if cls.jvp is None:
+                    raise NotImplementedError(f"{cls.__name__} has no forward-mode rule: define "
+                                              f"jvp(ctx, *tangents) to use it under jvp()")
+                tangent = raw(cls.jvp(ctx, *tangents))
+                level.tangents[id(result)] = (result, np.array(np.broadcast_to(tangent, result.shape), np.float64))
+        return result
+
+    @classmethod
+    def _apply(cls, args):
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
@@ -77,7 +98,7 @@ class Function:
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         edges = tuple(args[i]._edge() for i in positions)
         if not is_grad_enabled() or all(e is None for e in edges):
-            return Tensor._result(out_data, None)
+            return Tensor._result(out_data, None), ctx
         node_class = cls.__dict__.get("_node_class")
         if node_class is None:   # a node class per Function, so type(grad_fn).__name__ reads "MyExpBackward"
             node_class = type(f"{cls.__name__}Backward", (_CustomNode,), {"__slots__": ()})
@@ -87,7 +108,7 @@ class Function:
         node.out, node.params, node._retained = out_data, {}, None
         node.edges = edges
         node.ctx, node.function, node.tensor_positions = ctx, cls, positions
-        return Tensor._result(out_data, node)
+        return Tensor._result(out_data, node), ctx
 
 
 class GradcheckError(RuntimeError):

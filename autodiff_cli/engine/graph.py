@@ -31,6 +31,9 @@ __all__ = ["Tensor", "Node", "AccumulateGrad", "RemovableHandle", "defop", "no_g
 # cheaper than a threading.local attribute (measured 12 ns against 37 ns), which matters once per op.
 _MODE = contextvars.ContextVar("autodiff_engine_mode", default=(False, True))
 _mode = _MODE.get
+# Forward mode: the active level of forward.jvp() (tensor -> tangent), None when no jvp runs.
+FORWARD_LEVEL = contextvars.ContextVar("autodiff_forward_level", default=None)
+_forward_level = FORWARD_LEVEL.get
 
 
 # The engine functions VJP formulas call under create_graph=True (sin, where, sum, ...): generated
@@ -368,9 +371,10 @@ def defop(name, forward, *vjps, jvp=None, saves_inputs=True, saves_output=True, 
                 x = data = _as_input(x)
             quiet, recording = _mode()
             out = forward(data, **params) if quiet else run_forward((data,), params)
-            if recording:
-                return record((x,), out, params, (_edge_of(x),))
-            return Tensor._result(out, None)
+            result = record((x,), out, params, (_edge_of(x),)) if recording else Tensor._result(out, None)
+            if _forward_level() is not None:
+                _give_tangent(node_class, (x,), result, params)
+            return result
     elif len(vjps) == 2:
         def op(a, b, **params):
             if isinstance(a, Tensor):
@@ -384,19 +388,32 @@ def defop(name, forward, *vjps, jvp=None, saves_inputs=True, saves_output=True, 
             quiet, recording = _mode()
             out = forward(da, db, **params) if quiet else run_forward((da, db), params)
             if recording:
-                return record((a, b), out, params, (_edge_of(a), _edge_of(b)))
-            return Tensor._result(out, None)
+                result = record((a, b), out, params, (_edge_of(a), _edge_of(b)))
+            else:
+                result = Tensor._result(out, None)
+            if _forward_level() is not None:
+                _give_tangent(node_class, (a, b), result, params)
+            return result
     else:
         def op(*args, **params):
             inputs = tuple(_as_input(a) for a in args)
             out = run_forward(tuple(raw(x) for x in inputs), params)
             if _mode()[1]:
-                return record(inputs, out, params, tuple(_edge_of(x) for x in inputs))
-            return Tensor._result(out, None)
+                result = record(inputs, out, params, tuple(_edge_of(x) for x in inputs))
+            else:
+                result = Tensor._result(out, None)
+            if _forward_level() is not None:
+                _give_tangent(node_class, inputs, result, params)
+            return result
 
     op.__name__ = op.__qualname__ = function_name or name
     op.node_class = node_class
     return op
+
+
+def _give_tangent(node_class, inputs, result, params):
+    """Forward mode is on (forward.jvp is running): the op's output tangent, beside its value."""
+    _forward_level().give(node_class.jvp, node_class.__name__, inputs, [raw(x) for x in inputs], result, params)
 
 
 # --- the cyclic garbage collector ----------------------------------------------------------------

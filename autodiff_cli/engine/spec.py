@@ -9,23 +9,52 @@ Formulas take a namespace `F` first: numpy during an ordinary backward, the engi
 under `create_graph=True` (then the formula records a graph and higher derivatives work).
   forward(*arrays, **params) -> array                         numpy
   vjp(F, g, ans, *inputs, **params) -> gradient for one input  one per positional input
-  jvp(F, tangents, ans, *inputs, **params) -> output tangent   forward mode (None until it exists)
+  jvp(F, tangents, ans, *inputs, **params) -> output tangent   forward mode (engine/forward.py): one
+      tangent per input (None where it has none), F is numpy; or the builder `forward.diagonal`
+      (elementwise ops: the VJPs applied to tangents) / `forward.linear` (the forward applied to them)
 """
 from dataclasses import dataclass, field
 from typing import Callable
+
+import numpy as np
 
 
 @dataclass(frozen=True, eq=False)
 class Kink:
     """Where an op is not differentiable, and what PyTorch (and so the engine) does there.
 
-    at(ans, *input_values, **params) -> bool array (or bool): True where the inputs sit on such a point.
+    where(*input_values, **params) -> signed array: 0 exactly at those points, changing sign across
+        them (abs: x; maximum: a - b; nan where there is none), so `autodiff plot` finds them between
+        grid points too; for elementwise ops (None: only `at` knows them, as for a reduction's ties)
+    at(ans, *input_values, **params) -> bool array (or bool): True where the inputs sit on such a
+        point, noted by the forward pass for the cross-check; None: where `where` is 0
     situation: completes "<op> at column 3 (abs(x)) ..." e.g. "is evaluated where its argument is 0".
     convention: PyTorch's choice there, e.g. "abs'(0) = 0".
+    text: the plot's name for such a point, e.g. "abs of 0"
     """
-    at: Callable
+    at: Callable | None
     situation: str
     convention: str
+    where: Callable | None = None
+    text: str = ""
+
+    def found(self, ans, *input_values, **params):
+        """`at`, or where `where` is 0: does the forward pass go through such a point?"""
+        if self.at is not None:
+            return self.at(ans, *input_values, **params)
+        return np.asarray(self.where(*input_values, **params)) == 0
+
+
+@dataclass(frozen=True, eq=False)
+class Pole:
+    """Where an op's value is infinite (1/x at 0, log at 0): `autodiff plot` marks it.
+
+    where(*input_values, **params) -> signed array, 0 at the pole or changing sign across it (nan
+        where there is none; a sign change through the pole itself is told apart by the plot)
+    text: the plot's name for it, e.g. "division by zero"
+    """
+    where: Callable
+    text: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,9 +83,12 @@ class OpSpec:
     sympy:      (sp, *object_arrays, axis=None) -> object array: the same function in SymPy, for the
                 symbolic cross-check (`sp` is passed in: the engine never imports SymPy)
     kink:       its non-differentiable points and PyTorch's convention there (None: smooth on its domain)
+    pole:       where its value is infinite, for `autodiff plot` (None: nowhere)
     elementwise: output element i depends only on element i of each (broadcast) input, so
                 `autodiff plot` can evaluate it over a whole grid at once (False: point by point)
-    axis:       takes `axis` / `keepdims` (a reduction)
+    axis:       takes `axis` / `keepdims` (a reduction; softmax: `axis` only, keepdims=False)
+    keepdims:   with `axis`, also takes `keepdims`
+    sizes:      the language form takes integer sizes after the array: reshape(x, 2, -1)
     saves_inputs / saves_output: False where no VJP reads the inputs' values / the output, so
                 large arrays are freed during the forward pass (only their shapes are kept)
     methods:    Tensor method names (`x.sin()`); operators: Tensor dunders (`__add__`); a reflected
@@ -67,6 +99,8 @@ class OpSpec:
     front:      when the op picks among its nodes (pow: PowBackward0/1/2) or converts arguments,
                 `front(F, nodes) -> the engine function`, `nodes` mapping node name -> primitive and
                 F the engine's functions; default: the primitive of `node` itself
+    examples:   for the generated tests, when arity and axis do not say how to call the op:
+                ((input shape, ...), {param: value}) pairs
     domain:     for the generated tests: per input, where finite differences are meaningful
                 ("any", "small", "pos", "unit", "gt_m1", "nonzero"; see tests/op_domains.py)
     torch:      the same function in torch, dotted from `torch` ("sin", "nn.functional.softplus")
@@ -80,8 +114,12 @@ class OpSpec:
     arity: int | None = None
     sympy: Callable | None = None
     kink: Kink | None = None
+    pole: Pole | None = None
     elementwise: bool = False
     axis: bool = False
+    keepdims: bool = True
+    sizes: bool = False
+    examples: tuple = ()
     saves_inputs: bool = True
     saves_output: bool = True
     methods: tuple = ()

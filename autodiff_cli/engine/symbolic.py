@@ -1,6 +1,6 @@
 """Builders for the table's SymPy forms (`OpSpec.sympy`), for the symbolic cross-check.
 
-A builder takes `(sp, *arrays, axis=None)`: `sp` is the sympy module (passed in, so that the engine
+A builder takes `(sp, *arrays, **params)` (the op's params: `axis`, `keepdims`, `shape`, `key`): `sp` is the sympy module (passed in, so that the engine
 never imports SymPy), the arrays are numpy object arrays of SymPy expressions (0-d for scalars), and
 it returns such an array. Numpy's object-array machinery gives us broadcasting, `sum`/`dot`/`matmul`
 shapes and axis handling for free.
@@ -58,19 +58,25 @@ def reduction(combine):
     We reduce with one `combine` call per output element (e.g. one `sp.Add(*terms)`) rather than
     numpy's pairwise `+`, which would rebuild a growing SymPy sum n times.
     """
-    def build(sp, array, axis=None):
+    def build(sp, array, axis=None, keepdims=False):
         if axis is None:
-            return as_object_array(combine(sp, list(array.flat)))
-        if not -array.ndim <= axis < array.ndim:
-            # Same wording as numpy's AxisError, which the engine raises for the same mistake.
-            raise ValueError(f"axis {axis} is out of bounds for array of dimension {array.ndim}")
+            out = as_object_array(combine(sp, list(array.flat)))
+            return out.reshape((1,) * array.ndim) if keepdims else out
+        _check_axis(axis, array.ndim)
         moved = np.moveaxis(array, axis, -1)
         rows = moved.reshape(-1, moved.shape[-1])
         out = np.empty(len(rows), dtype=object)
         for i, row in enumerate(rows):
             out[i] = combine(sp, list(row))
-        return out.reshape(moved.shape[:-1])
+        out = out.reshape(moved.shape[:-1])
+        return np.expand_dims(out, axis) if keepdims else out
     return build
+
+
+def _check_axis(axis, ndim):
+    if not -ndim <= axis < ndim:
+        # Same wording as numpy's AxisError, which the engine raises for the same mistake.
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
 
 
 def add_all(sp, elements):
@@ -105,3 +111,30 @@ def power(sp, base, exponent):
         with np.errstate(all="ignore"):
             return sp.Float(float(np.power(np.float64(base), np.float64(exponent))))
     return base ** exponent
+
+
+def log_sum_exp(sp, elements):
+    """combine() for logsumexp: no max-shift needed, SymPy numbers have an unbounded exponent."""
+    return _float64(sp, sp.log(sp.Add(*[sp.exp(e) for e in elements])))
+
+
+def softmax(sp, array, axis=-1):
+    """exp(x) / sum(exp(x)) along `axis`, each element rounded to float64 as the engine's would be."""
+    _check_axis(axis, array.ndim)
+    exps = np.frompyfunc(sp.exp, 1, 1)(array)
+    totals = reduction(add_all)(sp, exps, axis=axis, keepdims=True)
+    return as_object_array(np.frompyfunc(lambda a, b: _float64(sp, a / b), 2, 1)(exps, totals))
+
+
+def stack(sp, *arrays):
+    if len({np.shape(a) for a in arrays}) > 1:
+        raise ValueError("all input arrays must have the same shape")   # numpy's words, as the engine's
+    return np.stack(arrays)
+
+
+def index(sp, array, key):
+    return as_object_array(array[key])
+
+
+def reshape(sp, array, shape):
+    return array.reshape(shape)

@@ -3,6 +3,7 @@
     FUNCTIONS:         name -> {arity: OpSpec}     sin(x), max(x) and max(a, b), pow(x, y)
     BINARY_OPERATORS:  symbol -> OpSpec            + - * / ** @
     UNARY_OPERATORS:   symbol -> OpSpec            - (unary plus is the identity and has no entry)
+    STACK, INDEX:      the OpSpecs of the two forms that are syntax, not names: [a, b] and x[0, 1:3]
 
 The parser validates calls against them; both lowerings compute with the entry they find (its
 engine function, its SymPy form). An op joins the language by naming itself in its table entry's
@@ -24,6 +25,9 @@ for _spec in OPS:
             BINARY_OPERATORS[_name] = _spec
         else:
             UNARY_OPERATORS[_name] = _spec
+
+STACK = next(spec for spec in OPS if spec.name == "stack")
+INDEX = next(spec for spec in OPS if spec.name == "index")
 
 CONSTANTS = {"pi": np.pi, "e": np.e}
 

@@ -5,7 +5,8 @@ Both lowerings are the same loop: statements in order, each expression folded bo
 function looked up in the op table (through the views in functions.py). They differ only in what a number, a name
 and a table entry turn into.
 
-Shape mistakes (numpy's ValueError from broadcasting, matmul or a bad axis) become
+Shape mistakes (numpy's ValueError/IndexError from broadcasting, matmul, a bad axis, a ragged
+list or an index out of range) become
 `AutodiffError("shape", "'+' at column 3: cannot broadcast shapes (2,) and (3,)")`.
 """
 import importlib
@@ -13,8 +14,8 @@ import importlib
 import numpy as np
 
 from ..errors import AutodiffError
-from .functions import BINARY_OPERATORS, FUNCTIONS, UNARY_OPERATORS, as_object_array
-from .nodes import Binary, Call, Name, Num, Unary, children, column, paused_gc
+from .functions import BINARY_OPERATORS, FUNCTIONS, INDEX, STACK, UNARY_OPERATORS, as_object_array
+from .nodes import Binary, Call, Index, Name, Num, Stack, Unary, children, column, paused_gc
 
 
 def postorder(root):
@@ -34,7 +35,8 @@ def fold(root, combine):
     values = []
     for node in postorder(root):
         cls = type(node)
-        count = 2 if cls is Binary else 1 if cls is Unary else len(node.args) if cls is Call else 0
+        count = (2 if cls is Binary else 1 if cls is Unary or cls is Index else len(node.args) if cls is Call
+                 else len(node.elements) if cls is Stack else 0)
         if count:
             args = values[-count:]
             del values[-count:]
@@ -45,12 +47,32 @@ def fold(root, combine):
 
 
 def overload_of(node):
-    """The op table entry (OpSpec) computing a Binary, Unary or Call node (None for unary plus: identity)."""
+    """The op table entry (OpSpec) computing a Binary, Unary, Call, Stack or Index node (None for unary plus)."""
     if isinstance(node, Binary):
         return BINARY_OPERATORS[node.op]
     if isinstance(node, Unary):
         return UNARY_OPERATORS.get(node.op)
+    if isinstance(node, Stack):
+        return STACK
+    if isinstance(node, Index):
+        return INDEX
     return FUNCTIONS[node.func][len(node.args)]
+
+
+def options_of(node):
+    """The keyword options of the node's operation: axis, keepdims, shape (reshape), key (indexing)."""
+    if isinstance(node, Index):
+        return {"key": node.key}
+    if not isinstance(node, Call):
+        return {}
+    options = {}
+    if node.axis is not None:
+        options["axis"] = node.axis
+    if node.keepdims:
+        options["keepdims"] = True
+    if node.sizes is not None:
+        options["shape"] = node.sizes
+    return options
 
 
 def lower_to_engine(program, env, on_node=None):
@@ -65,9 +87,11 @@ def lower_to_engine(program, env, on_node=None):
     def number(node):
         return node.value    # a plain number, as in PyTorch's x**2: PowBackward0 keeps 2 as a parameter
 
-    def compute(node, overload, args, axis):
+    def compute(node, overload, args, options):
         function = engine.FUNCTIONS[overload.name]
-        return function(*args, axis=axis) if axis is not None else function(*args)
+        if type(node) is Stack:
+            return function(args)              # torch.stack's signature: one sequence
+        return function(*args, **options)
 
     def as_tensor(value):
         return value if isinstance(value, engine.Tensor) else engine.Tensor(value)
@@ -98,8 +122,8 @@ def lower_to_sympy(program, env, on_node=None, cas=None):
             value = sp.Float(node.value)              # the float64 itself (inf becomes oo)
         return as_object_array(value)
 
-    def compute(node, overload, args, axis):
-        return overload.sympy(sp, *args, axis=axis)
+    def compute(node, overload, args, options):
+        return overload.sympy(sp, *args, **options)
 
     sympy_env = {name: as_object_array(value) for name, value in env.items()}
     with np.errstate(all="ignore"):     # float64 corner cases in _pow, as in the engine: no warnings
@@ -121,11 +145,11 @@ def _lower(program, env, number, compute, on_node):
             if overload is None:                       # unary plus
                 value = args[0]
             else:
-                axis = node.axis if cls is Call else None
+                options = options_of(node)
                 try:
-                    value = compute(node, overload, args, axis)
-                except ValueError as exc:
-                    raise _shape_error(node, overload, args, axis, exc, program.source) from exc
+                    value = compute(node, overload, args, options)
+                except (ValueError, IndexError) as exc:
+                    raise _shape_error(node, overload, args, options, exc, program.source) from exc
                 except AutodiffError as exc:
                     if exc.position is None:           # the engine does not know columns; we do
                         exc.position, exc.source = column(node), program.source
@@ -157,18 +181,32 @@ def _shape_of(value):
     return tuple(shape) if shape is not None else np.shape(value)
 
 
-def _shape_error(node, overload, args, axis, exc, source):
+def _shape_error(node, overload, args, options, exc, source):
     """Say which operation, where, and with which shapes, instead of numpy's wording."""
-    if isinstance(node, Binary):
+    if isinstance(node, (Binary, Unary)):
         label = f"'{node.op}'"
-    elif isinstance(node, Unary):
-        label = f"'{node.op}'"
+    elif isinstance(node, Stack):
+        label = "the list [...]"
+    elif isinstance(node, Index):
+        label = f"the index {source[node.target.end:node.end].strip()}"
     else:
         label = f"{node.func}()"
     where = f"{label} at column {column(node)}"
     shapes = [_shape_of(a) for a in args]
+    axis = options.get("axis")
     text = str(exc)
-    if overload.name == "matmul" and len(shapes) == 2:
+    if isinstance(node, Stack):
+        listed = ", ".join(str(s) for s in shapes)
+        message = f"{where}: its elements must all have the same shape, got {listed}"
+        hint = "a list literal stacks equal-shaped elements: [[a, b], [c, d]]"
+    elif isinstance(node, Index):
+        message = f"{where}: {_index_problem(options['key'], shapes[0])}"
+        hint = "indices count from 0; -1 is the last element"
+    elif "shape" in options:
+        message = (f"{where}: cannot reshape an array of shape {shapes[0]} ({int(np.prod(shapes[0]))} elements) "
+                   f"into {options['shape']}")
+        hint = "the sizes must multiply to the number of elements; one of them may be -1"
+    elif overload.name == "matmul" and len(shapes) == 2:
         if 0 in (len(shapes[0]), len(shapes[1])):
             message = f"{where}: a matrix product needs arrays, got shapes {shapes[0]} and {shapes[1]}"
             hint = "use * to multiply by a scalar"
@@ -185,3 +223,14 @@ def _shape_error(node, overload, args, axis, exc, source):
         message = f"{where}: {text}"
         hint = None
     return AutodiffError("shape", message, column(node), hint=hint, source=source)
+
+
+def _index_problem(key, shape):
+    """Why numpy refused `array[key]` for an array of this shape, in the language's words."""
+    integers = sum(1 for k in key if not isinstance(k, slice))
+    if len(key) > len(shape):
+        return f"{len(key)} indices for an array of shape {shape}, which has {len(shape)} dimension{'' if len(shape) == 1 else 's'}"
+    for axis, k in enumerate(key):
+        if not isinstance(k, slice) and not -shape[axis] <= k < shape[axis]:
+            return f"index {k} is out of range for axis {axis} of shape {shape}"
+    return f"cannot index shape {shape} with {integers} integers and {len(key) - integers} slices"

@@ -55,10 +55,36 @@ class Binary:
 
 @dataclass(slots=True, eq=False)
 class Call:
-    """`func(args...)` or `func(arg, axis=k)`; `func` is a key of `functions.FUNCTIONS`."""
+    """`func(args...)`, `func(arg, axis=k, keepdims=1)` or `reshape(arg, 2, -1)`.
+
+    `func` is a key of `functions.FUNCTIONS`; `args` are the expression arguments only: the
+    integer sizes of `reshape` are in `sizes` (they are part of the call, not values).
+    """
     func: str
     args: list
     axis: int | None
+    start: int
+    end: int
+    keepdims: bool = False
+    sizes: tuple | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Stack:
+    """A stacking literal `[e1, e2, ...]`: the elements stacked along a new first axis."""
+    elements: list
+    start: int
+    end: int
+
+
+@dataclass(slots=True, eq=False)
+class Index:
+    """`target[i, j:k:s, ...]`: basic indexing by integers and slices only.
+
+    `key` is a tuple of ints and `slice` objects (whose bounds are ints or None), ready for numpy.
+    """
+    target: object
+    key: tuple
     start: int
     end: int
 
@@ -101,13 +127,33 @@ def children(node):
         return (node.operand,)
     if isinstance(node, Call):
         return node.args
+    if isinstance(node, Stack):
+        return node.elements
+    if isinstance(node, Index):
+        return (node.target,)
     return ()
 
 
+def label(node, quote=True):
+    """How messages name a node's operation: sin, '+' (quote=False: +), the list [...], indexing."""
+    if isinstance(node, Call):
+        return node.func
+    if isinstance(node, (Binary, Unary)):
+        return f"'{node.op}'" if quote else node.op
+    if isinstance(node, Stack):
+        return "the list [...]"
+    if isinstance(node, Index):
+        return "indexing"
+    return ""
+
+
 def column(node):
-    """The 1-based column an error about this node should point at (a binary node's operator)."""
+    """The 1-based column an error about this node should point at (a binary node's operator,
+    an index's '[')."""
     if isinstance(node, Binary):
         return node.op_start + 1
+    if isinstance(node, Index):
+        return node.target.end + 1
     return node.start + 1
 
 

@@ -7,10 +7,15 @@ Grammar (Python's precedence, loosest first):
     expr       := expr ('+' | '-') term                          left-associative
     term       := term ('*' | '/' | '@') factor                  left-associative
     factor     := ('+' | '-') factor | power
-    power      := atom (('**' | '^') factor)?                    right-associative: 2**3**2 == 512,
+    power      := postfix (('**' | '^') factor)?                 right-associative: 2**3**2 == 512,
                                                                  and -x**2 == -(x**2), x**-y allowed
+    postfix    := atom ('[' item (',' item)* ']')*              indexing binds tightest: -x[0] == -(x[0])
+    item       := INT | [INT] ':' [INT] [':' [INT]]              integers and slices only
     atom       := NUMBER | NAME | 'pi' | 'e' | '(' expr ')'
-               |  FUNC '(' expr (',' expr)* (',' 'axis' '=' ['-'] INTEGER)? ')'
+               |  '[' expr (',' expr)* ']'                       a stacking literal
+               |  FUNC '(' expr (',' expr)* (',' keyword)* ')'   keyword := ('axis' | 'keepdims') '=' INT
+               |  'reshape' '(' expr (',' INT)+ ')'             sizes are integers; one may be -1
+    INT        := ['-'] DIGITS
 
 Expressions are parsed by operator precedence with two explicit stacks (operands, and pending
 operators/open parentheses), so neither deep nesting nor a 200,000-term sum can overflow
@@ -23,7 +28,7 @@ import difflib
 from .. import limits
 from ..errors import AutodiffError
 from .functions import CONSTANTS, FUNCTIONS, arity_text
-from .nodes import Binary, Call, Name, Num, Program, Statement, Unary, paused_gc
+from .nodes import Binary, Call, Index, Name, Num, Program, Stack, Statement, Unary, paused_gc
 from .tokenizer import tokenize
 
 # How tightly each binary operator binds; `**` groups to the right, the others to the left.
@@ -44,18 +49,30 @@ class _Operator:
 
 
 class _Group:
-    """An open '(' on the operator stack: plain parentheses, or a call's argument list.
+    """An open '(' or '[' on the operator stack: parentheses, a call's arguments, or a stacking literal.
 
-    `start` is where the node will start (the function name, or the '(' itself), `paren` the
-    offset of the '(', `base` the operand-stack height when it opened: its arguments are
-    operands[base:].
+    `start` is where the node will start (the function name, or the bracket itself), `paren` the
+    offset of the bracket, `base` the operand-stack height when it opened: its arguments are
+    operands[base:]. `func` is the function's name for a call, `_LIST` for a stacking literal,
+    None for plain parentheses.
     """
-    __slots__ = ("func", "start", "paren", "base", "axis", "axis_start")
+    __slots__ = ("func", "start", "paren", "base", "axis", "keepdims", "keyword_start", "sizes")
 
     def __init__(self, func, start, paren, base):
         self.func, self.start, self.paren, self.base = func, start, paren, base
         self.axis = None
-        self.axis_start = None
+        self.keepdims = None
+        self.keyword_start = None       # offset of the first keyword argument, for errors
+        self.sizes = None               # reshape's integer sizes
+
+    @property
+    def is_call(self):
+        return self.func is not None and self.func is not _LIST
+
+
+_LIST = "[...]"     # the `func` of a stacking literal's group (not a function name)
+_CLOSER = {"(": ")", "[": "]"}
+_INDEX_FORMS = "x[0], x[-1], W[1, 2], W[:, 0], x[1:3] or x[::-1]"
 
 
 def parse(text):
@@ -185,6 +202,10 @@ class _Parser:
             token = tokens[self.i]
             kind = token.kind
             if expect_operand:
+                if tokens[self.i - 1].kind == "," and self.takes_sizes(stack[-1], operands):
+                    self.i = self.size_arguments(stack[-1])
+                    expect_operand = False               # now at the ')' that closes the call
+                    continue
                 if kind == "num":
                     operands.append(Num(float(token.text), token.start, token.end))
                     expect_operand = False
@@ -202,8 +223,8 @@ class _Parser:
                         push_nested(_Group(token.text, token.start, paren, len(operands)), paren)
                         self.i += 1                      # also skip the '('
                     elif following == "=" and stack and type(stack[-1]) is _Group \
-                            and stack[-1].func is not None and tokens[self.i - 1].kind in ("(", ","):
-                        self.i = self.keyword_argument(stack[-1])
+                            and stack[-1].is_call and tokens[self.i - 1].kind in ("(", ","):
+                        self.i = self.keyword_arguments(stack[-1])
                         expect_operand = False           # now at the ')' that closes the call
                         continue
                     else:
@@ -211,6 +232,11 @@ class _Parser:
                         expect_operand = False
                 elif kind == "(":
                     push_nested(_Group(None, token.start, token.start, len(operands)), token.start)
+                elif kind == "[":
+                    if tokens[self.i + 1].kind == "]":
+                        raise self.error("an empty list '[]' has no shape", token.start,
+                                         hint="a stacking literal needs at least one element, e.g. [x, y]")
+                    push_nested(_Group(_LIST, token.start, token.start, len(operands)), token.start)
                 elif kind == "+" or kind == "-":
                     push_nested(_Operator(kind, _UNARY_PRECEDENCE, token.start, True), token.start)
                 elif kind == ")" and stack and type(stack[-1]) is _Group and tokens[self.i - 1].kind == "(":
@@ -231,23 +257,38 @@ class _Parser:
                         apply(stack.pop())
                     stack.append(_Operator(kind, precedence, token.start, False))
                     expect_operand = True
-                elif kind == ")":
+                elif kind == "[":
+                    # Indexing binds tighter than any operator: it applies to the last operand.
+                    target = operands[-1]
+                    key, self.i = self.index_key()
+                    operands[-1] = Index(target, key, target.start, tokens[self.i].end)
+                elif kind == ")" or kind == "]":
                     reduce_operators()
                     if not stack:
-                        raise self.error("unmatched ')'", token.start, hint="remove it or add a '(' before it")
+                        opener = "(" if kind == ")" else "["
+                        raise self.error(f"unmatched '{kind}'", token.start,
+                                         hint=f"remove it or add a '{opener}' before it")
                     group = stack.pop()
                     depth -= 1
+                    opener = "[" if group.func is _LIST else "("
+                    if _CLOSER[opener] != kind:
+                        raise self.error(f"the '{opener}' at column {group.paren + 1} is closed by '{kind}'",
+                                         token.start, hint=f"close it with '{_CLOSER[opener]}'")
                     operands.append(self.close_group(group, operands, token))
                 elif kind == ",":
                     reduce_operators()
                     if not stack or stack[-1].func is None:
-                        raise self.error("',' is only allowed between function arguments "
+                        raise self.error("',' is only allowed between function arguments or list elements "
                                          "(tuples are not supported)", token.start)
                     expect_operand = True
+                elif kind == ":":
+                    raise self.error("':' is only allowed inside an index, like " + _INDEX_FORMS, token.start)
                 elif kind == "sep" or kind == "eof":
                     reduce_operators()
                     if stack:
                         group = stack[-1]           # the innermost unclosed one
+                        if group.func is _LIST:
+                            raise self.error("the '[' is never closed", group.paren, hint="add the missing ']'")
                         what = f"the '(' of {group.func}(...)" if group.func else "'('"
                         raise self.error(f"{what} is never closed", group.paren, hint="add the missing ')'")
                     return operands[0]
@@ -258,7 +299,7 @@ class _Parser:
                         raise self.error("cannot assign to an expression: write name = expression",
                                          token.start, hint="'==' comparisons are not supported either")
                     raise self.error("unexpected '='", token.start,
-                                     hint="the only keyword argument is axis=k, e.g. sum(x, axis=0)")
+                                     hint="the keyword arguments are axis=k and keepdims=1, e.g. sum(x, axis=0)")
                 elif kind == "error" or kind == "limit":
                     raise self.token_error(token)
                 else:
@@ -285,6 +326,8 @@ class _Parser:
             node = args[0]
             node.start, node.end = group.start, closing.end
             return node
+        if group.func is _LIST:
+            return Stack(args, group.start, closing.end)
         overloads = FUNCTIONS[group.func]
         overload = overloads.get(len(args))
         if overload is None:
@@ -294,37 +337,142 @@ class _Parser:
             raise self.error(f"{group.func}() takes {arity_text(group.func)} ({len(args)} given)",
                              group.start, hint=hint)
         if group.axis is not None and not overload.axis:
-            raise self.error(f"{group.func}() with {len(args)} arguments takes no axis=", group.axis_start,
+            raise self.error(f"{group.func}() with {len(args)} arguments takes no axis=", group.keyword_start,
                              hint=f"axis= goes with the one-argument reduction, e.g. {group.func}(x, axis=0)")
-        return Call(group.func, args, group.axis, group.start, closing.end)
+        if group.keepdims is not None and not (overload.axis and overload.keepdims):
+            raise self.error(f"{group.func}() with {len(args)} arguments takes no keepdims=", group.keyword_start)
+        if overload.sizes and group.sizes is None:
+            raise self.error(f"{group.func}() needs the new sizes after the array, like {group.func}(x, 2, 3)",
+                             closing.start)
+        return Call(group.func, args, group.axis, group.start, closing.end,
+                    keepdims=bool(group.keepdims), sizes=group.sizes)
 
-    def keyword_argument(self, group):
-        """Parse `axis=k` at the current token; return the index of the ')' that must follow."""
+    def keyword_arguments(self, group):
+        """Parse `axis=k` and `keepdims=0|1` at the current token; return the index of the ')' after them."""
         tokens = self.tokens
-        keyword = tokens[self.i]
-        if not any(o.axis for o in FUNCTIONS[group.func].values()):
-            raise self.error(f"{group.func}() takes no keyword arguments", keyword.start)
-        if keyword.text != "axis":
-            raise self.error(f"unknown keyword argument '{keyword.text}' for {group.func}()", keyword.start,
-                             hint="the only keyword argument is axis=k")
-        j = self.i + 2
+        overloads = FUNCTIONS[group.func].values()
+        if not any(o.axis for o in overloads):
+            raise self.error(f"{group.func}() takes no keyword arguments", tokens[self.i].start)
+        group.keyword_start = tokens[self.i].start
+        j = self.i
+        while True:
+            keyword = tokens[j]
+            if keyword.kind != "name" or tokens[j + 1].kind != "=":
+                raise self.error("keyword arguments (axis=, keepdims=) must be the last arguments",
+                                 tokens[j - 1].start)
+            takes_keepdims = any(o.axis and o.keepdims for o in overloads)
+            if keyword.text not in ("axis", "keepdims") or (keyword.text == "keepdims" and not takes_keepdims):
+                known = "axis=k and keepdims=1" if takes_keepdims else "axis=k"
+                raise self.error(f"unknown keyword argument '{keyword.text}' for {group.func}()", keyword.start,
+                                 hint=f"the keyword arguments are {known}")
+            if getattr(group, keyword.text) is not None:
+                raise self.error(f"{keyword.text}= is given twice", keyword.start)
+            value_start = tokens[j + 2].start
+            value, j = self.integer(j + 2)
+            wrong = ("axis must be an integer, like axis=0 or axis=-1" if keyword.text == "axis"
+                     else "keepdims must be 0 or 1, like keepdims=1")
+            if value is None or (keyword.text == "keepdims" and value not in (0, 1)):
+                raise self.error(wrong, value_start)
+            setattr(group, keyword.text, value)
+            if tokens[j].kind == ")":
+                return j
+            if tokens[j].kind != ",":
+                if tokens[j].kind in ("error", "limit"):
+                    raise self.token_error(tokens[j])
+                raise self.error(wrong, value_start)
+            j += 1
+
+    def integer(self, j):
+        """An integer literal with an optional sign at token j: (value or None if there is none, next j)."""
+        tokens = self.tokens
         sign = 1
         if tokens[j].kind in ("+", "-"):
             sign = -1 if tokens[j].kind == "-" else 1
+            if tokens[j + 1].kind != "num":
+                return None, j
             j += 1
-        value = tokens[j]
-        if value.kind != "num" or not value.text.replace("_", "").isdigit():
-            raise self.error("axis must be an integer, like axis=0 or axis=-1", tokens[self.i + 2].start)
-        group.axis = sign * int(value.text)
-        group.axis_start = keyword.start
-        j += 1
-        if tokens[j].kind == ",":
-            raise self.error("axis= must be the last argument", tokens[j].start)
-        if tokens[j].kind != ")":
+        token = tokens[j]
+        if token.kind != "num" or not token.text.replace("_", "").isdigit():
+            return None, j
+        return sign * int(token.text), j + 1
+
+    def takes_sizes(self, group, operands):
+        """Are we after the first argument of a call whose further arguments are integer sizes?"""
+        return group.is_call and len(operands) > group.base and any(
+            o.sizes for o in FUNCTIONS[group.func].values())
+
+    def size_arguments(self, group):
+        """Parse reshape's sizes `2, 3` / `-1, 2` at the current token; return the index of the ')'."""
+        tokens = self.tokens
+        wrong = (f"{group.func}() sizes must be integers (one of them may be -1), "
+                 f"like {group.func}(x, 2, 3) or {group.func}(x, -1)")
+        sizes = []
+        j = self.i
+        while True:
+            value, after = self.integer(j)
+            if value is None or value < -1:
+                raise self.error(wrong, tokens[j].start)
+            if value == -1 and -1 in sizes:
+                raise self.error("only one size may be -1", tokens[j].start)
+            sizes.append(value)
+            j = after
+            if tokens[j].kind == ")":
+                group.sizes = tuple(sizes)
+                return j
             if tokens[j].kind in ("error", "limit"):
                 raise self.token_error(tokens[j])
-            raise self.error("axis must be an integer, like axis=0 or axis=-1", tokens[self.i + 2].start)
-        return j
+            if tokens[j].kind != ",":
+                raise self.error(wrong, tokens[j].start)
+            j += 1
+
+    def index_key(self):
+        """Parse `[item, ...]` at the current '[' after an operand; return (key, index of the ']').
+
+        An item is an integer or a slice `start:stop:step` with optional integer parts: the key is
+        the tuple numpy's basic indexing takes (ints and `slice` objects).
+        """
+        tokens = self.tokens
+        opening = tokens[self.i]
+        j = self.i + 1
+        items = []
+        while True:
+            parts = []
+            while True:
+                value, j = self.integer(j)
+                token = tokens[j]
+                if value is None and token.kind not in (":", ",", "]"):
+                    raise self.bad_index(token, opening)
+                parts.append(value)
+                if token.kind != ":":
+                    break
+                if len(parts) == 3:
+                    raise self.error("a slice has at most two ':' (start:stop:step)", token.start)
+                j += 1
+            if len(parts) == 1:
+                if parts[0] is None:
+                    raise self.error("expected an index like " + _INDEX_FORMS, tokens[j].start)
+                items.append(parts[0])
+            else:
+                if len(parts) == 3 and parts[2] == 0:
+                    raise self.error("a slice step cannot be zero", tokens[j - 1].start)
+                items.append(slice(*parts))
+            if tokens[j].kind == "]":
+                return tuple(items), j
+            if tokens[j].kind != ",":
+                raise self.bad_index(tokens[j], opening)
+            j += 1
+
+    def bad_index(self, token, opening):
+        if token.kind in ("eof", "sep"):
+            return self.error(f"the '[' at column {opening.start + 1} is never closed", opening.start,
+                              hint="add the missing ']'")
+        if token.kind in ("error", "limit"):
+            return self.token_error(token)
+        if token.kind == "num":
+            return self.error(f"indices must be integers or slices, not '{token.text}'", token.start,
+                              hint="for example " + _INDEX_FORMS)
+        return self.error(f"indices must be integer numbers or slices, not '{token.text}' "
+                          "(no expressions, arrays or booleans)", token.start, hint="for example " + _INDEX_FORMS)
 
     def check_function(self, token):
         name = token.text
@@ -354,6 +502,8 @@ class _Parser:
             return self.error(f"expected an expression{after}, found the end of the statement", token.start)
         if token.kind == ")" and previous is not None and previous.kind == ",":
             return self.error("expected an argument after ','", token.start)
+        if token.kind == "]" and previous is not None and previous.kind == ",":
+            return self.error("expected an element after ','", token.start)
         if token.kind == "=":
             return self.error("unexpected '='", token.start,
                               hint="assignments look like name = expression, at the start of a statement")

@@ -5,11 +5,11 @@ A token is `Token(kind, text, start, end, hint)`:
   kind "sep"    `;` or a newline              kind "eof"    end of text (start == len(text))
   kind "error"  something we reject: `text` is the message, `hint` an optional suggestion
   kind "limit"  a number literal too long to be sensible (`text` is the message)
-  otherwise the kind is the operator itself: + - * / ** @ ( ) , =   (`^` becomes `**`)
+  otherwise the kind is the operator itself: + - * / ** @ ( ) [ ] : , =   (`^` becomes `**`)
 
 Lexical errors are not raised here but handed on as "error" tokens, so the parser reports
 problems strictly left to right (`__import__('os')` is first an unknown function, not a string).
-Newlines inside parentheses are dropped, as in Python, so a long call may span lines.
+Newlines inside parentheses and brackets are dropped, as in Python, so a long call may span lines.
 """
 import keyword
 import re
@@ -37,8 +37,8 @@ _TOKEN = re.compile(r"""
   | (?P<space>[ \t\f]+)
   | (?P<newline>\r\n|\r|\n)
   | (?P<comment>\#[^\r\n]*)
-  | (?P<unsupported>\*\*=|//=?|>>=?|<<=?|==|!=|<=|>=|:=|[-+*/@%&|^]=|[%<>&|~:\[\]{}'"`\\$?!.])
-  | (?P<op>\*\*|[-+*/^@(),;=])
+  | (?P<unsupported>\*\*=|//=?|>>=?|<<=?|==|!=|<=|>=|:=|[-+*/@%&|^]=|[%<>&|~{}'"`\\$?!.])
+  | (?P<op>\*\*|[-+*/^@()\[\]:,;=])
   | (?P<other>.)
 """, re.VERBOSE | re.DOTALL)
 
@@ -58,10 +58,6 @@ _UNSUPPORTED = {
     "~": ("bitwise operator '~' is not supported", None),
     "<<": ("bitwise operator '<<' is not supported", None),
     ">>": ("bitwise operator '>>' is not supported", None),
-    ":": ("':' is not supported (no slices, lambdas, annotations or dicts)", None),
-    "[": ("indexing and list literals ('[') are not supported",
-          "bind arrays as arguments instead, e.g. x=[1,2,3]"),
-    "]": ("indexing and list literals (']') are not supported", None),
     "{": ("braces ('{') are not supported", None),
     "}": ("braces ('}') are not supported", None),
     "'": ("strings are not supported", None),
@@ -141,7 +137,7 @@ def tokenize(source):
     """Return the list of tokens of `source`, ending with an "eof" token."""
     tokens = []
     append = tokens.append
-    depth = 0          # open parentheses; newlines inside them are not statement separators
+    depth = 0          # open brackets; newlines inside them are not statement separators
     for match in _TOKEN.finditer(source):
         group = match.lastgroup
         text = match.group()
@@ -155,9 +151,9 @@ def tokenize(source):
             else:
                 append(_new_token(Token, ("name", text, start, end, None)))
         elif group == "op":
-            if text == "(":
+            if text == "(" or text == "[":
                 depth += 1
-            elif text == ")":
+            elif text == ")" or text == "]":
                 depth = max(depth - 1, 0)
             append(_new_token(Token, (_OP_KIND.get(text, text), text, start, end, None)))
         elif group == "num":

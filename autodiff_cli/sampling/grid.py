@@ -7,7 +7,7 @@ from ..engine import Tensor
 from ..errors import AutodiffError
 from ..language import lower_to_engine
 from ..language.lowering import overload_of, postorder
-from ..language.nodes import Call, Name, children, column
+from ..language.nodes import Name, children, column, label
 from .samples import Samples
 
 
@@ -136,7 +136,7 @@ def not_elementwise(program, swept, fixed):
             # then sees only point i); sum, mean, max(a), dot, @ ... touching x mean point by point
             spec = overload_of(node)           # None: unary plus, the identity
             if spec is not None and not spec.elementwise:
-                what = node.func if isinstance(node, Call) else f"'{node.op}'"
+                what = label(node)
                 return f"{what} at column {column(node)} is not elementwise in {' and '.join(swept)}"
         if statement.name is not None and id(statement.expr) in touched:
             depends.add(statement.name)

@@ -1,59 +1,31 @@
 """Where a sampled function is not differentiable or not finite, found from the recorded node values.
 
-Kinks: the arguments of abs/relu/sqrt/max/min/asin/acos and power bases changing sign between grid
-points (or hitting 0 on one); poles: denominators and the arguments of log/log1p/tan crossing their
-singular value; non-finite origins: nodes whose inputs are finite and output is not, point by point
+Kinks and poles: the op table's `kink.where` / `pole.where` of each node's argument values (abs's
+argument, a max's a - b, a denominator, ...) changing sign between grid points or hitting 0 on one;
+non-finite origins: nodes whose inputs are finite and output is not, point by point
 (the engine's rule, per point).
 """
 import numpy as np
 
 from ..language.lowering import overload_of
-from ..language.nodes import Binary, Call, Name, Num, Unary, children, column
+from ..language.nodes import Binary, Call, Name, Num, Unary, children, column, label
 from .samples import Mark
 
 MAX_MARKS = 2000              # singular points kept (a 2-D kink line has about one per grid row)
 
 
-def _singular_argument(node, args):
-    """(kind, array whose zeros are where `node` is not differentiable or has a pole, why) or None.
+def _singular_arguments(node, args):
+    """[(kind, array whose zeros are where `node` is not differentiable or has a pole, why)], from the
+    `kink` and `pole` entries of its op in the op table (engine/ops.py).
 
     PyTorch's conventions give a number at these points (abs'(0) = 0, half the gradient to each
     side of a tie); the plot marks them so that nobody mistakes that number for a derivative.
-    Keyed by the op table's names (engine/ops.py), whose `kink` entries say what happens at them.
     """
     spec = overload_of(node) if isinstance(node, (Binary, Unary, Call)) else None
-    rule = _SINGULAR.get(spec.name) if spec is not None else None
-    return None if rule is None else rule(*args)
-
-
-def _power(base, exponent):
-    base, exponent = np.broadcast_arrays(base, exponent)
-    pole, steep = exponent < 0, (exponent > 0) & (exponent < 1)        # x**-1 and x**0.5 at x = 0
-    return "pole" if np.any(pole) else "kink", np.where(pole | steep, base, np.nan), "a power with base 0"
-
-
-def _tie(which):
-    def rule(a, b):
-        a, b = np.broadcast_arrays(a, b)
-        return "kink", a - b, f"{which} with tied arguments"
-    return rule
-
-
-# op table name -> rule(*argument values) -> (kind, signed array, why)
-_SINGULAR = {
-    "div": lambda a, b: ("pole", b, "division by zero"),
-    "power": _power,
-    "abs": lambda x: ("kink", x, "abs of 0"),
-    "relu": lambda x: ("kink", x, "relu of 0"),
-    "sqrt": lambda x: ("kink", x, "sqrt of 0 (infinite slope)"),
-    "maximum": _tie("max"),
-    "minimum": _tie("min"),
-    "log": lambda x: ("pole", x, "log of 0"),
-    "log1p": lambda x: ("pole", x + 1, "log1p of -1"),
-    "tan": lambda x: ("pole", np.cos(x), "tan at an odd multiple of pi/2"),
-    "asin": lambda x: ("kink", 1 - np.square(x), "asin at ±1 (infinite slope)"),
-    "acos": lambda x: ("kink", 1 - np.square(x), "acos at ±1 (infinite slope)"),
-}
+    if spec is None:
+        return []
+    return [(kind, what.where(*args), what.text) for kind, what in (("kink", spec.kink), ("pole", spec.pole))
+            if what is not None and what.where is not None]
 
 
 def _crossings(s, axes):
@@ -104,20 +76,18 @@ def singular_marks(program, sampler, samples):
         inherited = set().union(*(pole_edges.get(id(c), set()) for c in inputs))
         pole_edges[key] = inherited
         args = [values[id(c)][1] for c in children(node) if id(c) in values]
-        found = _singular_argument(node, args) if len(args) == len(children(node)) else None
-        if found is None:
-            continue
-        kind, s, why = found
+        found = _singular_arguments(node, args) if len(args) == len(children(node)) else []
         snippet = program.source[node.start:node.end]
-        for edges, point in _crossings(s, sampler.axes):
-            if inherited.intersection(edges):
-                continue
-            if kind == "pole":
-                pole_edges[key] = pole_edges[key] | set(edges)
-            # rounding of the interpolation: 1e-18 where the crossing is at 0; + 0.0 turns -0.0 into 0
-            point = tuple(0.0 if abs(p) < 1e-12 * (a[-1] - a[0]) else float(p) + 0.0
-                          for p, a in zip(point, sampler.axes))
-            marks.append(Mark(kind, point, f"{why}: {snippet} at column {column(node)}"))
+        for kind, s, why in found:
+            for edges, point in _crossings(s, sampler.axes):
+                if inherited.intersection(edges):
+                    continue
+                if kind == "pole":
+                    pole_edges[key] = pole_edges[key] | set(edges)
+                # rounding of the interpolation: 1e-18 where the crossing is at 0; + 0.0 turns -0.0 into 0
+                point = tuple(0.0 if abs(p) < 1e-12 * (a[-1] - a[0]) else float(p) + 0.0
+                              for p, a in zip(point, sampler.axes))
+                marks.append(Mark(kind, point, f"{why}: {snippet} at column {column(node)}"))
     marks = _deduplicate(marks, sampler.axes)
     if len(marks) > MAX_MARKS:
         samples.notes.append(f"{len(marks)} singular points found; the first {MAX_MARKS} are marked")
@@ -155,7 +125,7 @@ def _non_finite_notes(program, sampler, samples):
             if id(child) in values:
                 origin &= finite_at(values[id(child)][1])
         if origin.any():
-            what = node.func if isinstance(node, Call) else node.op
+            what = label(node, quote=False)
             where = _where_text(samples, origin)
             notes.append(f"{what} at column {column(node)} ({program.source[node.start:node.end]}) is not "
                          f"finite at {int(origin.sum())} of {origin.size} points{where}")

@@ -1,5 +1,5 @@
-"""Tables for people, built from a `Result`: value, gradients (with the check), named
-intermediates, Hessian and Jacobian matrices, `--steps`.
+"""Tables for people, built from a `Result`: value (and J·t for jvp), gradients (with the check),
+named intermediates, Hessian and Jacobian matrices, derivatives by order, `--steps`.
 
 Every function here is pure: it takes a result and a `View` (width, precision, --full, --latex)
 and returns rich renderables; the CLI decides where they are printed. Numbers and arrays are
@@ -8,6 +8,8 @@ printed in full below the table, never cut. Nothing here forces colour, so rich 
 itself when the stream is not a terminal or when NO_COLOR is set. Text that came from input (the
 expression, --steps labels, notes quoting it) is escaped and never read as markup.
 """
+import itertools
+
 import numpy as np
 from rich import box
 from rich.console import Group
@@ -21,6 +23,7 @@ __all__ = ["View", "render_result", "render_steps", "check_summary", "shorten", 
            "element_labels"]
 
 STEPS_MAX_ROWS = 200        # most rows shown by --steps (first and last halves)
+DERIVATIVES_MAX_ROWS = 200  # most rows of the derivatives table (--json has them all)
 TEXT_MAX = 40               # longest source snippet shown in a --steps cell
 CELL_MAX = 24               # widest array shown inside a table cell (else printed below the table)
 FORMULA_CELL_MAX = 40       # widest formula shown inside a table cell (else printed below the table)
@@ -135,17 +138,23 @@ def _header(result, view):
 
 
 def _value_part(result, view):
-    value = np.asarray(result.value, dtype=np.float64)
-    norm = getattr(result, "grad_norm", None) if getattr(result, "mode", "grad") == "grad" else None
-    label = "value".ljust(len("grad_norm") if norm is not None else 0)
-    one_line = inline(value, view, limit=view.width - len(label) - 2)
+    """value (and grad_norm; for jvp the tangents and J·t), labels aligned."""
+    mode = getattr(result, "mode", "grad")
+    rows = [("value", result.value)]
+    if mode == "grad" and getattr(result, "grad_norm", None) is not None:
+        rows.append(("grad_norm", result.grad_norm))
+    if mode == "jvp":
+        rows += [(f"tangent {name}", tangent) for name, tangent in result.tangents.items()] + [("J·t", result.jvp)]
+    width = max(len(label) for label, _ in rows) if len(rows) > 1 else 0
+    return [part for label, a in rows for part in _labelled_array(label.ljust(width), a, view)]
+
+
+def _labelled_array(label, a, view):
+    """`label  [1, 2, 3]` on one line if it fits, else the array in a titled block."""
+    one_line = inline(a, view, limit=view.width - len(label) - 2)
     if one_line is not None:
-        parts = [Text.assemble((label, "bold"), "  ", one_line)]
-    else:
-        parts = _array_block("value", value, view)
-    if norm is not None:
-        parts.append(Text.assemble(("grad_norm", "bold"), "  ", number(norm, view.precision)))
-    return parts
+        return [Text.assemble((label, "bold"), "  ", one_line)]
+    return _array_block(label.rstrip(), a, view)
 
 
 def _table(title, first_column):
@@ -256,6 +265,40 @@ def _jacobian_part(result, view):
     return _matrix_part("Jacobian", out_labels, col_labels, matrix, view)
 
 
+def _derivatives_part(result, view):
+    """One row per distinct derivative (mixed partials are symmetric), order by order."""
+    table = Table(title="Derivatives by order", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("order", justify="right")
+    table.add_column("derivative", style="bold")
+    table.add_column("value", justify="right")
+    names = list(result.derivatives[1]) if result.derivatives else []
+    rows = 0
+    for order, level in result.derivatives.items():
+        for index in itertools.combinations_with_replacement(range(len(names)), order):
+            if rows == DERIVATIVES_MAX_ROWS:
+                table.caption = f"the first {DERIVATIVES_MAX_ROWS} rows; --json has every derivative"
+                return table
+            node = level
+            for i in index:
+                node = node[names[i]]
+            table.add_row(str(order), _partial_label(order, [names[i] for i in index]), number(node, view.precision))
+            rows += 1
+    return table
+
+
+def _partial_label(order, variables):
+    """∂³f/∂x²∂y for the variables differentiated by, in order."""
+    counts = {}
+    for name in variables:
+        counts[name] = counts.get(name, 0) + 1
+    power = lambda n: "" if n == 1 else str(n).translate(_SUPERSCRIPTS)
+    below = "".join(f"∂{name}{power(n)}" for name, n in counts.items())
+    return f"∂{power(order)}f/{below}"
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def check_summary(result):
     """One line saying how the result was checked and whether it agreed (the verdict)."""
     check = result.check
@@ -287,7 +330,9 @@ def render_result(result, view=None, *, before_verdict=()):
         parts += [Text("")] + _hessian_part(result, view)
     if getattr(result, "jacobian", None):
         parts += _jacobian_part(result, view)
-    if not isinstance(parts[-1], Table):      # a table ends in a blank line of its own
+    if getattr(result, "derivatives", None):
+        parts.append(_derivatives_part(result, view))
+    if not isinstance(parts[-1], Table) and parts[-1].plain != "":   # a table ends in a blank line of its own
         parts.append(Text(""))
     parts += list(before_verdict) + [check_summary(result)]
     return Group(*parts)
