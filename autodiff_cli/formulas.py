@@ -57,8 +57,12 @@ def describe_all(program, result, seed, derivatives, *, latex=False, simplify=Fa
             symbolic[name] = {"kind": "matrix", "variable": name, "text": form_text}
             latexes[name] = {"kind": "matrix", "variable": name, "text": form_latex}
         else:
-            symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex, indexed_by_variable=by_variable,
-                                                     budget=None if simplify else 0)
+            try:
+                symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex,
+                                                         indexed_by_variable=by_variable,
+                                                         budget=None if simplify else 0)
+            except (TypeError, ValueError):   # SymPy refuses what SymEngine built (max(x, zoo)): not shown
+                symbolic[name], latexes[name] = None, None
     return symbolic, (latexes if latex else {})
 
 
