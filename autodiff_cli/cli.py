@@ -68,7 +68,30 @@ def _positionals_last(command, ctx, args):
     return options + (["--"] + positionals if positionals else [])
 
 
-class ExprCommand(TyperCommand):
+_HELP_NOISE = ((re.compile(r"\{([A-Z=]+)\}"), r"\1"),            # {EXPR} -> EXPR
+               (re.compile(r"\[\[FILE\|-\]\]"), "[FILE|-]"),
+               (re.compile(r" <(?:str|list\[str\])>"), ""))         # EXPR <str> -> EXPR
+
+
+class HelpCommand(TyperCommand):
+    """A command whose help shows the placeholders as written (EXPR, NAME=VALUE, [FILE|-]), without
+    typer's type decorations ({EXPR}, <list[str]>, [[FILE|-]]), keeping the columns aligned."""
+
+    def get_help(self, ctx):
+        text = super().get_help(ctx)
+        for pattern, replacement in _HELP_NOISE:
+            text = pattern.sub(lambda m: _padded(m, replacement), text)
+        return text
+
+
+def _padded(match, replacement):
+    """The replacement, padded to the matched width when it is followed by spaces (a help column)."""
+    new = match.expand(replacement)
+    following = match.string[match.end():match.end() + 2]
+    return new.ljust(len(match.group(0))) if following == "  " else new
+
+
+class ExprCommand(HelpCommand):
     """A command whose positional EXPR and NAME=VALUE arguments may start with '-'."""
 
     def parse_args(self, ctx, args):
@@ -122,10 +145,10 @@ differentiation (PyTorch's conventions), cross-checked with SymPy."""
 APP_EPILOG = """\b
 Examples:
   autodiff grad "3*x**2 + 2*x*y + y**2" x=2 y=1
-  autodiff grad "sum(x**2)" x=[1,2,3] --json
+  autodiff grad "sum(x**2)" "x=[1,2,3]" --json
   autodiff grad "z = x*y; w = z + x" x=2 y=3 --steps --graph
   autodiff hessian "x**2*y + y**3" x=1 y=2
-  autodiff jacobian "x*y" x=[1,2] y=3
+  autodiff jacobian "x*y" "x=[1,2]" y=3
   autodiff minimize "(x-3)**2 + (y+1)**2" x=0 y=0
   autodiff derivatives "x**4*y" x=2 y=1 --order 3
   autodiff jvp "sin(x)*y" x=1 y=2 --tangent x=1 --tangent y=0
@@ -139,26 +162,27 @@ GRAD_EPILOG = """\b
 Examples:
   autodiff grad "3*x**2 + 2*x*y + y**2" x=2 y=1
   autodiff grad "x**2 + x" "x=[[1,2,3],[4,5,6]]" --gradient ones
-  autodiff grad "dot(X, W) + b" X=[1.5,2.5] W=randn(2) b=0.1 --wrt W,b --random-seed 0
+  autodiff grad "dot(X, W) + b" "X=[1.5,2.5]" "W=randn(2)" b=0.1 --wrt W,b --random-seed 0
   autodiff grad "z = x**2; y = z**3; L = log(y)" x=2 --steps
   autodiff grad "sin(x)*exp(x)" x=1 --graph --dot graph.svg
   autodiff grad -- "-x**2" x=1        (an expression starting with '-' also works without '--')
 
 \b
 Bindings: NAME=VALUE, VALUE one of 2, -2.5, 1e-3, pi, [[1,2],[3,4]], rand(2,3), randn(3),
-arange(4), ones(2,3), zeros(3), eye(3), linspace(0,1,5), @file.npy, @file.csv.
+arange(4), ones(2,3), zeros(3), eye(3), linspace(0,1,5), @file.npy, @file.csv
+(quote a binding with brackets or parentheses for the shell: "x=[1,2]" "W=randn(3)").
 """
 
 HESSIAN_EPILOG = """\b
 Examples:
   autodiff hessian "x**2*y + y**3" x=1 y=2
-  autodiff hessian "sum(x**3)" x=[1,2,3] --json
+  autodiff hessian "sum(x**3)" "x=[1,2,3]" --json
 """
 
 JACOBIAN_EPILOG = """\b
 Examples:
-  autodiff jacobian "x*y" x=[1,2] y=3
-  autodiff jacobian "A @ x" "A=[[1,2],[3,4]]" x=[1,1] --wrt x
+  autodiff jacobian "x*y" "x=[1,2]" y=3
+  autodiff jacobian "A @ x" "A=[[1,2],[3,4]]" "x=[1,1]" --wrt x
 """
 
 MINIMIZE_EPILOG = """\b
@@ -237,10 +261,15 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceba
 GraphOpt = Annotated[bool, typer.Option("--graph", help="Show the grad_fn graph of the output as a tree.")]
 DotOpt = Annotated[Optional[str], typer.Option(
     "--dot", metavar="FILE", help="Write the graph as Graphviz DOT (FILE.svg/.png/.pdf: rendered if 'dot' is installed).")]
+PrecisionOpt = Annotated[int, typer.Option(
+    "--precision", metavar="N", min=1, max=17, help="Significant digits of the numbers shown (default 6).")]
+FullOpt = Annotated[bool, typer.Option(
+    "--full", help="Show every element of large arrays (and echo large inputs whole in --json).")]
+LatexOpt = Annotated[bool, typer.Option("--latex", help="Show the symbolic derivatives as LaTeX (also \"latex\" in --json).")]
 ExprArg = Annotated[str, typer.Argument(
     metavar="EXPR", show_default=False, help="The expression, e.g. \"x**2 + sin(y)\" or \"z = x*y; z + x\".")]
 BindingsArg = Annotated[Optional[list[str]], typer.Argument(
-    metavar="NAME=VALUE", show_default=False, help="Values of the variables, e.g. x=2 y=[1,2,3].")]
+    metavar="NAME=VALUE", show_default=False, help="Values of the variables, e.g. x=2 \"y=[1,2,3]\" (quote brackets and parentheses).")]
 
 
 @app.command(cls=ExprCommand, epilog=GRAD_EPILOG,
@@ -260,10 +289,14 @@ def grad(
         "--steps", help="Show every node of the forward pass with its value and gradient (the chain rule).")] = False,
     graph: GraphOpt = False,
     dot: DotOpt = None,
+    precision: PrecisionOpt = 6,
+    full: FullOpt = False,
+    latex: LatexOpt = False,
 ):
     """Value of EXPR and its gradient w.r.t. every input variable (reverse mode)."""
     raise typer.Exit(_run("grad", expr, bindings, gradient=gradient, wrt=wrt, json_output=json_output,
-                          check=check, random_seed=random_seed, debug=debug, steps=steps, graph=graph, dot=dot))
+                          check=check, random_seed=random_seed, debug=debug, steps=steps, graph=graph, dot=dot,
+                          precision=precision, full=full, latex=latex))
 
 
 def _derivative_matrix_command(mode, epilog, short_help, help_text):
@@ -278,9 +311,13 @@ def _derivative_matrix_command(mode, epilog, short_help, help_text):
         debug: DebugOpt = False,
         graph: GraphOpt = False,
         dot: DotOpt = None,
+        precision: PrecisionOpt = 6,
+        full: FullOpt = False,
+        latex: LatexOpt = False,
     ):
         raise typer.Exit(_run(mode, expr, bindings, wrt=wrt, json_output=json_output, check=check,
-                              random_seed=random_seed, debug=debug, graph=graph, dot=dot))
+                              random_seed=random_seed, debug=debug, graph=graph, dot=dot,
+                              precision=precision, full=full, latex=latex))
 
     app.command(mode, cls=ExprCommand, epilog=epilog, short_help=short_help, help=help_text)(command)
 
@@ -350,7 +387,7 @@ def minimize(
 _SCHEDULER_ADDRESS = re.compile(r"[a-z]+://\S+|[\w.-]+:\d+|\[[0-9a-fA-F:]+\]:\d+")
 
 
-class BatchCommand(TyperCommand):
+class BatchCommand(HelpCommand):
     """`--dask` takes an optional value: `--dask` alone runs a local cluster, `--dask ADDRESS` a
     scheduler's (typer has no options with optional values: a bare `--dask` becomes `--dask=local`)."""
 
@@ -427,6 +464,9 @@ def batch(
         "--partition-size", metavar="SIZE", help="With --dask: input bytes per task, like 4MiB (default: automatic).")] = None,
     output_dir: Annotated[Optional[str], typer.Option(
         "--output-dir", metavar="DIR", help="With --dask: a JSON Lines file per partition and manifest.json in DIR.")] = None,
+    quiet: Annotated[bool, typer.Option(
+        "-q", "--quiet", help="No progress bar (it is shown on a terminal's stderr) and no terminal hint.")] = False,
+    precision: PrecisionOpt = 6,
 ):
     """Every record of FILE (or stdin), one result per record, in input order."""
     problem = _settings_problem()
@@ -443,7 +483,8 @@ def batch(
         else:
             from .batch import run_batch
             code = run_batch(source, json_output=json_output, jobs=1 if jobs is None else jobs, timeout=timeout,
-                             check=check, random_seed=random_seed, wrt=wrt, files_root=files_root)
+                             check=check, random_seed=random_seed, wrt=wrt, files_root=files_root,
+                             quiet=quiet, precision=precision)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         code = _internal_error(exc, debug)
     raise typer.Exit(code)
@@ -556,6 +597,30 @@ def _settings_problem():
     return AutodiffError("usage", problem) if problem else None
 
 
+def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False, check=True,
+         random_seed=None, debug=False, steps=False, graph=False, dot=None, precision=6, full=False,
+         latex=False, order=None, tangents=None):
+    def work(bindings):
+        from .errors import AutodiffError
+        from .evaluate import evaluate
+        try:
+            options = {"grad": {"gradient": gradient}, "derivatives": {"order": order},
+                       "jvp": {"tangents": _parse_bindings(tangents, "tangent") if tangents is not None else None},
+                       }.get(mode, {})
+        except AutodiffError as err:
+            return _input_error(err, expr, json_output)
+        if check:
+            from .check import prepare   # import the CAS outside the check's time budget
+            prepare()
+        result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
+                          trace=bool(steps or graph or dot), latex=latex, simplify=not json_output, **options)
+        shown = {"precision": precision, "full": full, "latex": latex}
+        return _report(result, _print_result, json_output=json_output, steps=steps, graph=graph, dot=dot,
+                       shown=shown)
+
+    return _guarded(expr, binding_args, json_output, debug, work)
+
+
 def _guarded(expr, binding_args, json_output, debug, work):
     """Parse the bindings, then `work(bindings)` -> exit code; bad bindings, ^C and bugs of ours
     are reported here."""
@@ -577,27 +642,6 @@ def _guarded(expr, binding_args, json_output, debug, work):
                                                    "AUTODIFF_MAX_ELEMENTS to be stopped earlier)"), expr, json_output)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         return _internal_error(exc, debug, expression=expr, json_output=json_output)
-
-
-def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False, check=True,
-         random_seed=None, debug=False, steps=False, graph=False, dot=None, order=None, tangents=None):
-    def work(bindings):
-        from .errors import AutodiffError
-        from .evaluate import evaluate
-        try:
-            options = {"grad": {"gradient": gradient}, "derivatives": {"order": order},
-                       "jvp": {"tangents": _parse_bindings(tangents, "tangent") if tangents is not None else None},
-                       }.get(mode, {})
-        except AutodiffError as err:
-            return _input_error(err, expr, json_output)
-        if check:
-            from .check import prepare   # import the CAS outside the check's time budget
-            prepare()
-        result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
-                          trace=bool(steps or graph or dot), **options)
-        return _report(result, _print_result, json_output=json_output, steps=steps, graph=graph, dot=dot)
-
-    return _guarded(expr, binding_args, json_output, debug, work)
 
 
 def _run_plot(expr, binding_args, *, order, out, points, json_output, check, random_seed, debug):
@@ -652,11 +696,11 @@ def _report(result, printer, **options):
         return EXIT_USAGE
 
 
-def _print_record_and_messages(result, json_output):
+def _print_record_and_messages(result, json_output, full=False):
     """What every command prints first: the JSON record (--json), the warnings, the error."""
     from .ui.console import escape_text, write_stderr
     if json_output:
-        sys.stdout.write(result.to_json() + "\n")
+        sys.stdout.write((result.to_json(full=True) if full else result.to_json()) + "\n")
         sys.stdout.flush()
     for warning in result.warnings:
         write_stderr(f"warning: {escape_text(warning)}")
@@ -691,14 +735,14 @@ def _plot_minimize(result, path, bindings, random_seed):
 def _print_minimize(result, *, json_output):
     _print_record_and_messages(result, json_output)
     if result.error is None and not json_output:
-        from .ui.console import console
+        from .ui.console import console, print_lines
         from .ui.minimize import render_minimize
-        console().print(render_minimize(result))
+        print_lines(console(), render_minimize(result))
     return result.exit_code
 
 
-def _print_result(result, *, json_output, steps, graph, dot):
-    _print_record_and_messages(result, json_output)
+def _print_result(result, *, json_output, steps, graph, dot, shown):
+    _print_record_and_messages(result, json_output, full=shown["full"])
     if result.error is not None:
         return result.exit_code
     from .ui.console import escape_text, write_stderr
@@ -709,14 +753,16 @@ def _print_result(result, *, json_output, steps, graph, dot):
 
     from .ui import graph as graphs
     from .ui import tables
-    from .ui.console import console
+    from .ui.console import console, print_lines
     out = console(stderr=True) if json_output else console()   # --json: stdout holds only the record
+    view = tables.View(width=out.width, **shown)
+    extras = ([tables.render_steps(result, view)] if steps else []) + (
+        [graphs.render_graph(result.output, result.leaves)] if graph else [])
     if not json_output:
-        out.print(tables.render_result(result))
-    if steps:
-        out.print(tables.render_steps(result))
-    if graph:
-        out.print(graphs.render_graph(result.output, result.leaves))
+        print_lines(out, tables.render_result(result, view, before_verdict=extras))
+    else:
+        for part in extras:
+            print_lines(out, part)
     if dot:
         text = graphs.graph_to_dot(result.output, result.leaves, title=result.expression)
         written, message = graphs.write_dot(dot, text)

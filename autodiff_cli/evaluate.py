@@ -29,16 +29,17 @@ DEFAULT_ORDER = 3           # of mode "derivatives"
 # --- the pipeline ------------------------------------------------------------------------------
 
 def evaluate(expr, bindings=None, *, wrt=None, gradient=None, mode="grad", check=True, random_seed=None,
-             trace=False, order=None, tangents=None):
+             trace=False, latex=False, simplify=False, order=None, tangents=None):
     """Evaluate `expr` at `bindings` and differentiate it; see docs/ARCHITECTURE.md for the Result."""
     started = time.perf_counter()
-    result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode)
+    result = Result(expression=expr if isinstance(expr, str) else str(expr), mode=mode, random_seed=random_seed)
     # The graph holds no reference cycles and is freed by reference counting when
     # _evaluate_into returns, so the cyclic collector has nothing to find here: pausing it
     # saves it rescanning hundreds of thousands of live nodes (a third of a big run).
     with errors_into(result, expr), quiet_numpy(), paused_gc():
         _evaluate_into(result, expr, bindings or {}, wrt=wrt, gradient=gradient, mode=mode,
-                       check=check, random_seed=random_seed, trace=trace, order=order, tangents=tangents)
+                       check=check, random_seed=random_seed, trace=trace, latex=latex, simplify=simplify,
+                       order=order, tangents=tangents)
     result.elapsed = time.perf_counter() - started
     return result
 
@@ -59,7 +60,8 @@ def errors_into(result, expr):
         result.status, result.error = "error", err
 
 
-def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, order, tangents):
+def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random_seed, trace, latex, simplify,
+                   order, tangents):
     if mode not in MODES:
         raise AutodiffError("usage", f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     result.order = _derivative_order(order, mode)
@@ -95,7 +97,8 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
 
     if check:
         from .check import cross_check   # the CAS is imported only on this path
-        result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng)
+        result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng,
+                                   latex=latex, simplify=simplify)
         if result.check.passed is False:
             result.status = "mismatch"
 

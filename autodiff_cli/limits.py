@@ -97,6 +97,12 @@ def check_time_budget():
     return _env_number("AUTODIFF_CHECK_SECONDS", 2.0, float, MAX_SECONDS)
 
 
+def display_time_budget():
+    """Seconds simplifying one result's symbolic derivatives for display may take (then they are
+    shown as derived). AUTODIFF_DISPLAY_SECONDS."""
+    return _env_number("AUTODIFF_DISPLAY_SECONDS", 0.5, float)
+
+
 def record_timeout():
     """Seconds one batch record may run before it is stopped and reported (default of --timeout). AUTODIFF_TIMEOUT."""
     return _env_number("AUTODIFF_TIMEOUT", 10.0, float, MAX_SECONDS)

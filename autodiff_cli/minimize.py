@@ -62,7 +62,7 @@ class MinimizeResult:
         if self.error is not None:
             record = error_record(self.expression, self.error)
         else:
-            record = {"expression": self.expression, "status": self.status}
+            record = {"expression": self.expression, "status": self.status, "mode": "minimize"}
             record.update({
                 "optimizer": self.optimizer, "steps": self.steps, "stopped": self.stopped,
                 "value": json_array(self.value), "point": _jsonable_point(self.point),

@@ -48,47 +48,110 @@ class Result:
     output: object = None           # the graph root Tensor (trace=True)
     leaves: dict = field(default_factory=dict)
     elapsed: float = 0.0
+    random_seed: int | None = None
 
     @property
     def exit_code(self):
         return {"ok": 0, "mismatch": 1}.get(self.status, 2)
 
-    def as_dict(self):
-        """The contract's JSON record, as plain Python (strict-JSON-safe) values."""
+    def as_dict(self, full=False):
+        """The contract's JSON record, as plain Python (strict-JSON-safe) values (docs/result.schema.json).
+
+        Inputs larger than INPUT_ECHO_LIMIT elements are echoed as a summary with their shape
+        unless `full`."""
         if self.error is not None:
             record = error_record(self.expression, self.error)
             if self.warnings:
                 record["warnings"] = list(self.warnings)
             return record
-        record = {"expression": self.expression, "status": self.status,
+        record = {"expression": self.expression, "status": self.status, "mode": self.mode,
                   "value": json_array(self.value), "shape": list(np.shape(self.value))}
+        record["shapes"] = {"value": list(np.shape(self.value)),
+                            "inputs": {k: list(np.shape(v)) for k, v in self.inputs.items()}}
+        record["inputs"] = {k: input_echo(v, full) for k, v in self.inputs.items()}
+        if self.random_seed is not None:
+            record["random_seed"] = self.random_seed
+        gradients = self.scalar_gradients()
+        if gradients is not None:
+            record["gradients"] = {k: json_array(v) for k, v in gradients.items()}
         if self.mode == "grad":
-            record["gradients"] = {k: json_array(v) for k, v in self.gradients.items()}
             record["grad_norm"] = None if self.grad_norm is None else json_number(self.grad_norm)
-            if self.intermediates:
-                record["intermediates"] = {
-                    k: {"value": json_array(v["value"]), "gradient": json_array(v["gradient"])}
-                    for k, v in self.intermediates.items()}
-        elif self.mode == "hessian":
+        if self.mode == "grad" and self.intermediates:
+            record["intermediates"] = {
+                k: {"value": json_array(v["value"]), "gradient": json_array(v["gradient"])}
+                for k, v in self.intermediates.items()}
+        if self.mode == "hessian":
             record["hessian"] = {r: {c: json_array(b) for c, b in row.items()} for r, row in self.hessian.items()}
+            record["hessian_variables"], matrix = self.hessian_matrix()
+            record["hessian_matrix"] = json_array(matrix)
         elif self.mode == "derivatives":
             record["order"] = self.order
             record["derivatives"] = {str(k): json_value(level) for k, level in self.derivatives.items()}
         elif self.mode == "jvp":
             record["tangents"] = {k: json_array(v) for k, v in self.tangents.items()}
             record["jvp"] = json_array(self.jvp)
-        else:
+        elif self.mode == "jacobian":
             record["jacobian"] = {k: json_array(v) for k, v in self.jacobian.items()}
         if self.check is not None and self.check.method != "none":
             record["symbolic"] = dict(self.check.symbolic)
+            if getattr(self.check, "latex", None):
+                record["latex"] = dict(self.check.latex)
         record["check"] = (self.check.as_dict() if self.check is not None
                            else {"method": "none", "passed": None, "max_abs_error": None})
         if self.warnings:
             record["warnings"] = list(self.warnings)
         return record
 
-    def to_json(self):
-        return dumps(self.as_dict(), separators=(", ", ": "))
+    def scalar_gradients(self):
+        """{name: gradient} when the output is a scalar (or the grad mode seeded it), else None."""
+        if self.mode == "grad" or self.gradients:
+            return self.gradients
+        if self.mode == "jacobian" and np.size(self.value) == 1:
+            return {k: np.reshape(v, np.shape(self.inputs[k])) for k, v in self.jacobian.items()}
+        return None
+
+    def hessian_matrix(self):
+        """(element labels, the full Hessian as one matrix in that order) from the nested blocks."""
+        names = list(self.hessian)
+        sizes = [int(np.size(self.inputs[n])) for n in names]
+        labels = [label for n in names for label in element_labels(n, np.shape(self.inputs[n]))]
+        rows = [np.concatenate([np.reshape(self.hessian[r][c], (size, -1)) for c in names], axis=1)
+                for r, size in zip(names, sizes)]
+        matrix = np.concatenate(rows, axis=0) if rows else np.zeros((0, 0))
+        return labels, matrix
+
+    def to_json(self, full=False):
+        return dumps(self.as_dict(full=full), separators=(", ", ": "))
+
+
+INPUT_ECHO_LIMIT = 1000     # inputs with more elements are echoed as a summary (unless full)
+
+
+def element_labels(name, shape):
+    """`x` for a scalar, else `x[0]`, `x[0,1]`, ... in C order."""
+    if len(shape) == 0:
+        return [name]
+    return [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
+
+
+def input_echo(value, full=False):
+    """A bound input for the record: its values, or (large, not full) a summary with its shape."""
+    array = np.asarray(value, dtype=np.float64)
+    if full or array.size <= INPUT_ECHO_LIMIT:
+        return json_array(array)
+    return json_value({"summary": True, "shape": list(array.shape), "elements": int(array.size),
+                       **finite_stats(array)})
+
+
+def finite_stats(array):
+    """{"min", "max", "norm"} of the finite elements of an array (None when there are none);
+    no copy of the array unless it holds nan or inf (arrays here may be most of memory)."""
+    flat = np.ravel(array)
+    with np.errstate(all="ignore"):
+        finite = flat if np.isfinite(flat).all() else flat[np.isfinite(flat)]
+        if not finite.size:
+            return {"min": None, "max": None, "norm": None}
+        return {"min": float(finite.min()), "max": float(finite.max()), "norm": float(np.linalg.norm(finite))}
 
 
 # --- the encoder -------------------------------------------------------------------------------

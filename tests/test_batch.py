@@ -1,5 +1,6 @@
 """Batch mode: both record formats, order and count, time limits, workers, streaming, broken pipes."""
 import io
+import re
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from autodiff_cli import batch
 from autodiff_cli.batch import execute
 from autodiff_cli.batch.reader import LineReader
 from autodiff_cli.batch import RecordError, parse_json_record, parse_text_record, read_records, run_batch
+from schema import validate, validate_lines
 from seeds import SEEDS, close
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,13 +34,18 @@ def run(text, **options):
     options.setdefault("json_output", True)
     options.setdefault("check", False)
     code = run_batch("-", stdin=io.BytesIO(data), out=out, err=err, **options)
-    records = [json.loads(line) for line in out.getvalue().splitlines()] if options["json_output"] else out.getvalue()
+    records = [validate(json.loads(line)) for line in out.getvalue().splitlines()] if options["json_output"] else out.getvalue()
     return code, records, err.getvalue()
 
 
 def cli(args, stdin=None, timeout=60, **kwargs):
-    return subprocess.run([PY, "-m", "autodiff_cli", "batch", *args], input=stdin, capture_output=True,
+    """`autodiff batch ARGS` in a subprocess; its JSON output lines are validated against the schema."""
+    proc = subprocess.run([PY, "-m", "autodiff_cli", "batch", *args], input=stdin, capture_output=True,
                           timeout=timeout, cwd=ROOT, **kwargs)
+    if "--json" in args:
+        stdout = proc.stdout if isinstance(proc.stdout, str) else proc.stdout.decode("utf-8", "replace")
+        validate_lines(stdout)
+    return proc
 
 
 # --- the text format -------------------------------------------------------------------------
@@ -478,3 +485,56 @@ def test_results_stream_while_input_is_still_open(jobs):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# --- the human report --------------------------------------------------------------------------
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_human_rows_line_up_when_ids_differ_in_length():
+    code, text, _ = run('x**2 | x=3 --id a\nx**3 | x=2 --id a-much-longer-id\nsin( | x=1\n{"expr": "x", "bindings": {"x": 1}}\n',
+                        json_output=False)
+    rows = text.splitlines()[:4]           # then the summary
+    assert len(rows) == 4
+    status_columns = {re.search(r"\b(ok|error)\b", row).start() for row in rows}
+    assert len(status_columns) == 1, rows
+    assert all(line == line.rstrip() for line in text.splitlines())
+
+
+def test_a_timeout_is_counted_once_in_the_summary():
+    code, text, _ = run(f"x**2 | x=3\n{SLOW_EXPR} | x=1 --id slow\n", json_output=False, timeout=0.5)
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("records"))
+    summary = dict(zip(lines[at].split(), lines[at + 1].split()))
+    assert summary["records"] == "2" and summary["ok"] == "1"
+    assert summary["timeout"] == "1" and summary["error"] == "0"
+
+
+def test_progress_counts_records_of_a_small_file_with_rate_and_time_left(tmp_path):
+    from autodiff_cli.ui.batch_report import count_records
+    path = tmp_path / "records.txt"
+    path.write_text("# a comment\nx**2 | x=1\n\n{\"expr\": \"x\"}\nx | x=2\n")
+    assert count_records(str(path), path.stat().st_size) == 3
+    assert count_records(str(path), 10**12) is None          # too large to count: bytes instead
+    err = FakeTerminal()
+    assert run_batch(str(path), json_output=True, out=io.StringIO(), err=err, check=False) == 1
+    assert "/3" in err.getvalue() and "records/s" in err.getvalue() and "left" in err.getvalue()
+    quiet = FakeTerminal()
+    run_batch(str(path), json_output=True, out=io.StringIO(), err=quiet, check=False, quiet=True)
+    assert "batch" not in quiet.getvalue() and "left" not in quiet.getvalue()      # no bar, only the summary
+    assert "records/s" in quiet.getvalue()
+
+
+class FakeTerminalInput(io.BytesIO):
+    def isatty(self):
+        return True
+
+
+def test_reading_a_terminal_prints_a_hint():
+    stdin = FakeTerminalInput(b"")
+    err = FakeTerminal()
+    run_batch("-", json_output=True, out=io.StringIO(), err=err, stdin=stdin, check=False)
+    assert "reading records from the terminal" in err.getvalue() and "Ctrl-D" in err.getvalue()

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import autodiff_cli
 import autodiff_cli.engine as engine
 from autodiff_cli.cli import app
+from schema import validate
 
 DESIGN = ["grad", "3*x**2+2*x*y+y**2", "x=2", "y=1"]
 
@@ -29,7 +30,7 @@ def strict_json(text):
     assert len(lines) == 1, f"expected one JSON line on stdout, got: {text!r}"
     record = json.loads(lines[0], parse_constant=_no_constants)
     assert isinstance(record, dict)
-    return record
+    return validate(record)
 
 
 def _console_script():
@@ -354,7 +355,11 @@ def test_steps_show_the_chain_rule_node_by_node():
     _in_order(steps, ["MulBackward0", "SinBackward0", "AddBackward0"])
     assert "dL/dnode" in steps
     row = next(line for line in steps.splitlines() if "MulBackward0" in line)
-    assert "x*y" in row and "0.9601702867" in row     # dw/dz = cos(6)
+    assert "x*y" in row and "0.96017" in row     # dw/dz = cos(6), 6 significant digits by default
+    assert result.stdout.index("Steps") < result.stdout.index("checked with SymPy")   # before the verdict
+    precise = invoke(["grad", "z = x*y; w = sin(z) + x", "x=2", "y=3", "--steps", "--precision", "10"])
+    row = next(line for line in precise.stdout.splitlines() if "MulBackward0" in line)
+    assert "0.9601702867" in row
 
 
 def test_graph_tree_names_nodes_and_leaves():
@@ -420,3 +425,28 @@ def test_closed_pipe_is_quiet(extra):
     _, stderr = proc.communicate(timeout=120)
     assert b"Traceback" not in stderr and b"Exception ignored" not in stderr, stderr[-2000:]
     assert proc.returncode == 0
+
+
+def test_help_shows_placeholders_as_written_and_quotes_bracketed_examples():
+    for command in ("grad", "hessian", "jacobian", "batch", "plot"):
+        result = invoke([command, "--help"])
+        assert result.exit_code == 0
+        text = result.stdout
+        for noise in ("{EXPR}", "<list[str]>", "<str>", "[[FILE|-]]"):
+            assert noise not in text, (command, noise)
+        unquoted = re.findall(r"(?<![\"\w])[A-Za-z]\w*=(?:\[|\w+\()", text)   # x=[1,2] or W=randn(2): the shell's
+        assert not unquoted, (command, unquoted)
+    assert "Usage: autodiff grad [OPTIONS] EXPR [NAME=VALUE]..." in invoke(["grad", "--help"]).stdout
+    assert "Usage: autodiff batch [OPTIONS] [FILE|-]" in invoke(["batch", "--help"]).stdout
+
+
+def test_piped_output_has_no_trailing_spaces_and_one_precision():
+    proc = run(["grad", "sum(W@x)", "W=[[1.123456789,2],[3,4]]", "x=[0.5,0.25]", "--precision", "3"])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    assert "1.12" in proc.stdout and "1.123" not in proc.stdout
+    full = run(["grad", "sum(x)", "x=arange(500)", "--no-check"])
+    assert "largest:" in full.stdout and "--full" in full.stdout
+    every = run(["grad", "sum(x)", "x=arange(500)", "--no-check", "--full"])
+    assert "largest:" not in every.stdout and " 499" in every.stdout

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from schema import validate_lines
 from test_cli import run, strict_json
 
 QUADRATIC = ["minimize", "(x - 3)**2 + (y + 1)**2", "x=0", "y=0"]
@@ -121,7 +122,7 @@ def test_batch_records_in_minimize_mode(tmp_path):
         "x**2 | x=3 | --id 'plain grad'",
     ]) + "\n")
     proc = run(["batch", str(source), "--json"])
-    records = {r["id"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    records = {r["id"]: r for r in validate_lines(proc.stdout)}
     assert proc.returncode == 1
     assert records["json"]["stopped"] == "tol" and records["json"]["point"]["x"] == pytest.approx(3, abs=1e-9)
     opts = records["opts"]

@@ -26,10 +26,45 @@ def test_seed_file_is_present():
 def test_design_card_record_has_every_contract_key():
     record = evaluate("3*x**2+2*x*y+y**2", {"x": 2, "y": 1}).as_dict()
     assert record == {
-        "expression": "3*x**2+2*x*y+y**2", "status": "ok", "value": 17.0, "shape": [],
+        "expression": "3*x**2+2*x*y+y**2", "status": "ok", "mode": "grad", "value": 17.0, "shape": [],
+        "shapes": {"value": [], "inputs": {"x": [], "y": []}}, "inputs": {"x": 2.0, "y": 1.0},
         "gradients": {"x": 14.0, "y": 6.0}, "grad_norm": math.sqrt(14.0**2 + 6.0**2),
         "symbolic": {"x": "6*x + 2*y", "y": "2*x + 2*y"},
         "check": {"method": "sympy", "passed": True, "max_abs_error": 0.0}}
+
+
+def test_record_echoes_bound_values_and_shapes_so_it_can_be_reproduced():
+    record = evaluate("sum(W@x)", {"W": "randn(2,3)", "x": "rand(3)"}, random_seed=7).as_dict()
+    assert record["random_seed"] == 7
+    assert record["shapes"] == {"value": [], "inputs": {"W": [2, 3], "x": [3]}}
+    again = evaluate("sum(W@x)", record["inputs"]).as_dict()
+    assert again["value"] == record["value"] and again["gradients"] == record["gradients"]
+    big = evaluate("sum(x)", {"x": "arange(5000)"}, check=False)
+    assert big.as_dict()["inputs"]["x"] == {"summary": True, "shape": [5000], "elements": 5000,
+                                           "min": 0.0, "max": 4999.0, "norm": pytest.approx(np.linalg.norm(np.arange(5000)))}
+    assert big.as_dict(full=True)["inputs"]["x"] == list(np.arange(5000.0))
+
+
+def test_hessian_and_scalar_jacobian_records_carry_gradients_and_the_full_matrix():
+    record = evaluate("sum(x**3)*y", {"x": [1, 2], "y": 3}, mode="hessian").as_dict()
+    assert record["gradients"] == {"x": [9.0, 36.0], "y": 9.0}
+    assert record["hessian_variables"] == ["x[0]", "x[1]", "y"]
+    assert record["hessian_matrix"] == [[18.0, 0.0, 3.0], [0.0, 36.0, 12.0], [3.0, 12.0, 0.0]]
+    assert record["hessian"]["x"]["y"] == [3.0, 12.0]
+    jac = evaluate("sum(x**2)", {"x": [1, 2]}, mode="jacobian").as_dict()
+    assert jac["gradients"] == {"x": [2.0, 4.0]} and jac["jacobian"] == {"x": [2.0, 4.0]}
+    assert "gradients" not in evaluate("x*2", {"x": [1, 2]}, mode="jacobian").as_dict()
+
+
+def test_symbolic_is_structured_index_form_exact_and_latex():
+    record = evaluate("sum(sin(x**2))", {"x": [1, 2, 3]}, latex=True).as_dict()
+    assert record["symbolic"]["x"] == {"kind": "index", "variable": "x[i]", "text": "2*x[i]*cos(x[i]**2)"}
+    assert record["latex"]["x"]["text"] == "2 x_{i} \\cos{\\left(x_{i}^{2} \\right)}"
+    jac = evaluate("x*y", {"x": [1, 2], "y": 3}, mode="jacobian").as_dict()
+    assert jac["symbolic"] == {"x": [["y", "0"], ["0", "y"]], "y": ["x[0]", "x[1]"]}
+    assert evaluate("x**2", {"x": 3}, gradient=2).as_dict()["symbolic"] == {"x": "4*x"}
+    coupled = evaluate("sum(x)**2", {"x": [[1, 2]]}).as_dict()     # not the same formula up to the index
+    assert coupled["symbolic"] == {"x": [["2*x[0,0] + 2*x[0,1]", "2*x[0,0] + 2*x[0,1]"]]}
 
 
 def test_non_finite_values_are_strict_json_strings_and_explained():

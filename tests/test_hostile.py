@@ -25,6 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import hostile_corpus as corpus  # noqa: E402
+from schema import validate  # noqa: E402
 
 ADDRESS_SPACE = 2 * 1024**3       # numpy, sympy and a batch's forked workers all fit in this
 WORKERS = 3
@@ -48,7 +49,7 @@ def _reject_constant(name):
 
 
 def strict_json(line):
-    return json.loads(line, parse_constant=_reject_constant)
+    return validate(json.loads(line, parse_constant=_reject_constant))
 
 
 def _fill(value, tmp, marker):

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from autodiff_cli import Tensor
 from autodiff_cli import evaluate
-from autodiff_cli.ui import errors, graph, tables
+from autodiff_cli.ui import arrays, errors, graph, tables
 from autodiff_cli.errors import AutodiffError
 
 
@@ -44,37 +44,56 @@ def fake_result(**fields):
 # --- numbers and arrays ------------------------------------------------------------------------
 
 def test_format_number():
-    assert tables.format_number(17.0) == "17"
-    assert tables.format_number(-0.0) == "0"
-    assert tables.format_number(3.5000000000000004) == "3.5"
-    assert tables.format_number(float("nan")) == "nan"
-    assert tables.format_number(float("-inf")) == "-inf"
-    assert tables.format_number(1e-20) == "1e-20"
+    assert arrays.number(17.0) == "17"
+    assert arrays.number(-0.0) == "0"
+    assert arrays.number(3.5000000000000004) == "3.5"
+    assert arrays.number(float("nan")) == "nan"
+    assert arrays.number(float("-inf")) == "-inf"
+    assert arrays.number(1e-20) == "1e-20"
+    assert arrays.number(0.123456789) == "0.123457" and arrays.number(0.123456789, 3) == "0.123"
 
 
-def test_small_arrays_print_with_their_shape():
-    text = tables.format_array(np.array([[1.0, 2.0], [3.0, 4.5]]))
-    assert "[[1.  2. ]" in text and "shape (2, 2)" in text
-    assert tables.format_array(np.array(2.5)) == "2.5"
-    assert tables.format_array(None) == "—"
-    assert "nan" in tables.format_array(np.array([1.0, np.nan]))
+VIEW = arrays.View(width=80)
+
+
+def test_small_arrays_print_aligned_with_their_shape():
+    lines = arrays.array_lines(np.array([[1.0, 2.0], [3.0, 4.5]]), VIEW)
+    assert lines == ["     0    1", "0    1    2", "1    3  4.5"]
+    assert arrays.array_lines(np.array(2.5), VIEW) == ["2.5"]
+    assert arrays.inline(np.array([1.0, np.nan]), VIEW) == "[1, nan]"
+    text = text_of(tables.render_result(fake_result(value=np.array([[1.0, 2.0], [3.0, 4.5]]))))
+    assert "value, shape (2, 2):" in text
+
+
+def test_wide_arrays_are_shown_in_column_blocks_that_fit():
+    a = np.arange(40, dtype=float).reshape(2, 20) * 1000.123
+    lines = arrays.array_lines(a, VIEW)
+    assert all(len(line) <= 80 for line in lines)
+    blocks = [line for line in lines if line.startswith("column")]
+    assert blocks == ["columns 0-7", "columns 8-15", "columns 16-19"]
+    shown = " ".join(lines)
+    assert all(arrays.number(v) in shown for v in a.ravel())        # every element, none cut
+    assert "…" not in shown
 
 
 def test_large_arrays_are_summarised():
     a = np.arange(1000, dtype=float)
     a[3] = np.nan
-    text = tables.format_array(a)
+    text = "\n".join(arrays.array_lines(a, VIEW))
     assert "shape (1000,)" in text
     assert "min 0, max 999" in text and "norm" in text and "1 nan" in text
-    assert "first: 0, 1, 2, nan, 4, ..." in text
+    assert "largest: [3] nan, [999] 999, [998] 998" in text
+    assert "--full" in text and "--json" in text
     assert len(text.splitlines()) <= 6
-    assert "shape (20, 50), 1000 elements" in tables.format_array(np.zeros((20, 50)))
+    assert "shape (20, 50), 1000 elements" in "\n".join(arrays.array_lines(np.zeros((20, 50)), VIEW))
+    full = arrays.array_lines(a, arrays.View(width=80, full=True))
+    assert len(full) > 100
 
 
 def test_element_labels():
-    assert tables.element_labels("x", ()) == ["x"]
-    assert tables.element_labels("x", (2,)) == ["x[0]", "x[1]"]
-    assert tables.element_labels("W", (2, 2)) == ["W[0,0]", "W[0,1]", "W[1,0]", "W[1,1]"]
+    assert arrays.element_labels("x", ()) == ["x"]
+    assert arrays.element_labels("x", (2,)) == ["x[0]", "x[1]"]
+    assert arrays.element_labels("W", (2, 2)) == ["W[0,0]", "W[0,1]", "W[1,0]", "W[1,1]"]
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -185,12 +204,13 @@ def test_jacobian_is_a_labelled_table():
     assert re.search(r"f\[1\]\s+0\s+3\s+2", text)
 
 
-def test_big_hessian_is_shown_by_blocks():
+def test_big_hessian_is_summarised_with_its_largest_entries():
     n = 50
     result = fake_result(mode="hessian", expression="sum(x**2)", value=np.array(1.0), gradients={},
                          inputs={"x": np.zeros(n)}, hessian={"x": {"x": 2 * np.eye(n)}})
     text = text_of(tables.render_result(result))
-    assert "Hessian (blocks)" in text and "shape (50, 50)" in text
+    assert "Hessian (50 x 50)" in text and "shape (50, 50)" in text
+    assert "largest: x[0],x[0] 2, x[1],x[1] 2" in text
     assert len(text.splitlines()) < 40
 
 

@@ -3,6 +3,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from autodiff_cli.errors import AutodiffError
 from autodiff_cli.evaluate import Result, evaluate     # Result is still importable from evaluate
@@ -51,3 +52,17 @@ def test_result_records_use_the_encoder():
     assert record["value"] == "-inf" and record["gradients"] == {"x": "inf"}
     bad = evaluate("x +", {"x": 1}, check=False)
     assert bad.as_dict() == error_record("x +", bad.error)
+
+
+def test_the_published_schema_accepts_records_and_rejects_broken_ones():
+    from schema import validate
+    record = evaluate("sum(x**3)*y", {"x": [1, 2], "y": 3}, mode="hessian").as_dict()
+    validate(record)
+    for key, broken in (("status", "fine"), ("symbolic", {"x": 3}), ("hessian_matrix", [["a"]]),
+                        ("shapes", {"value": [-1], "inputs": {}}), ("check", {"method": "sympy"})):
+        with pytest.raises(AssertionError, match="does not match"):
+            validate({**record, key: broken})
+    without_value = dict(record)
+    del without_value["value"]
+    with pytest.raises(AssertionError, match="value"):
+        validate(without_value)

@@ -49,13 +49,14 @@ def writing():
 class Batch:
     """Where output records go, and the counts for the summary."""
 
-    def __init__(self, json_output, out, config):
+    def __init__(self, json_output, out, config, precision=6):
         self.json_output, self.out, self.config = json_output, out, config
         if json_output:
             self.report = None
         else:
+            from ..ui.arrays import View
             from ..ui.batch_report import BatchReport
-            self.report = BatchReport(out)
+            self.report = BatchReport(out, View(precision=precision))
         self.stats = {"records": 0, "ok": 0, "mismatch": 0, "error": 0, "timeout": 0, "slowest": []}
 
     def emit(self, payload, status, elapsed, line, record_id, expression, kind=None):
@@ -76,9 +77,7 @@ class Batch:
     def _count(self, status, elapsed, line, record_id, expression, kind):
         stats = self.stats
         stats["records"] += 1
-        stats[status if status in ("ok", "mismatch") else "error"] += 1
-        if kind == "timeout":
-            stats["timeout"] += 1
+        stats["timeout" if kind == "timeout" else status if status in ("ok", "mismatch") else "error"] += 1
         slowest = stats["slowest"]
         entry = (elapsed, line, record_id, expression)
         if len(slowest) < SLOWEST_SHOWN:
@@ -104,7 +103,7 @@ def run_serial(batch, records, progress, reader):
 
 
 def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_seed=None, wrt=None,
-              files_root=None, out=None, err=None, stdin=None):
+              files_root=None, out=None, err=None, stdin=None, quiet=False, precision=6):
     """Run every record of `source` (a path, or "-" for stdin); returns the exit code:
     0 every record ok, 1 any record not ok, 2 unusable input (then one `error: ...` line on err).
 
@@ -113,6 +112,8 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
     files_root: the folder `@file` bindings may read from (default: the batch file's folder, or
     the current directory for stdin); a relative `@path` is read from the batch file's folder.
     out/err/stdin default to sys.stdout, sys.stderr, sys.stdin.buffer (stdin must be binary).
+    quiet: no progress bar and no hint on a terminal's stderr. precision: significant digits of
+    the numbers in the human rows.
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -148,6 +149,10 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
     if isinstance(opened, str):
         return fail(opened)
     stream, size, close = opened
+    if source == "-" and not quiet and isatty(stdin if stdin is not None else sys.stdin) and isatty(err):
+        err.write("reading records from the terminal: type one a line, end with Ctrl-D "
+                  "(or give a file: autodiff batch records.jsonl)\n")
+        err.flush()
     progress = None
     started = time.perf_counter()
     try:
@@ -155,11 +160,11 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
         problem = encoding_problem(reader, source)
         if problem:
             return fail(problem)
-        batch = Batch(json_output, out, config)
+        batch = Batch(json_output, out, config, precision)
         records = read_records(reader)
-        if isatty(err) and (json_output or not isatty(out)):
-            from ..ui.batch_report import Progress
-            progress = Progress(err, size)
+        if not quiet and isatty(err) and (json_output or not isatty(out)):
+            from ..ui.batch_report import Progress, count_records
+            progress = Progress(err, size, count_records(None if source == "-" else source, size))
         evaluator()                      # import once, before any fork
         if check:                         # the CAS too: before any timer, shared by forked workers
             from ..check import prepare

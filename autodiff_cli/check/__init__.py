@@ -10,8 +10,8 @@ Soundness is per entry: a kink (abs/relu at 0, a max/min tie, 0**y), a pole or a
 excuses only the entries it reaches, and the report lists them with the reason; every other entry
 is judged, and one wrong entry makes the whole check a mismatch.
 
-Call `prepare()` before arming any timer: it imports the CAS, so that the import is neither
-interrupted by a record's time limit nor charged to it.
+Call `prepare()` before arming any timer: it imports the CAS (and SymPy, which shows the
+derivatives), so that the import is neither interrupted by a record's time limit nor charged to it.
 """
 import importlib
 import signal
@@ -45,13 +45,16 @@ def prepare():
             importlib.import_module("numpy.random")   # the finite differences' directions
             x = cas.symbol("x")
             cas.compile([x], [cas.diff(cas.namespace.sin(x) * x, x)])(np.array([0.5]))
+            from ..formulas import prepare as prepare_display
+            prepare_display(cas.module)      # the derivatives for people are shown with SymPy
             _prepared = cas.name
     return _prepared
 
 
-def cross_check(program, result, *, seed=None, kinks=(), rng=None):
+def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, simplify=False):
     """Check result's gradients / Hessian / Jacobian; returns a CheckReport (call it as evaluate()
-    does, with numpy's floating-point warnings off).
+    does, with numpy's floating-point warnings off) with the symbolic derivatives for people: as
+    LaTeX if `latex`, simplified and in matrix form if `simplify`.
 
     kinks: the non-differentiable points the forward pass went through, as (tree node, text) pairs
     (a bare text is taken to reach every variable).
@@ -79,7 +82,9 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None):
     except (NotImplementedError, OverflowError, ZeroDivisionError, RecursionError, MemoryError,
             AutodiffError) as err:   # the CAS's own limits; a bug of ours (TypeError, ...) is not hidden
         notes.append(f"the CAS could not differentiate this ({type(err).__name__}); finite differences used instead")
-    if report is None:
+    if report is not None:
+        _describe(report, program, result, seed, latex=latex, simplify=simplify)
+    else:
         try:
             report = finite_difference_check(program, result, seed, rng, reasons, nodes=node_count(program),
                                              budget=_budget(None))
@@ -156,28 +161,41 @@ def engine_entries(result):
 def _symbolic_check(derivation, result, seed, reasons):
     reference, scale, switches = derivation.evaluate(result.inputs, seed)
     report = judge_entries(engine_entries(result), reference, scale, switches, derivation, reasons)
-    report.symbolic = {name: _shown(derivation, name, result, seed) for name in result.wrt}
+    for name in result.wrt:
+        exprs = _shown(derivation, name, result, seed)
+        shape = np.shape(result.inputs[name])
+        if exprs is None:
+            report.derivatives[name] = None
+        elif result.mode == "jacobian":
+            report.derivatives[name] = (np.shape(result.value) + shape, exprs, False)
+        else:
+            report.derivatives[name] = (shape, exprs, True)
     return report
 
 
 def _shown(derivation, name, result, seed):
-    """The first derivatives by `name` as text, the inputs not differentiated written as their numbers."""
+    """The first derivatives by `name`, the inputs not differentiated (and the seed) written as
+    their numbers; None when there are too many to show."""
     exprs = derivation.display.get(name)
-    if exprs is None:
-        return None
-    if not derivation.parameters and name in derivation.texts:
-        return derivation.texts[name]
-    if derivation.parameters:
-        values = derivation.point(result.inputs, seed)
-        cas = backend()
-        number = lambda v: cas.module.Integer(int(v)) if v.is_integer() and abs(v) < 2**53 else cas.module.Float(v)
-        point = {symbol: number(float(values[i])) for symbol, _, i in derivation.parameters}
-        exprs = [cas.substitute(e, point) for e in exprs]
-    text = str(exprs[0]) if np.shape(result.inputs[name]) == () and len(exprs) == 1 else str(exprs)
-    text = text if len(text) <= 400 else None
-    if not derivation.parameters:
-        derivation.texts[name] = text       # the same for every point
-    return text
+    if exprs is None or not derivation.parameters:
+        return exprs
+    values = derivation.point(result.inputs, seed)
+    cas = backend()
+    number = lambda v: cas.module.Integer(int(v)) if v.is_integer() and abs(v) < 2**53 else cas.module.Float(v)
+    point = {symbol: number(float(values[i])) for symbol, _, i in derivation.parameters}
+    return [cas.substitute(e, point) for e in exprs]
+
+
+def _describe(report, program, result, seed, *, latex, simplify):
+    """The derivatives for people (formulas.describe_all), after the check and outside its time
+    budget: display has its own budget and never slows the verdict; a formula too long to read
+    is None."""
+    from ..formulas import describe_all
+    shown = {name: d for name, d in report.derivatives.items() if d is not None}
+    symbolic, shown_latex = describe_all(program, result, seed, shown, latex=latex, simplify=simplify)
+    report.symbolic = {name: symbolic.get(name) for name in result.wrt}
+    if latex:
+        report.latex = {name: shown_latex.get(name) for name in result.wrt}
 
 
 class _Reasons:

@@ -25,11 +25,13 @@ class CheckReport:
     method: str                      # "sympy" (symbolic) | "finite-difference" | "none"
     passed: bool | None
     max_abs_error: float | None
-    symbolic: dict = field(default_factory=dict)      # var -> derivative text, or None
+    symbolic: dict = field(default_factory=dict)      # var -> derivative for people (formulas.describe), or None
     per_variable: dict = field(default_factory=dict)  # var -> VariableCheck
     notes: list = field(default_factory=list)
     excused: list = field(default_factory=list)       # [Excused]
     judged: int = 0                                   # entries compared
+    latex: dict = field(default_factory=dict)         # var -> the same as LaTeX (when asked for)
+    derivatives: dict = field(default_factory=dict)   # var -> (shape, [expressions], indexed by var) to show
 
     def conclude(self):
         """The overall verdict from the variables': a mismatch if any failed, None if none was judged."""

@@ -25,7 +25,7 @@ import importlib
 import os
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -244,7 +244,6 @@ class Derivation:
     display: dict           # wrt name -> first-derivative expressions (to show), or None when too long
     parameters: list        # (symbol, input name, flat index) of inputs not differentiated and of the
                             # seed: shown as their numbers
-    texts: dict = field(default_factory=dict)   # wrt name -> display text, once formed (no parameters)
 
     def point(self, inputs, seed):
         """The flat float64 point: every input's elements, then the seed's, then a 1 (for the tags)."""

@@ -6,19 +6,27 @@ is shown as plain Text, never parsed as markup.
 """
 import time
 
-from .console import console, escape_text
+import numpy as np
+
+from .arrays import View, brief, nested
+from .console import console, escape_text, print_lines
 
 
-def _short(value, width=36):
-    """A number or nested list in a few characters."""
-    def fmt(v):
-        if isinstance(v, float):
-            return f"{v:.6g}"
-        if isinstance(v, list):
-            return "[" + ", ".join(fmt(x) for x in v[:8]) + (", ..." if len(v) > 8 else "") + "]"
-        return str(v)
-    text = fmt(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _short(value, view, width=36):
+    """A number or nested list of a record in a few characters: in full if it fits, else its shape
+    and norm (never a number cut in the middle)."""
+    try:
+        array = np.asarray(_floats(value), dtype=np.float64)
+    except (TypeError, ValueError):
+        return _clip(str(value), width)
+    return nested(array, view, width) or brief(array, view)
+
+
+def _floats(value):
+    """A record's value with the strings "nan", "inf", "-inf" back as floats."""
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return float(value) if isinstance(value, str) else value
 
 
 def _clip(text, width):
@@ -36,34 +44,42 @@ class BatchReport:
 
     STYLES = {"ok": "green", "mismatch": "yellow", "diverged": "yellow", "error": "red"}
 
-    def __init__(self, out):
+    ID_WIDTH = 16           # longest id shown (longer ones are clipped with "...")
+    EXPR_WIDTH = 30         # longest expression shown
+
+    def __init__(self, out, view=None):
         self.console = console(out, highlight=False, soft_wrap=True)
+        self.view = view or View()
+        self.has_ids = False    # from the first id on, every row has an id column of one width
 
     def row(self, out):
         """One record's line: line number [id], status, expression, value and derivatives or error."""
         from rich.text import Text
         status = out["status"]
         label = f"{out['line']:>5}"
-        if out.get("id") is not None:
-            label += f" [{_clip(escape_text(out['id']), 20)}]"
-        label = f"{label:<14}"
-        expr = _clip(escape_text(out.get("expression", "")), 40)
+        rid = "" if out.get("id") is None else f"[{_clip(escape_text(out['id']), self.ID_WIDTH)}]"
+        self.has_ids = self.has_ids or bool(rid)
+        if self.has_ids:
+            label += " " + rid.ljust(self.ID_WIDTH + 2)
+        expr = _clip(escape_text(out.get("expression") or ""), self.EXPR_WIDTH).ljust(self.EXPR_WIDTH)
         if status == "error":
             err = out["error"]
             detail = f"{err['kind']}: {_clip(escape_text(err['message']), 100)}"
         else:
-            parts = [f"= {_short(out.get('value'))}"]
+            parts = [f"= {_short(out.get('value'), self.view)}"]
             if "point" in out:                       # mode minimize: where it stopped
                 word, derivs = "at", out["point"]
-            elif "gradients" in out:
-                word, derivs = "grad", out["gradients"]
             elif "hessian" in out:
                 word = "hessian"
                 derivs = {f"({r},{c})": b for r, row in out["hessian"].items() for c, b in row.items()}
+            elif "jacobian" in out:
+                word, derivs = "jacobian", out["jacobian"]
             else:
-                word, derivs = "jacobian", out.get("jacobian") or {}
+                word, derivs = "grad", out.get("gradients") or {}
             if derivs:
-                parts.append(word + " " + _clip(", ".join(f"{k}={_short(v, 24)}" for k, v in derivs.items()), 70))
+                shown = [f"{k}={_short(v, self.view, 24)}" for k, v in derivs.items()]
+                parts.append(word + " " + (", ".join(shown) if len(shown) <= 4 else
+                                           ", ".join(shown[:4]) + f" (and {len(shown) - 4} more)"))
             if "stopped" in out:
                 parts.append(f"(stopped: {out['stopped']} after {out['steps']} steps)")
             check = out.get("check") or {}
@@ -72,6 +88,7 @@ class BatchReport:
                 parts.append(f"({check['method']} check {verdict})")
             detail = "  ".join(parts)
         line = Text.assemble(label, "  ", (f"{status:<8}", self.STYLES.get(status, "")), " ", expr, "  ", detail)
+        line.rstrip()
         self.console.print(line)
 
 
@@ -86,7 +103,7 @@ def print_summary(target, stats, elapsed):
         table.add_column(col, justify="right")
     table.add_row(str(total), f"[green]{stats['ok']}[/green]", f"[yellow]{stats['mismatch']}[/yellow]",
                   f"[red]{stats['error']}[/red]", str(stats["timeout"]), f"{elapsed:.2f} s", f"{rate:,.0f}")
-    target.print(table)
+    print_lines(target, table)
     slowest = sorted(stats["slowest"], key=lambda entry: entry[0], reverse=True)
     if slowest and total > 1:
         target.print(Text("slowest: " + "; ".join(
@@ -94,16 +111,40 @@ def print_summary(target, stats, elapsed):
             f"({_clip(escape_text(expr), 30)})" for secs, line, rid, expr in slowest)))
 
 
-class Progress:
-    """A rich progress bar on stderr, refreshed by hand (no thread: workers are forked)."""
+COUNT_RECORDS_UP_TO = 32 * 1024 * 1024     # files up to this size are counted first (records as the total)
 
-    def __init__(self, err, total_bytes):
-        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+def count_records(path, size):
+    """The number of records of a small regular file (lines that are not blank or comments), or
+    None when it is too large to count quickly (the progress bar then counts bytes)."""
+    if path is None or size is None or size > COUNT_RECORDS_UP_TO:
+        return None
+    try:
+        with open(path, "rb") as stream:
+            return sum(1 for line in stream if line.strip() and not line.lstrip().startswith(b"#"))
+    except OSError:
+        return None
+
+
+class Progress:
+    """A rich progress bar on stderr, refreshed by hand (no thread: workers are forked): records
+    done of the total (a small file is counted first) or bytes read of the file's size, the rate
+    and the time left."""
+
+    def __init__(self, err, total_bytes, total_records=None):
+        from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
         from rich.progress import Progress as RichProgress
-        columns = [SpinnerColumn(), TextColumn("batch"), BarColumn() if total_bytes else TextColumn(""),
-                   TextColumn("{task.fields[records]} records ({task.fields[rate]}/s)"), TimeElapsedColumn()]
+        self.by_records = total_records is not None
+        total = total_records if self.by_records else total_bytes
+        amount = MofNCompleteColumn() if self.by_records else (DownloadColumn() if total else TextColumn(""))
+        rate = "{task.fields[rate]} records/s" if self.by_records else "{task.fields[records]} records, {task.fields[rate]}/s"
+        columns = [SpinnerColumn(), TextColumn("batch"), BarColumn() if total else TextColumn(""), amount,
+                   TextColumn(rate), TimeElapsedColumn()]
+        if total:
+            columns += [TextColumn("left"), TimeRemainingColumn()]
         self.progress = RichProgress(*columns, console=stderr_console(err), transient=True, auto_refresh=False)
-        self.task = self.progress.add_task("batch", total=total_bytes or None, records=0, rate="0")
+        self.task = self.progress.add_task("batch", total=total or None, records="0", rate="0")
         self.progress.start()
         self.last = 0.0
         self.started = time.perf_counter()
@@ -114,7 +155,8 @@ class Progress:
             return
         self.last = now
         rate = records / (now - self.started) if now > self.started else 0
-        self.progress.update(self.task, completed=bytes_read, records=f"{records:,}", rate=f"{rate:,.0f}")
+        self.progress.update(self.task, completed=records if self.by_records else bytes_read,
+                             records=f"{records:,}", rate=f"{rate:,.0f}")
         self.progress.refresh()
 
     def stop(self):
@@ -122,4 +164,3 @@ class Progress:
             self.progress.stop()
         except Exception:  # noqa: BLE001 - a closed stderr must not matter
             pass
-

@@ -49,6 +49,19 @@ def console(file=None, *, quiet_broken_pipe=False, **options):
     return PipeAwareConsole(file=file, **options)
 
 
+def print_lines(out, renderable):
+    """Print on the rich console `out`; when it is not a terminal (a pipe, a file), without the
+    spaces rich pads table rows with, so that piped lines never end in blanks."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+    out.file.write(text)
+    out.file.flush()
+
+
 def write_stderr(text):
     """One message on stderr, flushed (escape what came from input before: escape_text)."""
     sys.stderr.write(text if text.endswith("\n") else text + "\n")

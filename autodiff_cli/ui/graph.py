@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
-from .tables import shape_text
+from .arrays import shape_text
 
 GRAPH_MAX_DEPTH = 40        # deepest level of the --graph tree shown
 GRAPH_MAX_NODES = 200       # most tree lines shown by --graph

@@ -12,8 +12,22 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .arrays import View, brief, nested, number
 from .console import escape_text
-from .tables import cell_array, format_number, shorten
+from .tables import shorten
+
+DIGITS = 10              # significant digits of the values where it stopped (a minimum is read closely)
+
+
+def format_number(x, digits=DIGITS):
+    return number(x, digits)
+
+
+def cell_array(a):
+    """A point's value inside the summary table: nested lists when short, else shape and norm."""
+    view = View(precision=DIGITS)
+    return nested(a, view, 60) or brief(a, view)
+
 
 TABLE_ROWS = 12          # most trajectory rows shown (the JSON has up to --trace entries)
 FIRST_ROWS = 3           # of which the first steps

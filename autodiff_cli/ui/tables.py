@@ -1,14 +1,14 @@
-"""Tables for people, built from a `Result`: value (and J.t for jvp), gradients (with the check),
-named intermediates, Hessian and Jacobian matrices, derivatives by order, `--steps`; and how
-numbers and arrays are shown.
+"""Tables for people, built from a `Result`: value (and J·t for jvp), gradients (with the check),
+named intermediates, Hessian and Jacobian matrices, derivatives by order, `--steps`.
 
-Every function here is pure: it takes a result and options and returns rich renderables or
-strings; the CLI decides where they are printed. Nothing here forces colour, so rich turns it
-off by itself when the stream is not a terminal or when NO_COLOR is set. Text that came from
-input (the expression, --steps labels, notes quoting it) is escaped and never read as markup.
+Every function here is pure: it takes a result and a `View` (width, precision, --full, --latex)
+and returns rich renderables; the CLI decides where they are printed. Numbers and arrays are
+formatted by ui/arrays.py (one format everywhere); an array or formula too wide for its cell is
+printed in full below the table, never cut. Nothing here forces colour, so rich turns it off by
+itself when the stream is not a terminal or when NO_COLOR is set. Text that came from input (the
+expression, --steps labels, notes quoting it) is escaped and never read as markup.
 """
 import itertools
-import math
 
 import numpy as np
 from rich import box
@@ -16,34 +16,25 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..result import json_number
+from .arrays import View, array_lines, brief, element_labels, inline, labelled_matrix_lines, number, shape_text
 from .console import escape_text
 
-SUMMARY_THRESHOLD = 100     # arrays with more elements are summarised, not printed
-CELL_LIMIT = 12             # arrays with more elements are summarised inside table cells
-MATRIX_LIMIT = 40           # largest labelled Hessian/Jacobian matrix printed cell by cell
+__all__ = ["View", "render_result", "render_steps", "check_summary", "shorten", "shape_text",
+           "element_labels"]
+
 STEPS_MAX_ROWS = 200        # most rows shown by --steps (first and last halves)
 DERIVATIVES_MAX_ROWS = 200  # most rows of the derivatives table (--json has them all)
 TEXT_MAX = 40               # longest source snippet shown in a --steps cell
-FORMULA_MAX = 300           # longest SymPy formula shown (--json has it whole)
+CELL_MAX = 24               # widest array shown inside a table cell (else printed below the table)
+FORMULA_CELL_MAX = 40       # widest formula shown inside a table cell (else printed below the table)
+FORMULAS_BELOW_MAX = 1200   # most characters of one variable's formulas printed below (unless --full)
+BELOW = "below"
 
 CHECK_METHODS = {
     "sympy": "checked with SymPy",
     "finite-difference": "checked with central finite differences",
     "none": "not checked",
 }
-
-
-# --- numbers and arrays ------------------------------------------------------------------------
-
-def format_number(x, digits=10):
-    """One float for people: `digits` significant digits, nan/inf spelled as numpy spells them."""
-    x = float(x)
-    if not math.isfinite(x):
-        return json_number(x)
-    if x == 0:
-        return "0"      # also for -0.0
-    return f"{x:.{digits}g}"
 
 
 def shorten(text, limit=TEXT_MAX):
@@ -54,80 +45,67 @@ def shorten(text, limit=TEXT_MAX):
     return f"{text[: keep - keep // 3]} ... {text[len(text) - keep // 3:]}"
 
 
-def shape_text(shape):
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def summarize_array(a, first=5, digits=5):
-    """A large array in a few lines: shape, min/max, mean/norm, non-finite counts, first elements."""
-    a = np.asarray(a, dtype=np.float64)
-    flat = a.ravel()
-    finite = flat[np.isfinite(flat)]
-
-    def num(v):
-        return format_number(v, digits)
-
-    parts = [f"shape {shape_text(a.shape)}" + (f", {a.size} elements" if a.ndim > 1 else "")]
-    if finite.size:
-        with np.errstate(all="ignore"):
-            parts.append(f"min {num(finite.min())}, max {num(finite.max())}")
-            parts.append(f"mean {num(finite.mean())}, norm {num(np.linalg.norm(finite))}")
-    nans, infs = int(np.isnan(flat).sum()), int(np.isinf(flat).sum())
-    if nans or infs:
-        parts.append(", ".join(f"{n} {what}" for n, what in ((nans, "nan"), (infs, "inf")) if n))
-    head = ", ".join(num(v) for v in flat[:first])
-    parts.append(f"first: {head}{', ...' if flat.size > first else ''}")
-    return "\n".join(parts)
-
-
-def format_array(a, *, threshold=SUMMARY_THRESHOLD, width=60):
-    """A value for people: a number, or numpy's printing with the shape, or a summary if large."""
+def _cell(a, view):
+    """An array inside a table cell if it fits on one short line, else its shape and BELOW (it is
+    printed in full after the table)."""
     if a is None:
         return "—"
+    return inline(a, view, limit=CELL_MAX) or f"{shape_text(np.shape(a))} {BELOW}"
+
+
+def _block(title, lines):
+    """A titled array printed below a table."""
+    return [Text(title, style="bold")] + [Text(line) for line in lines]
+
+
+def _array_block(title, a, view):
     a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 0:
-        return format_number(a)
-    if a.size > threshold:
-        return summarize_array(a)
-    body = np.array2string(a, precision=8, floatmode="maxprec", suppress_small=False,
-                           max_line_width=width, threshold=threshold + 1)
-    return f"{body}\nshape {shape_text(a.shape)}"
+    return _block(f"{title}, shape {shape_text(a.shape)}:", array_lines(a, view))
 
 
-def cell_array(a):
-    """A value inside a table cell: small arrays in full (narrow), bigger ones summarised."""
-    return format_array(a, threshold=CELL_LIMIT, width=40)
+# --- formulas ------------------------------------------------------------------------------------
+
+def _formula(result, name, view):
+    """The symbolic derivative by `name` as the check shows it: a string (scalar variable), nested
+    lists of strings shaped like the variable, a {"kind", "text"} form, or None; LaTeX under --latex."""
+    check = result.check
+    if check is None:
+        return None
+    source = getattr(check, "latex", None) if view.latex else None
+    return (source or getattr(check, "symbolic", None) or {}).get(name)
 
 
-def _full_arrays(title, arrays):
-    """Arrays too big for a cell but small enough to read, printed in full below a table."""
-    shown = [(name, np.asarray(a, dtype=np.float64)) for name, a in arrays if a is not None]
-    shown = [(name, a) for name, a in shown if CELL_LIMIT < a.size <= SUMMARY_THRESHOLD]
-    parts = []
-    for name, a in shown:
-        parts.append(Text(f"{title(name)}, shape {shape_text(a.shape)}:", style="bold"))
-        parts.append(Text(np.array2string(a, precision=8, floatmode="maxprec", max_line_width=78,
-                                          threshold=SUMMARY_THRESHOLD + 1)))
-    return parts
+def _formula_cell(name, formula):
+    """The formula in one line for the derivative column, or BELOW when it needs more room."""
+    if formula is None:
+        return "—"
+    if isinstance(formula, dict):
+        text = f"d/d{formula.get('variable', name)} = {formula['text']}"
+    elif isinstance(formula, str):
+        text = formula
+    else:
+        return BELOW
+    return text if len(text) <= FORMULA_CELL_MAX else BELOW
 
 
-def short_value(a, limit=6):
-    """A value in one short line (for headers): the number, a small array, or its shape."""
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 0:
-        return format_number(a)
-    if a.size <= limit:
-        return np.array2string(a, precision=6, floatmode="maxprec", separator=", ",
-                               max_line_width=10**6).replace("\n", "")
-    return f"array {shape_text(a.shape)}"
-
-
-def element_labels(name, shape):
-    """`x` for a scalar, else `x[0]`, `x[0,1]`, ... in C order."""
-    if len(shape) == 0:
-        return [name]
-    return [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
-
+def _formula_lines(name, formula, view):
+    """Every line of a formula printed below the table: one per element for elementwise lists;
+    past FORMULAS_BELOW_MAX characters (unless --full), a line saying how many more and where."""
+    if isinstance(formula, dict):
+        return [f"d/d{formula.get('variable', name)} = {formula['text']}"]
+    if isinstance(formula, str):
+        return [f"d/d{name} = {formula}"]
+    texts = np.array(formula, dtype=object)
+    lines = [f"d/d{label} = {text}" for label, text in zip(element_labels(name, texts.shape), texts.ravel())]
+    shown, used = [], 0
+    for line in lines:
+        if used + len(line) > FORMULAS_BELOW_MAX and shown and not view.full:
+            key = "latex" if view.latex else "symbolic"
+            shown.append(f"... {len(lines) - len(shown)} more formulas (all of them: --full, or --json \"{key}\")")
+            break
+        shown.append(line)
+        used += len(line)
+    return shown
 
 
 # --- the result ----------------------------------------------------------------------------------
@@ -146,7 +124,7 @@ def _check_cell(per_variable, name, checked):
     return Text(f"✓{amount}", style="green"), False
 
 
-def _header(result):
+def _header(result, view):
     mode = getattr(result, "mode", "grad")
     text = Text()
     text.append(f"{mode} ", style="bold")
@@ -154,44 +132,48 @@ def _header(result):
     inputs = getattr(result, "inputs", None) or {}
     if inputs:
         text.append("  at  ")
-        text.append(", ".join(f"{name} = {short_value(v)}" for name, v in inputs.items()))
+        text.append(", ".join(f"{name} = {inline(v, view, limit=CELL_MAX) or 'array ' + shape_text(np.shape(v))}"
+                              for name, v in inputs.items()))
     return text
 
 
-def _value_table(result):
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    value = np.asarray(result.value)
-    table.add_row("value", format_array(value))
-    if getattr(result, "grad_norm", None) is not None and getattr(result, "mode", "grad") == "grad":
-        table.add_row("grad_norm", format_number(result.grad_norm))
-    if getattr(result, "mode", None) == "jvp":
-        for name, tangent in result.tangents.items():
-            table.add_row(f"tangent {name}", format_array(np.asarray(tangent)))
-        table.add_row("J·t", format_array(np.asarray(result.jvp)))
+def _value_part(result, view):
+    """value (and grad_norm; for jvp the tangents and J·t), labels aligned."""
+    mode = getattr(result, "mode", "grad")
+    rows = [("value", result.value)]
+    if mode == "grad" and getattr(result, "grad_norm", None) is not None:
+        rows.append(("grad_norm", result.grad_norm))
+    if mode == "jvp":
+        rows += [(f"tangent {name}", tangent) for name, tangent in result.tangents.items()] + [("J·t", result.jvp)]
+    width = max(len(label) for label, _ in rows) if len(rows) > 1 else 0
+    return [part for label, a in rows for part in _labelled_array(label.ljust(width), a, view)]
+
+
+def _labelled_array(label, a, view):
+    """`label  [1, 2, 3]` on one line if it fits, else the array in a titled block."""
+    one_line = inline(a, view, limit=view.width - len(label) - 2)
+    if one_line is not None:
+        return [Text.assemble((label, "bold"), "  ", one_line)]
+    return _array_block(label.rstrip(), a, view)
+
+
+def _table(title, first_column):
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column(first_column, style="bold")
     return table
 
 
-def _symbolic(result, name):
-    check = result.check
-    symbolic = getattr(check, "symbolic", None) if check is not None else None
-    if not symbolic:
-        return None
-    return symbolic.get(name)
-
-
-def _gradients_table(result):
+def _gradients_part(result, view):
     check = result.check
     checked = check is not None and getattr(check, "method", "none") != "none"
     per_variable = (getattr(check, "per_variable", None) if check is not None else None) or {}
-    show_symbolic = any(_symbolic(result, n) for n in result.gradients)
-    table = Table(title="Gradients", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("variable", style="bold")
+    formulas = {name: _formula(result, name, view) for name in result.gradients}
+    show_formulas = any(f is not None for f in formulas.values())
+    table = _table("Gradients", "variable")
     table.add_column("value")
     table.add_column("gradient")
-    if show_symbolic:
-        table.add_column("derivative (SymPy)")
+    if show_formulas:
+        table.add_column("derivative (LaTeX)" if view.latex else "derivative (SymPy)")
     table.add_column("check")
     shown_elsewhere = set(getattr(check, "notes", None) or []) if check is not None else set()
 
@@ -203,106 +185,87 @@ def _gradients_table(result):
     if notes:
         table.add_column("note")
     inputs = getattr(result, "inputs", None) or {}
+    below = []
     for name, grad in result.gradients.items():
         cell, bad = _check_cell(per_variable, name, checked)
-        row = [name, cell_array(inputs.get(name)) if name in inputs else "—", cell_array(grad)]
-        if show_symbolic:
-            row.append(Text(shorten(_symbolic(result, name) or "—", FORMULA_MAX)))
+        value = inputs.get(name)
+        row = [name, _cell(value, view), _cell(grad, view)]
+        if value is not None and row[1].endswith(BELOW):
+            below += _array_block(name, value, view)
+        if row[2].endswith(BELOW):
+            below += _array_block(f"gradient of {name}", grad, view)
+        if show_formulas:
+            row.append(Text(_formula_cell(name, formulas[name])))
+            if row[-1].plain == BELOW:
+                below += _block(f"derivative by {name}:", _formula_lines(name, formulas[name], view))
         row.append(cell)
         if notes:
             row.append(Text(escape_text(note_of(name) or "")))
         table.add_row(*row, style="red" if bad else None)
-    return table
+    return [table] + below
 
 
-def _intermediates_table(result):
-    table = Table(title="Named intermediates", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("name", style="bold")
+def _intermediates_part(result, view):
+    table = _table("Named intermediates", "name")
     table.add_column("value")
     table.add_column("gradient")
+    below = []
     for name, entry in result.intermediates.items():
-        table.add_row(name, cell_array(entry.get("value")), cell_array(entry.get("gradient")))
-    return table
+        cells = [_cell(entry.get("value"), view), _cell(entry.get("gradient"), view)]
+        for title, key, cell in ((name, "value", cells[0]), (f"gradient of {name}", "gradient", cells[1])):
+            if cell.endswith(BELOW):
+                below += _array_block(title, entry[key], view)
+        table.add_row(name, *cells)
+    return [table] + below
 
 
-def _labelled_matrix(title, row_labels, col_labels, matrix, corner=""):
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column(corner, style="bold")
-    for label in col_labels:
-        table.add_column(label, justify="right")
-    for label, row in zip(row_labels, matrix):
-        table.add_row(label, *(format_number(v) for v in row))
-    return table
+def _variable_shapes(result, blocks_by_row):
+    """{name: shape} of the differentiated variables, from the inputs (or the blocks' shapes)."""
+    inputs = getattr(result, "inputs", None) or {}
+    return {name: np.shape(inputs[name]) if name in inputs else np.shape(block)[:np.ndim(block) // 2]
+            for name, block in blocks_by_row.items()}
 
 
-def _block_summary_table(title, rows):
-    """rows: (row name, column name, array) for matrices too big to print cell by cell."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("block", style="bold")
-    table.add_column("shape")
-    table.add_column("values")
-    for row, col, block in rows:
-        block = np.asarray(block)
-        table.add_row(f"{row}, {col}" if col is not None else row, shape_text(block.shape), format_array(block))
-    return table
+def _matrix_part(title, row_labels, col_labels, matrix, view):
+    matrix = np.asarray(matrix, dtype=np.float64)
+    heading = f"{title} ({len(row_labels)} x {len(col_labels)})"
+    return [Text(heading, style="bold")] + [Text(line) for line in
+                                            labelled_matrix_lines(matrix, row_labels, col_labels, view)]
 
 
-def _hessian_view(result):
+def _hessian_part(result, view):
     hessian = result.hessian
     names = list(hessian)
-    shapes = {}
-    for row in names:
-        for col, block in hessian[row].items():
-            block = np.asarray(block)
-            inputs = getattr(result, "inputs", None) or {}
-            if row in inputs:
-                shapes[row] = np.shape(inputs[row])
-            if col in inputs:
-                shapes[col] = np.shape(inputs[col])
-            shapes.setdefault(row, block.shape[: block.ndim // 2])
-            shapes.setdefault(col, block.shape[block.ndim - len(shapes[row]):])
-    cols = []
-    for row in names:
-        for col in hessian[row]:
-            if col not in cols:
-                cols.append(col)
-    row_labels = [lab for n in names for lab in element_labels(n, shapes[n])]
-    col_labels = [lab for n in cols for lab in element_labels(n, shapes[n])]
-    if len(row_labels) > MATRIX_LIMIT or len(col_labels) > MATRIX_LIMIT:
-        return _block_summary_table("Hessian (blocks)", [(r, c, hessian[r][c]) for r in names for c in hessian[r]])
-    matrix = np.zeros((len(row_labels), len(col_labels)))
+    shapes = _variable_shapes(result, {n: hessian[n][n] for n in names})
+    sizes = {n: int(np.prod(shapes[n], dtype=int)) for n in names}
+    labels = [lab for n in names for lab in element_labels(n, shapes[n])]
+    matrix = np.zeros((len(labels), len(labels)))
     r0 = 0
     for row in names:
-        rsize = int(np.prod(shapes[row], dtype=int))
         c0 = 0
-        for col in cols:
-            csize = int(np.prod(shapes[col], dtype=int))
+        for col in names:
             block = hessian[row].get(col)
             if block is not None:
-                matrix[r0:r0 + rsize, c0:c0 + csize] = np.asarray(block, dtype=np.float64).reshape(rsize, csize)
-            c0 += csize
-        r0 += rsize
-    return _labelled_matrix("Hessian", row_labels, col_labels, matrix, corner="∂²f")
+                matrix[r0:r0 + sizes[row], c0:c0 + sizes[col]] = np.reshape(block, (sizes[row], sizes[col]))
+            c0 += sizes[col]
+        r0 += sizes[row]
+    return _matrix_part("Hessian", labels, labels, matrix, view)
 
 
-def _jacobian_view(result):
-    jacobian = result.jacobian
+def _jacobian_part(result, view):
     out_shape = np.shape(result.value)
     out_labels = element_labels("f", out_shape)
     inputs = getattr(result, "inputs", None) or {}
     col_labels, blocks = [], []
-    for name, block in jacobian.items():
-        block = np.asarray(block, dtype=np.float64)
-        var_shape = np.shape(inputs[name]) if name in inputs else block.shape[len(out_shape):]
+    for name, block in result.jacobian.items():
+        var_shape = np.shape(inputs[name]) if name in inputs else np.shape(block)[len(out_shape):]
         col_labels += element_labels(name, var_shape)
-        blocks.append(block.reshape(len(out_labels), int(np.prod(var_shape, dtype=int))))
-    if len(out_labels) > MATRIX_LIMIT or len(col_labels) > MATRIX_LIMIT:
-        return _block_summary_table("Jacobian (blocks)", [(f"∂f/∂{n}", None, b) for n, b in jacobian.items()])
+        blocks.append(np.reshape(block, (len(out_labels), int(np.prod(var_shape, dtype=int)))))
     matrix = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(out_labels), 0))
-    return _labelled_matrix("Jacobian", out_labels, col_labels, matrix, corner="∂f/∂")
+    return _matrix_part("Jacobian", out_labels, col_labels, matrix, view)
 
 
-def _derivatives_view(result):
+def _derivatives_part(result, view):
     """One row per distinct derivative (mixed partials are symmetric), order by order."""
     table = Table(title="Derivatives by order", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("order", justify="right")
@@ -318,7 +281,7 @@ def _derivatives_view(result):
             node = level
             for i in index:
                 node = node[names[i]]
-            table.add_row(str(order), _partial_label(order, [names[i] for i in index]), format_number(node))
+            table.add_row(str(order), _partial_label(order, [names[i] for i in index]), number(node, view.precision))
             rows += 1
     return table
 
@@ -337,7 +300,7 @@ _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def check_summary(result):
-    """One line saying how the result was checked and whether it agreed."""
+    """One line saying how the result was checked and whether it agreed (the verdict)."""
     check = result.check
     if check is None or getattr(check, "method", "none") == "none":
         text = Text("not checked", style="dim")
@@ -354,23 +317,24 @@ def check_summary(result):
     return text
 
 
-def render_result(result):
-    """The renderables for a successful (or mismatched) result, in print order."""
-    parts = [_header(result), Text(""), _value_table(result), Text("")]
+def render_result(result, view=None, *, before_verdict=()):
+    """The renderables for a successful (or mismatched) result, in print order; `before_verdict`
+    (the --steps table, the --graph tree) goes just before the closing check line."""
+    view = view or View()
+    parts = [_header(result, view), Text("")] + _value_part(result, view) + [Text("")]
     if getattr(result, "gradients", None):
-        parts.append(_gradients_table(result))
-        parts += _full_arrays(lambda name: f"gradient of {name}", result.gradients.items())
+        parts += _gradients_part(result, view)
     if getattr(result, "intermediates", None):
-        parts.append(_intermediates_table(result))
-        parts += _full_arrays(lambda name: f"gradient of {name}",
-                              [(n, e.get("gradient")) for n, e in result.intermediates.items()])
+        parts += _intermediates_part(result, view)
     if getattr(result, "hessian", None):
-        parts.append(_hessian_view(result))
+        parts += [Text("")] + _hessian_part(result, view)
     if getattr(result, "jacobian", None):
-        parts.append(_jacobian_view(result))
+        parts += _jacobian_part(result, view)
     if getattr(result, "derivatives", None):
-        parts.append(_derivatives_view(result))
-    parts.append(check_summary(result))
+        parts.append(_derivatives_part(result, view))
+    if not isinstance(parts[-1], Table) and parts[-1].plain != "":   # a table ends in a blank line of its own
+        parts.append(Text(""))
+    parts += list(before_verdict) + [check_summary(result)]
     return Group(*parts)
 
 
@@ -380,12 +344,13 @@ STEPS_CAPTION = ("Forward order. Each gradient is d(output)/d(node), summed by t
                  "node's consumers: dL/dnode = Σ dL/dconsumer · dconsumer/dnode.")
 
 
-def render_steps(result, *, max_rows=STEPS_MAX_ROWS):
+def render_steps(result, view=None, *, max_rows=STEPS_MAX_ROWS):
     """`result.steps` as a table: each node in forward order, its op, where it is, value, gradient.
 
     Long programs show their first and last `max_rows // 2` steps, with a row saying how many
     were left out (a table of thousands of rows is slow to lay out and unreadable anyway).
     """
+    view = view or View()
     table = Table(title="Steps", title_justify="left", caption=STEPS_CAPTION, caption_justify="left",
                   box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", style="dim")
@@ -399,10 +364,11 @@ def render_steps(result, *, max_rows=STEPS_MAX_ROWS):
     if len(steps) > max_rows:
         head, tail = steps[: max_rows // 2], steps[len(steps) - max_rows // 2:]
 
-    def add(number, step):
+    def add(index, step):
         column = getattr(step, "column", None)
-        table.add_row(str(number), Text(shorten(escape_text(step.label))), str(step.op or ""),
-                      "" if column is None else str(column), cell_array(step.value), cell_array(step.gradient))
+        gradient = "—" if step.gradient is None else brief(step.gradient, view)
+        table.add_row(str(index), Text(shorten(escape_text(step.label))), str(step.op or ""),
+                      "" if column is None else str(column), brief(step.value, view), gradient)
 
     for i, step in enumerate(head, 1):
         add(i, step)

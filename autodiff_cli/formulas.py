@@ -1,0 +1,258 @@
+"""Symbolic derivatives as people read them: simplified, once in index form when every element
+has the same formula up to its index, exact numbers exact, and as LaTeX on request.
+
+    describe("x", (3,), [2*x0*cos(x0**2), 2*x1*cos(x1**2), 2*x2*cos(x2**2)])
+    -> {"kind": "index", "variable": "x[i]", "text": "2*x[i]*cos(x[i]**2)"}, ...
+
+What `describe` returns is the record's `symbolic` entry for one variable (docs/result.schema.json):
+a string for a scalar variable, nested lists of strings shaped like the variable (a Jacobian's
+block: the output's shape, then the variable's), or {"kind": "index", "variable", "text"}.
+
+Display must never slow the check down or hang: simplification is tried only on small expressions
+and under a time budget for the whole result (after which the formulas are shown as derived), and
+the result of each simplification is cached by expression.
+"""
+import functools
+import itertools
+import math
+import re
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from . import limits
+from .timeouts import TimeLimitExceeded, time_limit
+
+SIMPLIFY_MIN_OPS = 8           # smaller expressions are shown as derived (simplify's first call alone
+                               # costs most of a second: spent only where it can help)
+SIMPLIFY_MAX_OPS = 60          # larger expressions are shown as derived
+FORMULA_MAX_CHARS = 4000       # a variable's formulas longer than this in all are not shown (None)
+CACHE_SIZE = 512
+INDEX_LETTERS = "ijkl"
+_ELEMENT = re.compile(r"^(.+)\[([0-9a-z,]+)\]$")     # the name of an element symbol: W[0,1]
+
+_simplified = OrderedDict()     # str(expr) -> simplified expr
+
+
+def describe_all(program, result, seed, derivatives, *, latex=False, simplify=False):
+    """({name: symbolic entry}, {name: LaTeX entry}) of a checked result, from `derivatives`
+    {name: (shape, [SymPy expressions], indexed_by_variable)}: with `simplify` (for people:
+    it costs up to AUTODIFF_DISPLAY_SECONDS twice), a closed matrix form where one is found
+    (matrix_form.py; a scalar output only) and simplified formulas; else `describe`'s index form
+    and exact numbers only (batch throughput). A variable's entry is None when too long to show."""
+    forms = {}
+    if simplify and result.mode in ("grad", "hessian") and seed is None:
+        from .matrix_form import matrix_gradients
+        try:
+            with time_limit(limits.display_time_budget()):
+                forms = matrix_gradients(program, result.inputs, result.wrt,
+                                         {name: exprs for name, (_, exprs, _) in derivatives.items()})
+        except TimeLimitExceeded:
+            forms = {}
+    symbolic, latexes = {}, {}
+    for name, (shape, exprs, by_variable) in derivatives.items():
+        if name in forms:
+            form_text, form_latex = forms[name]
+            symbolic[name] = {"kind": "matrix", "variable": name, "text": form_text}
+            latexes[name] = {"kind": "matrix", "variable": name, "text": form_latex}
+        else:
+            try:
+                symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex,
+                                                         indexed_by_variable=by_variable,
+                                                         budget=None if simplify else 0)
+            except (TypeError, ValueError):   # SymPy refuses what SymEngine built (max(x, zoo)): not shown
+                symbolic[name], latexes[name] = None, None
+    return symbolic, (latexes if latex else {})
+
+
+def prepare(cas_module):
+    """Import SymPy and run every step of `describe` once on a tiny example built with the check's
+    CAS (check.prepare calls this before any timer): a record's time limit then never interrupts
+    an import half-way, which would leave SymPy broken for the records after it."""
+    x = [cas_module.Symbol("x[0]"), cas_module.Symbol("x[1]")]
+    describe("x", (2,), [2.0 * x[0] * cas_module.cos(x[0]), 2.0 * x[1] * cas_module.cos(x[1])], latex=True, budget=0)
+    describe("y", (2,), [x[0] + 0.5, x[1] ** 2], latex=True, budget=0)
+
+
+def describe(name, shape, expressions, *, latex=False, budget=None, indexed_by_variable=True):
+    """(symbolic entry, LaTeX entry or None) for the derivatives `expressions` (flat, C order) of
+    one variable; `shape` is the shape they take: the variable's, or (a Jacobian's block, with
+    indexed_by_variable=False: no index form) the output's and then the variable's."""
+    exprs = [_exact(as_sympy(e)) for e in expressions]
+    flat = [text(e) for e in exprs]
+    indexed = index_form(exprs, shape, flat) if indexed_by_variable else None
+    simplify = _Simplifier(limits.display_time_budget() if budget is None else budget)
+    if indexed is not None:
+        indexed = (simplify.one(indexed[0]), indexed[1])
+    else:
+        simpler = simplify.all(exprs)
+        if simpler is not exprs:
+            exprs, flat = simpler, [text(e) for e in simpler]
+    if len(exprs) == 1 and shape == ():
+        return (None, None) if len(flat[0]) > FORMULA_MAX_CHARS else (flat[0], to_latex(exprs[0]) if latex else None)
+    if indexed is not None:
+        template, letters = indexed
+        variable = f"{name}[{','.join(letters)}]"
+        entry = {"kind": "index", "variable": variable, "text": text(template)}
+        if len(entry["text"]) > FORMULA_MAX_CHARS:
+            return None, None
+        return entry, ({"kind": "index", "variable": _latex_name(variable), "text": to_latex(template)}
+                       if latex else None)
+    if sum(map(len, flat)) > FORMULA_MAX_CHARS:
+        return None, None
+    texts = np.array(flat, dtype=object).reshape(shape).tolist()
+    latexes = np.array([to_latex(e) for e in exprs], dtype=object).reshape(shape).tolist() if latex else None
+    return texts, latexes
+
+
+def text(expr):
+    """SymPy's text for an expression, floats in their shortest form (0.1, not 0.100000000000000)."""
+    return _printer().doprint(expr)
+
+
+@functools.cache
+def _printer():
+    from sympy.printing.str import StrPrinter
+    return StrPrinter({"full_prec": False})      # one printer: setting one up per call costs more than printing
+
+
+def to_latex(expr):
+    """LaTeX by SymPy's printer, element symbols as subscripts: W[0,1] -> W_{0,1}."""
+    import sympy as sp
+    names = {s: _latex_name(s.name) for s in expr.free_symbols if _ELEMENT.match(s.name)}
+    return sp.latex(expr, symbol_names=names, full_prec=False)
+
+
+def _latex_name(name):
+    match = _ELEMENT.match(name)
+    return f"{match.group(1)}_{{{match.group(2)}}}" if match else name
+
+
+def index_form(exprs, shape, texts=None):
+    """(template, index letters) when every element's formula is the same up to its own index, else None.
+
+    The template is read off one element whose index values are all different (an index value
+    in a symbol's subscript becomes the letter of its position: for element (2,3), W[2,0] ->
+    W[i,0] and x[3] -> x[j]); it is kept only if it gives back every element's formula exactly.
+    The comparison is on the printed formulas (`texts`, printed here if not given), where an
+    element symbol is its name: far cheaper than rebuilding every SymPy expression.
+    """
+    if len(shape) == 0 or len(exprs) < 2 or len(exprs) != int(np.prod(shape)):
+        return None
+    if len({len(e.free_symbols) for e in exprs}) > 1:        # cheap: such formulas cannot match
+        return None
+    texts = [text(e) for e in exprs] if texts is None else texts
+    letters = list(INDEX_LETTERS[:len(shape)]) if len(shape) <= len(INDEX_LETTERS) else [
+        f"i{d}" for d in range(len(shape))]
+    indices = list(np.ndindex(*shape))
+    distinct = (k for k in reversed(range(len(indices))) if len(set(indices[k])) == len(shape))
+    for k in itertools.islice(distinct, 2):      # the last two such elements (the highest index values)
+        names = {str(value): letter for value, letter in zip(indices[k], letters)}
+        template = _SUBSCRIPT.sub(_subscripts(names), texts[k])
+        if all(_SUBSCRIPT.sub(_subscripts(_values(letters, index)), template) == t for t, index in zip(texts, indices)):
+            return _rename(exprs[k], lambda part: names.get(part, part)), letters
+    return None
+
+
+_SUBSCRIPT = re.compile(r"(?<![\w\]])([A-Za-z_]\w*)\[([0-9a-z,]+)\]")     # W[2,0] in a printed formula
+
+
+def _subscripts(replacement):
+    return lambda m: f"{m.group(1)}[{','.join(replacement.get(p, p) for p in m.group(2).split(','))}]"
+
+
+def _values(letters, index):
+    return {letter: str(value) for letter, value in zip(letters, index)}
+
+
+def _rename(expr, subscript):
+    """expr with every element symbol v[a,b] renamed to v[subscript(a),subscript(b)]."""
+    mapping = {}
+    for symbol in expr.free_symbols:
+        match = _ELEMENT.match(symbol.name)
+        if match:
+            parts = ",".join(subscript(part) for part in match.group(2).split(","))
+            mapping[symbol] = _real_symbol(f"{match.group(1)}[{parts}]") if symbol.is_real else _symbol(
+                f"{match.group(1)}[{parts}]")
+    return expr.xreplace(mapping)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_symbol(name):
+    import sympy as sp
+    return sp.Symbol(name, real=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _symbol(name):
+    import sympy as sp
+    return sp.Symbol(name)
+
+
+def as_sympy(expr):
+    """A SymPy expression (SymEngine's and plain numbers converted; SymEngine's symbols become
+    real SymPy symbols, as the check's SymPy back end makes them)."""
+    import sympy as sp
+    if isinstance(expr, sp.Basic):
+        return expr
+    expr = sp.sympify(expr)
+    return expr.xreplace({s: _real_symbol(s.name) for s in expr.free_symbols if not s.is_real})
+
+
+class _Simplifier:
+    """simplify() for display, bounded: small expressions only, one time budget for all of them."""
+
+    def __init__(self, seconds):
+        self.enabled = seconds > 0         # off: every formula as derived, whatever was cached
+        self.deadline = time.monotonic() + seconds
+
+    def all(self, exprs):
+        """Every expression simplified, or (out of time or too large) every one as derived: the
+        elements of one variable are shown in one style."""
+        if not self.enabled:
+            return exprs
+        simpler = []
+        for expr in exprs:
+            result = self.one(expr, fallback=None)
+            if result is None:
+                return exprs
+            simpler.append(result)
+        return simpler
+
+    def one(self, expr, fallback=""):
+        import sympy as sp
+        fallback = expr if fallback == "" else fallback
+        if not self.enabled:
+            return expr
+        key = str(expr)
+        if key in _simplified:
+            _simplified.move_to_end(key)
+            return _simplified[key]
+        left = self.deadline - time.monotonic()
+        ops = sp.count_ops(expr)
+        if ops < SIMPLIFY_MIN_OPS:
+            return expr
+        if left <= 0.01 or ops > SIMPLIFY_MAX_OPS:
+            return fallback
+        try:
+            with time_limit(left):
+                simpler = sp.simplify(expr)
+        except TimeLimitExceeded:
+            return fallback
+        except Exception:  # noqa: BLE001 - display only: the derivative as derived is still right
+            return fallback
+        if sp.count_ops(simpler) > sp.count_ops(expr):
+            simpler = expr
+        _simplified[key] = simpler
+        while len(_simplified) > CACHE_SIZE:
+            _simplified.popitem(last=False)
+        return simpler
+
+
+def _exact(expr):
+    """Floats that are whole numbers become integers (a seed of 2 gives 4*x, not 4.0*x)."""
+    import sympy as sp
+    floats = {f: sp.Integer(int(f)) for f in expr.atoms(sp.Float)
+              if math.isfinite(float(f)) and float(f).is_integer() and abs(float(f)) < 2**53}
+    return expr.xreplace(floats) if floats else expr
