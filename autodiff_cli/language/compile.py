@@ -19,7 +19,7 @@ from .. import limits
 from ..errors import AutodiffError
 from ..engine.ops import OPS
 from ..engine.tape import Tape
-from .lowering import _lower, check_result_size, options_of, overload_of, postorder
+from .lowering import _lower, check_result_size, options_of, overload_of
 from .nodes import Binary, Call, Name, Num, Stack, Unary
 from .nodes import paused_gc
 from .parser import parse
@@ -143,7 +143,7 @@ def _compile_scalars(program, visit):
     with paused_gc():
         for statement in program.statements:
             stack = []
-            for node in postorder(statement.expr):
+            for node in statement.postorder():
                 cls = type(node)
                 if cls is Name:
                     value = named[node.id] if node.id in named else env[node.id]
