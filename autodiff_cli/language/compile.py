@@ -83,6 +83,8 @@ class _Recorder:
             if self.scalar:
                 if node.scalar is None:
                     raise _NotScalar(node.name)
+                # A number option (pow's exponent) as a float: the float run's VJPs stay in plain floats.
+                params = {k: float(v) if type(v) is np.float64 else v for k, v in params.items()}
                 return _traced(None, tape.add(node_class, node, slots, params, ()))
             arrays = [a.data if type(a) is _Traced else tape.constants[s] for a, s in zip(args, slots)]
             out = forward(*arrays, **params)
