@@ -193,7 +193,7 @@ def _compile_scalars(program, visit):
                 env[statement.name] = stack[0]
         tape.output = stack[0]
         tape.named = {name: env[name] for name in program.intermediates}
-        tape.finish(visited=visit)
+        tape.finish(visited=visit, scalar=True)
     return tape
 
 
