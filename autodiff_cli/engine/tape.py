@@ -68,15 +68,16 @@ class Tape:
         self.constants[slot] = value
         return slot
 
-    def add(self, node_class, spec_node, slots, params, out_shape):
+    def add(self, node_class, spec_node, first, second, params, out_shape):
+        """Append an instruction on input slots `first` and `second` (-1: a one-input op); returns its output slot."""
         out = self.n_slots
         self.n_slots += 1
         self.shapes.append(out_shape)
         self.node_classes.append(node_class)
         self.spec_nodes.append(spec_node)
         self.params.append(params)
-        self.first.append(slots[0])
-        self.second.append(slots[1] if len(slots) > 1 else -1)
+        self.first.append(first)
+        self.second.append(second)
         self.outs.append(out)
         self._code = None
         return out
