@@ -51,7 +51,7 @@ class Tape:
         self.named = {}            # intermediate name -> slot or plain number
         self.visited = []          # (tree node, slot or plain number) in evaluation order, for the check
         self.has_visited = False
-        self._scalar_code = None
+        self._float_forwards = None
         self._keep = set()           # slots whose values and gradients the caller reads
         self._free_after = None
         self._needs_by_wrt = {}
@@ -104,7 +104,8 @@ class Tape:
             scalar = (all(shape == () for shape in self.shapes)
                       and all(n.scalar is not None for n in self.spec_nodes))
         if scalar:
-            self._scalar_code = [_bound(n.scalar, params) for n, params in zip(self.spec_nodes, self.params)]
+            # per instruction, its float forward with its options bound (run with first, second, outs)
+            self._float_forwards = [_bound(n.scalar, params) for n, params in zip(self.spec_nodes, self.params)]
         self._keep = set(range(self.n_inputs)) | set(self.constants)
         self._keep.update(s for s in [self.output, *self.named.values()] if isinstance(s, int))
 
@@ -127,7 +128,7 @@ class Tape:
 
     @property
     def scalar(self):
-        return self._scalar_code is not None
+        return self._float_forwards is not None
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ class Tape:
         gradients per slot (None where none arrived), needs[slot]: it depends on wrt.
         """
         needs = self._needs(wrt)
-        if self._scalar_code is not None:
+        if self._float_forwards is not None:
             try:
                 values = self._forward_floats(inputs)
                 return values, self._backward_floats(values, needs, seed), needs
@@ -169,7 +170,7 @@ class Tape:
         """The output's value only (no gradients): what finite differences evaluate."""
         if not isinstance(self.output, int):
             return np.float64(self.output)
-        if self._scalar_code is not None:
+        if self._float_forwards is not None:
             try:
                 return np.float64(self._forward_floats(inputs)[self.output])
             except _FLOAT_FAILURES:
@@ -199,7 +200,7 @@ class Tape:
             values[s] = float(v)
         for s, v in self.constants.items():
             values[s] = float(v)
-        for f, a, b, out in zip(self._scalar_code, self.first, self.second, self.outs):
+        for f, a, b, out in zip(self._float_forwards, self.first, self.second, self.outs):
             values[out] = f(values[a]) if b < 0 else f(values[a], values[b])
         return values
 
