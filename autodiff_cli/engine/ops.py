@@ -34,7 +34,9 @@ def _pow_vjp_base(F, g, ans, x, y):
     if not isinstance(y, Tensor) and not np.any(y):   # x**0 is constant: every derivative is 0, not 0*inf
         return g * 0.0
     if np.ndim(raw(y)) == 0 and raw(y) != 0:   # one nonzero exponent: no mask needed; ** is numpy's
-        return g * (y * x ** (y - 1))          # fast path for x**1, x**2, x**0.5
+        if raw(y) == 2:                        # fast path for x**2, x**0.5; x**1 would be a copy
+            return g * (y * x)                 # of x: one array pass fewer, the same numbers
+        return g * (y * x ** (y - 1))
     return F.where(raw(y) == 0, 0.0, g * y * F.power(x, y - 1))
 
 
@@ -118,7 +120,7 @@ def _sum_vjp(F, g, ans, x, axis=None, keepdims=False):
 def _mean_vjp(F, g, ans, x, axis=None, keepdims=False):
     shape = x.shape
     count = np.prod([shape[a] for a in axis]) if axis is not None else np.prod(shape)
-    return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), shape) / count
+    return F.broadcast_to(_keep_reduced_dims(F, g / count, x, axis, keepdims), shape)   # divide before spreading
 
 
 def _extremum_winners(ans, x, axis, keepdims):

@@ -8,7 +8,9 @@ compares the docs' function lists with it. So an op is described once, in ops.py
 Formulas take a namespace `F` first: numpy during an ordinary backward, the engine's own functions
 under `create_graph=True` (then the formula records a graph and higher derivatives work).
   forward(*arrays, **params) -> array                         numpy
-  vjp(F, g, ans, *inputs, **params) -> gradient for one input  one per positional input
+  vjp(F, g, ans, *inputs, **params) -> gradient for one input  one per positional input; a new array
+      or (a view of) one of its arguments, never an array kept elsewhere (the engine sums into new ones
+      in place); g may be a graph.UniformOne (a gradient of ones: g * a is a itself)
   jvp(F, tangents, ans, *inputs, **params) -> output tangent   forward mode (engine/forward.py): one
       tangent per input (None where it has none), F is numpy; or the builder `forward.diagonal`
       (elementwise ops: the VJPs applied to tangents) / `forward.linear` (the forward applied to them)

@@ -14,15 +14,16 @@ Two ways to run it, giving the same numbers to a few ulps:
           (VJP formulas get F = SCALAR_F); an ArithmeticError/ValueError (where numpy would give
           inf or nan) makes the whole run start again in numpy, so nan/inf come out exactly as numpy's
   numpy   arrays, exactly as the Tensor engine computes them (same forwards, VJPs with F = numpy,
-          the same un-broadcasting); values no VJP needs are dropped as soon as they are used, and a
-          gradient summed from several uses is summed in place into a buffer of our own
+          the same un-broadcasting); values no VJP needs are dropped as soon as they are used, a
+          gradient summed from several uses is summed in place into a buffer of our own, and a
+          gradient of ones (what a whole-array sum passes back) multiplies nothing (graph.UniformOne)
 """
 import math
 import types
 
 import numpy as np
 
-from .graph import _ShapeOnly, _unbroadcast
+from .graph import _ShapeOnly, _unbroadcast, add_gradient, is_new_array, plain, uniform_one
 
 __all__ = ["Tape", "SCALAR_F"]
 
@@ -235,7 +236,7 @@ class Tape:
         grads = self._seeded(needs, seed, floats=False)
         if grads is None:
             return [None] * self.n_slots
-        owned = set()            # slots whose gradient buffer we allocated: later sums go into it in place
+        owned = set()            # slots whose gradient is an array of our own: later sums go into it in place
         shapes = self.shapes
         keep = self._keep
         for node_class, _, slots, params, out in reversed(self.code):
@@ -244,26 +245,39 @@ class Tape:
                 continue
             ans = values[out]
             inputs = [values[s] if values[s] is not None else _ShapeOnly(shapes[s]) for s in slots]
+            g = uniform_one(g)
             for s, vjp in zip(slots, node_class.vjps):
                 if not needs[s]:
                     continue
-                gx = np.asarray(vjp(np, g, ans, *inputs, **params), dtype=np.float64)
+                gx = np.asarray(plain(vjp(np, g, ans, *inputs, **params)), dtype=np.float64)
                 if gx.shape != shapes[s]:
                     gx = _unbroadcast(np, gx, shapes[s])
-                total = grads[s]
-                if total is None:
+                new = is_new_array(gx, (g, ans, *inputs))
+                if grads[s] is None:
                     grads[s] = gx
-                elif s in owned:
-                    np.add(total, gx, out=total)
-                else:
-                    grads[s] = total = total + gx
-                    if type(total) is np.ndarray and total.ndim:
+                    if new:
                         owned.add(s)
+                else:
+                    add_gradient(grads, s, gx, owned, new)
             if out not in keep:          # every use of this slot is done: free its arrays now
                 grads[out] = None
                 if not keep_values:
                     values[out] = None
+        # A gradient the caller reads is never (a view of) one of the values: x's array in d(x*y)/dy = x.
+        read = [s for s in keep if s not in owned and type(grads[s]) is np.ndarray and grads[s].ndim]
+        if read:
+            buffers = {id(_buffer(v)) for v in values if type(v) is np.ndarray}
+            for s in read:
+                if id(_buffer(grads[s])) in buffers:
+                    grads[s] = grads[s].copy()
         return grads
+
+
+def _buffer(array):
+    """The array that owns `array`'s memory (itself unless it is a view)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def _bound(function, params):

@@ -1,0 +1,79 @@
+"""Large arrays: the shortcuts that save passes over the array (graph.UniformOne for a gradient of ones,
+sums into buffers of our own, x**2's VJP without x**1) give PyTorch's numbers exactly, on both paths,
+and never write into or hand out the caller's arrays.
+
+The arrays are longer than graph._FORGET_ABOVE: below it the shortcuts are not taken.
+"""
+import numpy as np
+import pytest
+
+import autodiff_cli as ad
+from autodiff_cli.engine.graph import _FORGET_ABOVE, UniformOne, uniform_one
+from autodiff_cli.evaluate import evaluate
+from autodiff_cli.testing import wrong_derivative
+
+torch = pytest.importorskip("torch")
+# atol: the terms of a gradient are summed in another order than PyTorch sums them (a few ulps of 2 or so)
+
+N = _FORGET_ABOVE + 7
+EXPRESSIONS = [
+    ("sum(sin(x)*exp(-x**2) + x*log1p(x**2) + y)",
+     lambda x, y: (x.sin() * (-x ** 2).exp() + x * (x ** 2).log1p() + y).sum()),
+    ("sum(x*y)", lambda x, y: (x * y).sum()),
+    ("sum(x*x + y/x - x)", lambda x, y: (x * x + y / x - x).sum()),
+    ("mean(x*y) + sum(x**2)*2", lambda x, y: (x * y).mean() + (x ** 2).sum() * 2),
+    ("sum(-x*y + x**3)", lambda x, y: (-x * y + x ** 3).sum()),
+    ("sum(1/x + y)", lambda x, y: (1 / x + y).sum()),
+]
+
+
+def _inputs():
+    rng = np.random.default_rng(5)
+    return rng.uniform(0.5, 2.0, N), rng.uniform(-2.0, 2.0, N)
+
+
+def _torch_gradients(fn, x, y):
+    tx, ty = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, y))
+    out = fn(tx, ty)
+    out.backward()
+    return out.item(), tx.grad.numpy(), ty.grad.numpy()
+
+
+@pytest.mark.parametrize("expr, fn", EXPRESSIONS, ids=[e for e, _ in EXPRESSIONS])
+def test_both_paths_give_torch_numbers_and_leave_inputs_alone(expr, fn):
+    x, y = _inputs()
+    x0, y0 = x.copy(), y.copy()
+    value, want_x, want_y = _torch_gradients(fn, x, y)
+    result = evaluate(expr, {"x": x, "y": y}, check=False)
+    tx, ty = ad.Tensor(x, requires_grad=True), ad.Tensor(y, requires_grad=True)
+    out = fn(tx, ty)
+    out.backward()
+    for got_x, got_y, path in ((result.gradients["x"], result.gradients["y"], "tape"), (tx.grad.data, ty.grad.data, "tensor")):
+        np.testing.assert_allclose(got_x, want_x, rtol=2e-15, atol=1e-14, err_msg=f"{path} d/dx")
+        np.testing.assert_allclose(got_y, want_y, rtol=2e-15, atol=1e-14, err_msg=f"{path} d/dy")
+        for gradient in (got_x, got_y):
+            assert type(gradient) is np.ndarray
+            assert not any(np.shares_memory(gradient, a) for a in (x, y)), path
+    np.testing.assert_allclose(float(result.value), value, rtol=1e-12)   # summation orders differ
+    assert np.array_equal(x, x0) and np.array_equal(y, y0)
+
+
+def test_a_gradient_of_ones_skips_the_multiply_and_computes_like_ones():
+    ones = uniform_one(np.broadcast_to(np.float64(1.0), (N,)))
+    a = np.linspace(-3.0, 3.0, N)
+    assert type(ones) is UniformOne
+    assert ones * a is a and a * ones is a                     # no pass: the same numbers as 1.0 * a
+    assert np.array_equal(ones / a, 1.0 / a)
+    assert np.array_equal(-ones, -np.ones(N))
+    assert type(ones * 2.0) is np.ndarray and np.array_equal(ones * 2.0, np.full(N, 2.0))
+    assert type(np.sin(ones)) is np.ndarray and np.array_equal(np.sin(ones), np.sin(np.ones(N)))
+    assert type(uniform_one(np.ones(N))) is np.ndarray         # a real array of ones stays as it is
+    assert type(uniform_one(np.broadcast_to(np.float64(2.0), (N,)))) is np.ndarray
+    assert uniform_one(np.zeros(0)).size == 0
+
+
+def test_wrong_derivative_still_reaches_the_shortcut_paths():
+    x, y = _inputs()
+    with wrong_derivative("*", factor=2.0):
+        doubled = evaluate("sum(x*y)", {"x": x, "y": y}, check=False).gradients["x"]
+    np.testing.assert_array_equal(doubled, 2.0 * y)
