@@ -77,3 +77,42 @@ def test_wrong_derivative_still_reaches_the_shortcut_paths():
     with wrong_derivative("*", factor=2.0):
         doubled = evaluate("sum(x*y)", {"x": x, "y": y}, check=False).gradients["x"]
     np.testing.assert_array_equal(doubled, 2.0 * y)
+
+
+def test_a_declared_ufunc_is_the_forward():
+    """The compiled path computes with `ufunc(..., out=)` where the table says the forward is that ufunc."""
+    from autodiff_cli.engine.ops import OPS
+    rng = np.random.default_rng(8)
+    declared = [(spec.name, node) for spec in OPS for node in spec.nodes() if node.ufunc is not None]
+    assert {"add", "sub", "mul", "div", "neg", "sin", "exp", "log1p"} <= {name for name, _ in declared}
+    for name, node in declared:
+        args = [rng.uniform(0.1, 0.9, 50) for _ in range(node.ufunc.nin)]
+        out = np.empty(50)
+        assert np.array_equal(node.ufunc(*args, out=out), node.forward(*args), equal_nan=True), name
+
+
+def test_a_forward_into_a_dropped_array_leaves_views_of_it_alone():
+    """t = x*2 is dropped after t + y, which may take its array, unless a view of t (reshape) lives on."""
+    from autodiff_cli.engine.build import SPECS
+    from autodiff_cli.engine.tape import Tape
+
+    def instruction(op, node=None):
+        spec = SPECS[op]
+        node = node or spec.node
+        return spec.primitives[node].node_class, next(n for n in spec.nodes() if n.name == node)
+
+    x, y = _inputs()
+    x0 = x.copy()
+    tape = Tape(2)
+    tape.shapes += [(N,), (N,)]
+    two = tape.constant(np.float64(2.0))
+    t = tape.add(*instruction("mul"), (0, two), {}, (N,))
+    view = tape.add(*instruction("reshape"), (t,), {"shape": (N,)}, (N,))
+    u = tape.add(*instruction("add"), (t, 1), {}, (N,))
+    w = tape.add(*instruction("mul"), (view, u), {}, (N,))
+    tape.output = tape.add(*instruction("sum"), (w,), {"keepdims": False}, ())
+    tape.finish(False)
+    values, grads, _ = tape.run([x, y], [0, 1])
+    np.testing.assert_allclose(values[tape.output], np.sum((x0 * 2) * (x0 * 2 + y)), rtol=1e-12)
+    np.testing.assert_allclose(grads[0], 2 * (x0 * 2 + y) + 2 * (x0 * 2), rtol=1e-14)
+    assert np.array_equal(x, x0)

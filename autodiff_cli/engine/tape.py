@@ -23,7 +23,7 @@ import types
 
 import numpy as np
 
-from .graph import _ShapeOnly, _unbroadcast, add_gradient, is_new_array, plain, uniform_one
+from .graph import _FORGET_ABOVE, _ShapeOnly, _unbroadcast, add_gradient, is_new_array, plain, uniform_one
 
 __all__ = ["Tape", "SCALAR_F"]
 
@@ -50,6 +50,7 @@ class Tape:
         self._scalar_code = None
         self._keep = set()           # slots whose values and gradients the caller reads
         self._free_after = None
+        self._reuse = None
         self._needs_by_wrt = {}
         self.saved = {}             # slot -> value the compiling pass computed (a numpy compile only)...
         self.traced_inputs = None   # ...at these input arrays: the first run at them skips its forward
@@ -97,6 +98,20 @@ class Tape:
             if s not in kept:
                 free_after.setdefault(i, []).append(s)
         return free_after
+
+    def _plan_reuse(self, free_after):
+        """{instruction: an input slot dropped after it whose array can take its output}: for ufunc
+        forwards of large arrays (numpy's out=; the run checks that the array is one it made)."""
+        reuse = {}
+        for i, (_, node, slots, params, out) in enumerate(self.code):
+            shape = self.shapes[out]
+            if node.ufunc is None or params or math.prod(shape) <= _FORGET_ABOVE:
+                continue
+            for s in free_after.get(i, ()):
+                if self.shapes[s] == shape:
+                    reuse[i] = s
+                    break
+        return reuse
 
     @property
     def scalar(self):
@@ -185,9 +200,22 @@ class Tape:
             values[s] = v
         if self._free_after is None:
             self._free_after = self._plan_release()
-        free_after = self._free_after if not keep_values else {}
+            self._reuse = self._plan_reuse(self._free_after)
+        free_after, reuse = (self._free_after, self._reuse) if not keep_values else ({}, {})
+        made = set()            # slots holding an array this run made and nobody else sees (reusable)
         for i, (_, node, slots, params, out) in enumerate(self.code):
-            values[out] = node.forward(*[values[s] for s in slots], **params)
+            args = [values[s] for s in slots]
+            target = reuse.get(i)
+            if target in made:
+                values[out] = node.ufunc(*args, out=values[target])
+                made.add(out)
+            else:
+                values[out] = value = node.forward(*args, **params)
+                if reuse:
+                    if is_new_array(value, args):
+                        made.add(out)
+                    elif type(value) is np.ndarray:      # maybe a view of an input: never reuse those
+                        made.difference_update(slots)
             for s in free_after.get(i, ()):
                 values[s] = None
         return values
