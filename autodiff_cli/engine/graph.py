@@ -257,14 +257,17 @@ class Node:
         else:
             F = np
             inputs, ans = [x.data if isinstance(x, Tensor) else x for x in self.inputs], self.out
-            g = uniform_one(g)
+            if type(g) is np.ndarray and g.size > _FORGET_ABOVE:
+                g = uniform_one(g)
         grads = []
         params = self.params
         for edge, vjp, x in zip(self.edges, self.vjps, inputs):
             if edge is None:
                 grads.append(None)
                 continue
-            gx = plain(vjp(F, g, ans, *inputs, **params))
+            gx = vjp(F, g, ans, *inputs, **params)
+            if type(g) is UniformOne:
+                gx = plain(gx)
             shape = x.shape
             grads.append(gx if gx.shape == shape else _unbroadcast(F, gx, shape))
         return grads
@@ -648,14 +651,18 @@ def run_backward(outputs, gradients, *, retain_graph=None, create_graph=False, c
                 if nxt is None:
                     continue
                 if gx is not None:
-                    new = type(gx) is np.ndarray and node.__class__.apply is Node.apply and is_new_array(
-                        gx, (g, node.out, *[raw(x) for x in node.inputs]))
-                    if nxt not in grads:
-                        grads[nxt] = gx
-                        if new:
-                            owned.add(nxt)
+                    total = grads.get(nxt)
+                    if type(gx) is not np.ndarray or gx.size <= _FORGET_ABOVE:   # summing anew is cheaper
+                        grads[nxt] = gx if total is None else total + gx
                     else:
-                        add_gradient(grads, nxt, gx, owned, new)
+                        new = node.__class__.apply is Node.apply and is_new_array(
+                            gx, (g, node.out, *[raw(x) for x in node.inputs]))
+                        if total is None:
+                            grads[nxt] = gx
+                            if new:
+                                owned.add(nxt)
+                        else:
+                            add_gradient(grads, nxt, gx, owned, new)
                 remaining = consumers[nxt] - 1
                 consumers[nxt] = remaining
                 if not remaining:

@@ -23,7 +23,7 @@ import types
 
 import numpy as np
 
-from .graph import _FORGET_ABOVE, _ShapeOnly, _unbroadcast, add_gradient, is_new_array, plain, uniform_one
+from .graph import _FORGET_ABOVE, UniformOne, _ShapeOnly, _unbroadcast, add_gradient, is_new_array, plain, uniform_one
 
 __all__ = ["Tape", "SCALAR_F"]
 
@@ -202,6 +202,12 @@ class Tape:
             self._free_after = self._plan_release()
             self._reuse = self._plan_reuse(self._free_after)
         free_after, reuse = (self._free_after, self._reuse) if not keep_values else ({}, {})
+        if not reuse:
+            for i, (_, node, slots, params, out) in enumerate(self.code):
+                values[out] = node.forward(*[values[s] for s in slots], **params)
+                for s in free_after.get(i, ()):
+                    values[s] = None
+            return values
         made = set()            # slots holding an array this run made and nobody else sees (reusable)
         for i, (_, node, slots, params, out) in enumerate(self.code):
             args = [values[s] for s in slots]
@@ -211,11 +217,10 @@ class Tape:
                 made.add(out)
             else:
                 values[out] = value = node.forward(*args, **params)
-                if reuse:
-                    if is_new_array(value, args):
-                        made.add(out)
-                    elif type(value) is np.ndarray:      # maybe a view of an input: never reuse those
-                        made.difference_update(slots)
+                if is_new_array(value, args):
+                    made.add(out)
+                elif type(value) is np.ndarray:      # maybe a view of an input: never reuse those
+                    made.difference_update(slots)
             for s in free_after.get(i, ()):
                 values[s] = None
         return values
@@ -265,6 +270,7 @@ class Tape:
         if grads is None:
             return [None] * self.n_slots
         owned = set()            # slots whose gradient is an array of our own: later sums go into it in place
+        aliases = False          # a gradient of ones passed values on as gradients (g * a is a)
         shapes = self.shapes
         keep = self._keep
         for node_class, _, slots, params, out in reversed(self.code):
@@ -273,26 +279,30 @@ class Tape:
                 continue
             ans = values[out]
             inputs = [values[s] if values[s] is not None else _ShapeOnly(shapes[s]) for s in slots]
-            g = uniform_one(g)
+            if type(g) is np.ndarray and g.size > _FORGET_ABOVE:
+                g = uniform_one(g)
+                aliases = aliases or type(g) is UniformOne
             for s, vjp in zip(slots, node_class.vjps):
                 if not needs[s]:
                     continue
                 gx = np.asarray(plain(vjp(np, g, ans, *inputs, **params)), dtype=np.float64)
                 if gx.shape != shapes[s]:
                     gx = _unbroadcast(np, gx, shapes[s])
-                new = is_new_array(gx, (g, ans, *inputs))
-                if grads[s] is None:
+                total = grads[s]
+                if gx.size <= _FORGET_ABOVE:      # small: summing anew costs less than the bookkeeping
+                    grads[s] = gx if total is None else total + gx
+                elif total is None:
                     grads[s] = gx
-                    if new:
+                    if is_new_array(gx, (g, ans, *inputs)):
                         owned.add(s)
                 else:
-                    add_gradient(grads, s, gx, owned, new)
+                    add_gradient(grads, s, gx, owned, is_new_array(gx, (g, ans, *inputs)))
             if out not in keep:          # every use of this slot is done: free its arrays now
                 grads[out] = None
                 if not keep_values:
                     values[out] = None
         # A gradient the caller reads is never (a view of) one of the values: x's array in d(x*y)/dy = x.
-        read = [s for s in keep if s not in owned and type(grads[s]) is np.ndarray and grads[s].ndim]
+        read = [s for s in keep if s not in owned and type(grads[s]) is np.ndarray and grads[s].ndim] if aliases else ()
         if read:
             buffers = {id(_buffer(v)) for v in values if type(v) is np.ndarray}
             for s in read:
