@@ -257,6 +257,8 @@ class Node:
         else:
             F = np
             inputs, ans = [x.data if isinstance(x, Tensor) else x for x in self.inputs], self.out
+            if type(g) is np.ndarray and g.size > _FORGET_ABOVE:
+                g = uniform_one(g)
         grads = []
         params = self.params
         for edge, vjp, x in zip(self.edges, self.vjps, inputs):
@@ -264,6 +266,8 @@ class Node:
                 grads.append(None)
                 continue
             gx = vjp(F, g, ans, *inputs, **params)
+            if type(g) is UniformOne:
+                gx = plain(gx)
             shape = x.shape
             grads.append(gx if gx.shape == shape else _unbroadcast(F, gx, shape))
         return grads
@@ -284,6 +288,43 @@ class AccumulateGrad:
 
     def __repr__(self):
         return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+class UniformOne(np.ndarray):
+    """A gradient that is 1 everywhere, as a whole-array sum passes back (a read-only broadcast of 1.0).
+    Times an array of its shape it is that array itself, and an array of its shape divided into it is
+    1 / that array: the numbers `g * a` and `g / a` give, without a multiply by ones over the array.
+    Anything else computes as with a plain array (and gives plain arrays)."""
+
+    def _same_shape(self, other):
+        return type(other) is np.ndarray and other.dtype == np.float64 and other.shape == self.shape
+
+    def __mul__(self, other):
+        return other if self._same_shape(other) else np.multiply(self.view(np.ndarray), other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return np.divide(1.0, other) if self._same_shape(other) else np.divide(self.view(np.ndarray), other)
+
+    def __neg__(self):
+        return np.broadcast_to(np.float64(-1.0), self.shape)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return getattr(ufunc, method)(*[plain(x) for x in inputs], **kwargs)
+
+
+def uniform_one(g):
+    """g as a UniformOne when it is a broadcast of 1.0 (every stride 0) over more than _FORGET_ABOVE
+    elements (below that a pass costs less than the check), else g itself."""
+    if type(g) is np.ndarray and g.size > _FORGET_ABOVE and not any(g.strides) and g.flat[0] == 1.0:
+        return g.view(UniformOne)
+    return g
+
+
+def plain(a):
+    """A UniformOne (or a view of one) as a plain array; anything else as it is."""
+    return a.view(np.ndarray) if isinstance(a, UniformOne) else a
 
 
 def _unbroadcast(F, g, shape):
@@ -532,6 +573,30 @@ def _accumulate(total, g):
     return g if total is None else total + g
 
 
+def is_new_array(gx, given):
+    """gx is an array a VJP has just made: not a view and none of the arrays it was `given` (its
+    gradient, output and inputs). Nobody else can read it, so gradient sums may go into it in place.
+    (Table VJPs return new arrays or views of what they were given, never an array kept elsewhere.)"""
+    return (type(gx) is np.ndarray and gx.ndim > 0 and gx.base is None and gx.flags.writeable
+            and all(gx is not a for a in given))
+
+
+def add_gradient(grads, key, gx, owned, new):
+    """grads[key] += gx, in place into a buffer of our own (`owned`: keys whose gradient is one) when
+    there is one: the total's, else gx's if it is `new` (see is_new_array). Same sum either way."""
+    total = grads[key]
+    if key in owned:
+        np.add(total, gx, out=total)
+    elif new:
+        np.add(total, gx, out=gx)
+        grads[key] = gx
+        owned.add(key)
+    else:
+        grads[key] = total = total + gx
+        if type(total) is np.ndarray and total.ndim:
+            owned.add(key)
+
+
 def _store_grad(tensor, g, create_graph):
     """Sum g into tensor.grad (a Tensor), as leaves and retain_grad() tensors do across calls."""
     if create_graph:
@@ -561,6 +626,7 @@ def run_backward(outputs, gradients, *, retain_graph=None, create_graph=False, c
         roots.append(node)
     consumers = _topological_consumers(roots)
     ready = [n for n in dict.fromkeys(roots) if consumers.get(n, 0) == 0]
+    owned = set()        # nodes whose summed gradient is an array of our own: later sums go into it
     hooked = bool(_hooks)
     with _GradMode(create_graph), quiet_numpy():
         while ready:
@@ -581,18 +647,28 @@ def run_backward(outputs, gradients, *, retain_graph=None, create_graph=False, c
                 if retained is not None:
                     _store_grad(retained, g, create_graph)
             input_grads = node.apply(g, create_graph) if g is not None else [None] * len(node.edges)
-            if not retain_graph:
-                node.release()
             for nxt, gx in zip(node.edges, input_grads):
                 if nxt is None:
                     continue
                 if gx is not None:
                     total = grads.get(nxt)
-                    grads[nxt] = gx if total is None else total + gx
+                    if type(gx) is not np.ndarray or gx.size <= _FORGET_ABOVE:   # summing anew is cheaper
+                        grads[nxt] = gx if total is None else total + gx
+                    else:
+                        new = node.__class__.apply is Node.apply and is_new_array(
+                            gx, (g, node.out, *[raw(x) for x in node.inputs]))
+                        if total is None:
+                            grads[nxt] = gx
+                            if new:
+                                owned.add(nxt)
+                        else:
+                            add_gradient(grads, nxt, gx, owned, new)
                 remaining = consumers[nxt] - 1
                 consumers[nxt] = remaining
                 if not remaining:
                     ready.append(nxt)
+            if not retain_graph:
+                node.release()
     if not retain_graph:
         _restore_collector()   # the graph's saved values are freed: recording is over
 

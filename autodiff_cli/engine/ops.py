@@ -34,7 +34,9 @@ def _pow_vjp_base(F, g, ans, x, y):
     if not isinstance(y, Tensor) and not np.any(y):   # x**0 is constant: every derivative is 0, not 0*inf
         return g * 0.0
     if np.ndim(raw(y)) == 0 and raw(y) != 0:   # one nonzero exponent: no mask needed; ** is numpy's
-        return g * (y * x ** (y - 1))          # fast path for x**1, x**2, x**0.5
+        if raw(y) == 2:                        # fast path for x**2, x**0.5; x**1 would be a copy
+            return g * (y * x)                 # of x: one array pass fewer, the same numbers
+        return g * (y * x ** (y - 1))
     return F.where(raw(y) == 0, 0.0, g * y * F.power(x, y - 1))
 
 
@@ -118,7 +120,7 @@ def _sum_vjp(F, g, ans, x, axis=None, keepdims=False):
 def _mean_vjp(F, g, ans, x, axis=None, keepdims=False):
     shape = x.shape
     count = np.prod([shape[a] for a in axis]) if axis is not None else np.prod(shape)
-    return F.broadcast_to(_keep_reduced_dims(F, g, x, axis, keepdims), shape) / count
+    return F.broadcast_to(_keep_reduced_dims(F, g / count, x, axis, keepdims), shape)   # divide before spreading
 
 
 def _extremum_winners(ans, x, axis, keepdims):
@@ -388,29 +390,29 @@ OPS = (
            (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: g),
            language=("+",), operators=("__add__", "__radd__"), sympy=sym.operator(lambda a, b: a + b),
            saves_inputs=False, saves_output=False, domain=("any", "any"), torch="add", jvp=diagonal, elementwise=True,
-           scalar=operator.add),
+           scalar=operator.add, ufunc=np.add),
     OpSpec("sub", "SubBackward0", lambda a, b: a - b,
            (lambda F, g, ans, a, b: g, lambda F, g, ans, a, b: -g),
            variants=(Node("RsubBackward1"),),     # number - tensor
            language=("-",), operators=("__sub__", "__rsub__:RsubBackward1"),
            sympy=sym.operator(lambda a, b: a - b), saves_inputs=False, saves_output=False,
            domain=("any", "any"), torch="sub", jvp=diagonal, elementwise=True,
-           scalar=operator.sub),
+           scalar=operator.sub, ufunc=np.subtract),
     OpSpec("mul", "MulBackward0", lambda a, b: a * b,
            (lambda F, g, ans, a, b: g * b, lambda F, g, ans, a, b: g * a),
            language=("*",), operators=("__mul__", "__rmul__"), sympy=sym.operator(lambda a, b: a * b),
            saves_output=False, domain=("any", "any"), torch="mul", jvp=diagonal, elementwise=True,
-           scalar=operator.mul),
+           scalar=operator.mul, ufunc=np.multiply),
     OpSpec("div", "DivBackward0", lambda a, b: a / b,
            (lambda F, g, ans, a, b: g / b, lambda F, g, ans, a, b: -g * a / (b * b)),
            front=_div_front, language=("/",), operators=("__truediv__", "__rtruediv__"),
            sympy=sym.operator(lambda a, b: a / b), saves_output=False, domain=("any", "nonzero"),
            pole=Pole(lambda a, b: b, "division by zero"), torch="div", jvp=diagonal, elementwise=True,
-           scalar=operator.truediv),
+           scalar=operator.truediv, ufunc=np.true_divide),
     OpSpec("neg", "NegBackward0", lambda x: -x, (lambda F, g, ans, x: -g,),
            language=("-",), operators=("__neg__",), sympy=sym.operator(lambda a: -a),
            saves_inputs=False, saves_output=False, domain=("any",), torch="neg", jvp=diagonal, elementwise=True,
-           scalar=operator.neg),
+           scalar=operator.neg, ufunc=np.negative),
     OpSpec("reciprocal", "ReciprocalBackward0", lambda x: 1.0 / x, (lambda F, g, ans, x: -g * ans * ans,),
            saves_inputs=False, domain=("nonzero",), torch="reciprocal", jvp=diagonal,
            scalar=lambda x: 1.0 / x),

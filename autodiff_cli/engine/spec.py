@@ -8,7 +8,9 @@ compares the docs' function lists with it. So an op is described once, in ops.py
 Formulas take a namespace `F` first: numpy during an ordinary backward, the engine's own functions
 under `create_graph=True` (then the formula records a graph and higher derivatives work).
   forward(*arrays, **params) -> array                         numpy
-  vjp(F, g, ans, *inputs, **params) -> gradient for one input  one per positional input
+  vjp(F, g, ans, *inputs, **params) -> gradient for one input  one per positional input; a new array
+      or (a view of) one of its arguments, never an array kept elsewhere (the engine sums into new ones
+      in place); g may be a graph.UniformOne (a gradient of ones: g * a is a itself)
   jvp(F, tangents, ans, *inputs, **params) -> output tangent   forward mode (engine/forward.py): one
       tangent per input (None where it has none), F is numpy; or the builder `forward.diagonal`
       (elementwise ops: the VJPs applied to tangents) / `forward.linear` (the forward applied to them)
@@ -71,6 +73,7 @@ class Node:
     saves_inputs: bool | None = None
     saves_output: bool | None = None
     scalar: Callable | None = None           # None: the op's own, when the forward is the op's own too
+    ufunc: np.ufunc | None = None            # the op's own, when the forward is the op's own
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +114,9 @@ class OpSpec:
     torch:      the same function in torch, dotted from `torch` ("sin", "nn.functional.softplus")
     scalar:     the forward on Python floats (math functions), raising ArithmeticError/ValueError where
                 numpy would give inf/nan (the compiled path then reruns in numpy); None: no float path
+    ufunc:      the forward as an elementwise numpy ufunc, when it is one (np.add for `a + b`; default:
+                the forward itself if it is a ufunc and the op elementwise): the compiled path then writes large results into an array it
+                has made and no longer needs (`out=`), instead of a new one
     """
     name: str
     node: str
@@ -137,6 +143,7 @@ class OpSpec:
     domain: tuple = ()
     torch: str | None = None
     scalar: Callable | None = None
+    ufunc: np.ufunc | None = None
     primitives: dict = field(default_factory=dict, repr=False)   # node name -> primitive, filled by build.py
 
     @property
@@ -145,12 +152,14 @@ class OpSpec:
 
     def nodes(self):
         """Every node this op can record, its own first, each completed with the op's defaults."""
+        ufunc = self.ufunc or (self.forward if isinstance(self.forward, np.ufunc) and self.elementwise else None)
         own = Node(self.node, self.forward, tuple(self.vjps), self.jvp, self.saves_inputs, self.saves_output,
-                   self.scalar)
+                   self.scalar, ufunc)
         completed = [Node(v.name, v.forward or self.forward, tuple(v.vjps if v.vjps is not None else self.vjps),
                           v.jvp if v.jvp is not None or v.forward is not None else self.jvp,
                           self.saves_inputs if v.saves_inputs is None else v.saves_inputs,
                           self.saves_output if v.saves_output is None else v.saves_output,
-                          v.scalar if v.scalar is not None or v.forward is not None else self.scalar)
+                          v.scalar if v.scalar is not None or v.forward is not None else self.scalar,
+                          ufunc if v.forward is None else None)
                      for v in self.variants]
         return [own] + completed

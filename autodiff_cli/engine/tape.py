@@ -16,15 +16,16 @@ Two ways to run it, giving the same numbers to a few ulps:
           (VJP formulas get F = SCALAR_F); an ArithmeticError/ValueError (where numpy would give
           inf or nan) makes the whole run start again in numpy, so nan/inf come out exactly as numpy's
   numpy   arrays, exactly as the Tensor engine computes them (same forwards, VJPs with F = numpy,
-          the same un-broadcasting); values no VJP needs are dropped as soon as they are used, and a
-          gradient summed from several uses is summed in place into a buffer of our own
+          the same un-broadcasting); values no VJP needs are dropped as soon as they are used, a
+          gradient summed from several uses is summed in place into a buffer of our own, and a
+          gradient of ones (what a whole-array sum passes back) multiplies nothing (graph.UniformOne)
 """
 import math
 import types
 
 import numpy as np
 
-from .graph import _ShapeOnly, _unbroadcast
+from .graph import _FORGET_ABOVE, UniformOne, _ShapeOnly, _unbroadcast, add_gradient, is_new_array, plain, uniform_one
 
 __all__ = ["Tape", "SCALAR_F"]
 
@@ -54,6 +55,7 @@ class Tape:
         self._float_forwards = None
         self._keep = set()           # slots whose values and gradients the caller reads
         self._free_after = None
+        self._reuse = None
         self._needs_by_wrt = {}
         self.saved = {}             # slot -> value the compiling pass computed (a numpy compile only)...
         self.traced_inputs = None   # ...at these input arrays: the first run at them skips its forward
@@ -125,6 +127,20 @@ class Tape:
             if s not in kept:
                 free_after.setdefault(i, []).append(s)
         return free_after
+
+    def _plan_reuse(self, free_after):
+        """{instruction: an input slot dropped after it whose array can take its output}: for ufunc
+        forwards of large arrays (numpy's out=; the run checks that the array is one it made)."""
+        reuse = {}
+        for i, (_, node, slots, params, out) in enumerate(self.code):
+            shape = self.shapes[out]
+            if node.ufunc is None or params or math.prod(shape) <= _FORGET_ABOVE:
+                continue
+            for s in free_after.get(i, ()):
+                if self.shapes[s] == shape:
+                    reuse[i] = s
+                    break
+        return reuse
 
     @property
     def scalar(self):
@@ -211,9 +227,27 @@ class Tape:
             values[s] = v
         if self._free_after is None:
             self._free_after = self._plan_release()
-        free_after = self._free_after if not keep_values else {}
+            self._reuse = self._plan_reuse(self._free_after)
+        free_after, reuse = (self._free_after, self._reuse) if not keep_values else ({}, {})
+        if not reuse:
+            for i, (_, node, slots, params, out) in enumerate(self.code):
+                values[out] = node.forward(*[values[s] for s in slots], **params)
+                for s in free_after.get(i, ()):
+                    values[s] = None
+            return values
+        made = set()            # slots holding an array this run made and nobody else sees (reusable)
         for i, (_, node, slots, params, out) in enumerate(self.code):
-            values[out] = node.forward(*[values[s] for s in slots], **params)
+            args = [values[s] for s in slots]
+            target = reuse.get(i)
+            if target in made:
+                values[out] = node.ufunc(*args, out=values[target])
+                made.add(out)
+            else:
+                values[out] = value = node.forward(*args, **params)
+                if is_new_array(value, args):
+                    made.add(out)
+                elif type(value) is np.ndarray:      # maybe a view of an input: never reuse those
+                    made.difference_update(slots)
             for s in free_after.get(i, ()):
                 values[s] = None
         return values
@@ -262,7 +296,8 @@ class Tape:
         grads = self._seeded(needs, seed, floats=False)
         if grads is None:
             return [None] * self.n_slots
-        owned = set()            # slots whose gradient buffer we allocated: later sums go into it in place
+        owned = set()            # slots whose gradient is an array of our own: later sums go into it in place
+        aliases = False          # a gradient of ones passed values on as gradients (g * a is a)
         shapes = self.shapes
         keep = self._keep
         for node_class, _, slots, params, out in reversed(self.code):
@@ -271,26 +306,43 @@ class Tape:
                 continue
             ans = values[out]
             inputs = [values[s] if values[s] is not None else _ShapeOnly(shapes[s]) for s in slots]
+            if type(g) is np.ndarray and g.size > _FORGET_ABOVE:
+                g = uniform_one(g)
+                aliases = aliases or type(g) is UniformOne
             for s, vjp in zip(slots, node_class.vjps):
                 if not needs[s]:
                     continue
-                gx = np.asarray(vjp(np, g, ans, *inputs, **params), dtype=np.float64)
+                gx = np.asarray(plain(vjp(np, g, ans, *inputs, **params)), dtype=np.float64)
                 if gx.shape != shapes[s]:
                     gx = _unbroadcast(np, gx, shapes[s])
                 total = grads[s]
-                if total is None:
+                if gx.size <= _FORGET_ABOVE:      # small: summing anew costs less than the bookkeeping
+                    grads[s] = gx if total is None else total + gx
+                elif total is None:
                     grads[s] = gx
-                elif s in owned:
-                    np.add(total, gx, out=total)
-                else:
-                    grads[s] = total = total + gx
-                    if type(total) is np.ndarray and total.ndim:
+                    if is_new_array(gx, (g, ans, *inputs)):
                         owned.add(s)
+                else:
+                    add_gradient(grads, s, gx, owned, is_new_array(gx, (g, ans, *inputs)))
             if out not in keep:          # every use of this slot is done: free its arrays now
                 grads[out] = None
                 if not keep_values:
                     values[out] = None
+        # A gradient the caller reads is never (a view of) one of the values: x's array in d(x*y)/dy = x.
+        read = [s for s in keep if s not in owned and type(grads[s]) is np.ndarray and grads[s].ndim] if aliases else ()
+        if read:
+            buffers = {id(_buffer(v)) for v in values if type(v) is np.ndarray}
+            for s in read:
+                if id(_buffer(grads[s])) in buffers:
+                    grads[s] = grads[s].copy()
         return grads
+
+
+def _buffer(array):
+    """The array that owns `array`'s memory (itself unless it is a view)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def _bound(function, params):
