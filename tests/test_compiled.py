@@ -24,7 +24,9 @@ SETTINGS = settings(max_examples=400, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-def assert_same_numbers(got, want, what):
+def assert_same_numbers(got, want, what, propagated=0.0):
+    """Equal to ULPS ulps, with identical nan/inf patterns. `propagated`: an absolute allowance for
+    rounding differences upstream that the computation magnifies (see running_error_bound)."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     assert got.shape == want.shape, what
     assert np.array_equal(np.isnan(got), np.isnan(want)), f"{what}: nan pattern {got} vs {want}"
@@ -32,8 +34,23 @@ def assert_same_numbers(got, want, what):
     assert np.array_equal(np.isneginf(got), np.isneginf(want)), f"{what}: -inf pattern {got} vs {want}"
     finite = np.isfinite(want)
     scale = np.maximum(np.abs(got[finite]), np.abs(want[finite]))
-    tolerance = ULPS * np.spacing(scale) + 1e-300
+    tolerance = ULPS * np.spacing(scale) + propagated + 1e-300
     assert np.all(np.abs(got[finite] - want[finite]) <= tolerance), f"{what}: {got} vs {want}"
+
+
+def running_error_bound(result):
+    """ULPS ulps of every node's value, carried to the output by its adjoint: sum |dout/dv| |v| eps.
+
+    The float path calls `math` where the engine calls numpy, and the two may round an elementary
+    function 1 ulp apart; cancellation downstream can make that many ulps of the output
+    (`sin(x - sinh(y))` at y = 2: sin of -3.1269, near -pi). Only a scalar output has a bound here."""
+    if np.ndim(result.value) != 0:
+        return 0.0
+    total = 0.0
+    for step in result.steps:
+        if step.gradient is not None and np.all(np.isfinite(step.value)) and np.all(np.isfinite(step.gradient)):
+            total += float(np.sum(np.abs(step.gradient) * np.abs(step.value)))
+    return ULPS * np.finfo(np.float64).eps * total
 
 
 def assert_paths_agree(expr, bindings, **kwargs):
@@ -43,7 +60,7 @@ def assert_paths_agree(expr, bindings, **kwargs):
     if engine.status == "error":
         assert str(compiled.error) == str(engine.error)
         return compiled
-    assert_same_numbers(compiled.value, engine.value, f"{expr}: value")
+    assert_same_numbers(compiled.value, engine.value, f"{expr}: value", running_error_bound(engine))
     assert compiled.gradients.keys() == engine.gradients.keys()
     for name in engine.gradients:
         assert_same_numbers(compiled.gradients[name], engine.gradients[name], f"{expr}: d/d{name}")
@@ -97,6 +114,13 @@ def test_special_cases_agree(expr, x):
                                        {"x": -3.0, "y": 1e-300}, {"x": [[1.0, 2.0], [3.0, 0.0]], "y": [1.0, -1.0]}]))
 def test_fuzz_expressions_agree(expr, bindings):
     assert_paths_agree(expr, bindings, gradient="ones")
+
+
+def test_a_libm_ulp_magnified_by_cancellation_is_allowed_and_no_more():
+    assert_paths_agree("sin(x - sinh(y))", {"x": 0.5, "y": 2.0}, gradient="ones")
+    engine = evaluate("sin(x - sinh(y))", {"x": 0.5, "y": 2.0}, check=False, trace=True)
+    with pytest.raises(AssertionError):     # a real difference (here 1e-13) is still far outside it
+        assert_same_numbers(engine.value + 1e-13, engine.value, "value", running_error_bound(engine))
 
 
 def test_scalar_programs_run_on_floats_and_arrays_on_numpy():
