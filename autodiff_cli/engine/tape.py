@@ -265,6 +265,42 @@ class Tape:
                     values[out] = None
         return grads
 
+    # --- many points in one pass (the cross-check's finite differences) -------------------------
+
+    def values_at(self, points):
+        """The output at each of several points (each a list of input values) in one float pass:
+        a slot holds one float per point and each instruction maps its float forward over them, so
+        the numbers are value()'s at each point, for the interpreting cost of about one run.
+        None when the tape does not run on floats, or a float forward fails at some point (where
+        numpy gives inf or nan: ask value() point by point)."""
+        if self._scalar_code is None:
+            return None
+        if not isinstance(self.output, int):
+            return [float(self.output)] * len(points)
+        code = self._scalar_code
+        last = [-1] * (self.n_slots + 1)     # per slot, the last instruction reading it (index -1: none)
+        for i, (_, a, b, _) in enumerate(code):
+            last[a] = last[b] = i
+        last[self.output] = len(code)
+        count = len(points)
+        values = [None] * self.n_slots
+        for s in range(self.n_inputs):
+            values[s] = [float(point[s]) for point in points]
+        for s, v in self.constants.items():
+            values[s] = [float(v)] * count
+        try:
+            for i, (f, a, b, out) in enumerate(code):
+                if b < 0:
+                    values[out] = list(map(f, values[a]))
+                else:
+                    values[out] = list(map(f, values[a], values[b]))
+                    if last[b] == i:         # K floats per slot: keep only what later instructions read
+                        values[b] = None
+                if last[a] == i:
+                    values[a] = None
+        except _FLOAT_FAILURES:
+            return None
+        return values[self.output]
 
 def _bound(function, params):
     if not params:
