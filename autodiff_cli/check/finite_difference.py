@@ -152,14 +152,11 @@ def _judge_variables(report, variables, problems, x0, rounding, rng, reasons):
             d.error = np.abs((d.seen[0] - d.seen[1]) / (2 * d.h) - d.analytic)
             d.tolerance = ROUNDING * EPS * rounding * np.max(np.abs(d.seen), axis=0) / d.h
         unexplained = [d for d in differences if not (d.error <= d.tolerance).all()]
-        _evaluate(problems, x0, unexplained)       # truncation may explain it: estimate it from 2h
+        centre = _evaluate(problems, x0, unexplained, centre=True)   # truncation may explain it: from 2h
         for d in unexplained:
             numeric = (d.seen[0] - d.seen[1]) / (2 * d.h)
             d.tolerance = (ROUNDING * EPS * rounding * np.max(np.abs(d.seen), axis=0) / d.h
                            + np.abs(numeric - (d.seen[2] - d.seen[3]) / (4 * d.h)))
-        centre = {}
-        for k in {d.problem for d in differences if not (d.error <= d.tolerance).all()}:
-            centre[k] = problems[k][0]([x0])[0]    # the jump test below needs f(x0)
     for name, size, steps, why in plans:
         worst, ok = 0.0, True
         for d in steps:
@@ -177,15 +174,20 @@ def _judge_variables(report, variables, problems, x0, rounding, rng, reasons):
         report.per_variable[name] = VariableCheck(worst, ok, f"central differences along random directions over {name}")
 
 
-def _evaluate(problems, x0, differences):
-    """Add the next pair of points' values to each difference's `seen`: one batch per problem."""
+def _evaluate(problems, x0, differences, centre=False):
+    """Add the next pair of points' values to each difference's `seen`, in one batch per problem;
+    with `centre`, f(x0) of each such problem too (what the jump test needs), returned by problem."""
+    at_x0 = {}
     for k, (fn, _) in enumerate(problems):
         mine = [d for d in differences if d.problem == k]
         if not mine:
             continue
-        values = fn([x for d in mine for x in d.points(x0)])
+        values = fn([x for d in mine for x in d.points(x0)] + ([x0] if centre else []))
         for i, d in enumerate(mine):
             d.seen += values[2 * i:2 * i + 2]
+        if centre:
+            at_x0[k] = values[-1]
+    return at_x0
 
 
 def _verdict(d, centre):
