@@ -12,6 +12,10 @@ A variable reached by a kink of the forward pass, or with non-finite values near
 excused as a whole (its entries' derivatives are not what differences measure); others are judged.
 In Hessian mode the engine's gradient is checked against the forward pass first, then its Hessian
 against differences of its gradient. Under a time budget, variables not reached in time are not judged.
+
+Cost: the points of every variable are evaluated together, a batch per round (the +-h points, then the
++-2h points and x0 of the differences rounding does not explain); a compiled tape on floats runs a
+batch in one pass (Tape.values_at), so a 400,000-op scalar program is not interpreted 2 x variables times.
 """
 import numpy as np
 
