@@ -8,6 +8,7 @@ Output rules (docs/cli-contract): with `--json` stdout carries exactly one JSON 
 else; warnings, errors and progress always go to stderr. Exit codes: 0 ok, 1 a cross-check
 mismatch (or a batch record not ok), 2 bad input (and, with "internal error", a bug of ours).
 """
+import gc
 import re
 import sys
 from typing import Annotated, Optional
@@ -773,9 +774,15 @@ def _print_result(result, *, json_output, steps, graph, dot, shown):
 
 
 def main(argv=None):
-    """Console-script entry point (`autodiff`)."""
+    """Console-script entry point (`autodiff`); with argv (tests), returns instead of exiting."""
     command = typer.main.get_command(app)
-    return command.main(args=argv, prog_name="autodiff")
+    if argv is not None:
+        return command.main(args=argv, prog_name="autodiff")
+    code = command.main(args=None, prog_name="autodiff", standalone_mode=False)
+    # The process ends here. Freezing what is still alive (a cached 200,000-node program and its
+    # tape) spares the interpreter's last garbage collection from scanning it: ~0.6 s of a big run.
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

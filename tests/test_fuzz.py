@@ -14,6 +14,7 @@ from autodiff_cli.bindings import parse_binding_arg, parse_gradient_seed, parse_
 from autodiff_cli.errors import AutodiffError
 from autodiff_cli.evaluate import evaluate
 from autodiff_cli.language import parse
+from autodiff_cli.language.nodes import postorder
 
 batch = pytest.importorskip("autodiff_cli.batch")
 
@@ -113,15 +114,28 @@ def test_parse_only_raises_autodiff_error(text):
         return
     assert program.statements
     assert all(isinstance(name, str) and name.isidentifier() for name in program.inputs)
+    _assert_recorded_postorder(program)
+
+
+def _assert_recorded_postorder(program):
+    """The post-order the parser records while building is the tree's post-order, node for node."""
+    for statement in program.statements:
+        assert statement.nodes is not None
+        assert [id(n) for n in statement.nodes] == [id(n) for n in postorder(statement.expr)]
 
 
 @FAST
-@given(expressions())
+@given(st.one_of(expressions(), st.lists(expressions(), min_size=1, max_size=4).map(
+    lambda exprs: "; ".join(f"t{i} = {e}" for i, e in enumerate(exprs[:-1])) + ("; " if len(exprs) > 1 else "")
+    + exprs[-1])))
+@example("a[0] + [x, y][1] * -+x")
+@example("reshape(x, 2, -1) + sum(A, axis=0, keepdims=1)")
 def test_parse_generated_expressions(text):
     try:
-        parse(text)
+        program = parse(text)
     except AutodiffError:
-        pass
+        return
+    _assert_recorded_postorder(program)
 
 
 # --- the binding grammar ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from autodiff_cli import engine
 from autodiff_cli.engine import Tensor
 from autodiff_cli.errors import AutodiffError
 from autodiff_cli.language import Binary, Call, Name, Num, Unary, lower_to_engine, lower_to_sympy, parse
-from autodiff_cli.language.lowering import postorder
+from autodiff_cli.language.nodes import postorder
 
 
 def symbol_array(name, shape=()):

@@ -440,7 +440,7 @@ def _split_uses(program):
 
     statements = []
     for statement in program.statements:
-        statements.append(replace(statement, expr=fold(statement.expr, rebuild)))
+        statements.append(replace(statement, expr=fold(statement.postorder(), rebuild)))
         if statement.name is not None:
             assigned.add(statement.name)
     split = Program(program.source, statements, [use for names in uses.values() for use in names] + tags,

@@ -19,7 +19,8 @@ from .. import limits
 from ..errors import AutodiffError
 from ..engine.ops import OPS
 from ..engine.tape import Tape
-from .lowering import _lower, check_result_size, options_of, overload_of, postorder
+from .functions import BINARY_OPERATORS, FUNCTIONS, UNARY_OPERATORS
+from .lowering import _lower, check_result_size, options_of
 from .nodes import Binary, Call, Name, Num, Stack, Unary
 from .nodes import paused_gc
 from .parser import parse
@@ -82,6 +83,8 @@ class _Recorder:
             if self.scalar:
                 if node.scalar is None:
                     raise _NotScalar(node.name)
+                # A number option (pow's exponent) as a float: the float run's VJPs stay in plain floats.
+                params = {k: float(v) if type(v) is np.float64 else v for k, v in params.items()}
                 return _traced(None, tape.add(node_class, node, slots, params, ()))
             arrays = [a.data if type(a) is _Traced else tape.constants[s] for a, s in zip(args, slots)]
             out = forward(*arrays, **params)
@@ -127,6 +130,9 @@ def _direct_ops():
             for spec in OPS if spec.front is None and spec.scalar is not None}
 
 
+_NO_PARAMS = {}      # shared by every instruction without options (no one writes to it)
+
+
 def _compile_scalars(program, visit):
     """compile_program for scalar inputs, in one tight loop: the ordinary lowering's walk (statements
     in order, each tree in post-order), where an op without a `front` is appended to the tape directly
@@ -137,43 +143,57 @@ def _compile_scalars(program, visit):
     functions = _recording_functions(tape, scalar=True)
     direct = _direct_ops()
     add, constant = tape.add, tape.constant
-    env = {name: slot for slot, name in enumerate(program.inputs)}
-    named = {}
+    env = {name: slot for slot, name in enumerate(program.inputs)}   # then the intermediates too
     visited = tape.visited if visit else None
+    float64 = np.float64
     with paused_gc():
         for statement in program.statements:
             stack = []
-            for node in postorder(statement.expr):
+            push, pop = stack.append, stack.pop
+            for node in statement.postorder():
                 cls = type(node)
-                if cls is Name:
-                    value = named[node.id] if node.id in named else env[node.id]
+                if cls is Binary:
+                    right, left = pop(), pop()
+                    spec = BINARY_OPERATORS[node.op]
+                    args = (left, right)
+                elif cls is Name:
+                    push(env[node.id])
+                    if visited is not None:
+                        visited.append((node, stack[-1]))
+                    continue
                 elif cls is Num:
-                    value = node.value
-                elif cls is not Binary and cls is not Unary and cls is not Call:
-                    raise _NotScalar(cls.__name__)    # a list literal or indexing: the array trace
-                else:
-                    count = 2 if cls is Binary else 1 if cls is Unary else len(node.args)
-                    args = stack[-count:]
+                    push(node.value)
+                    if visited is not None:
+                        visited.append((node, node.value))
+                    continue
+                elif cls is Call:
+                    count = len(node.args)
+                    args = tuple(stack[-count:])
                     del stack[-count:]
-                    spec = overload_of(node)
-                    if spec is None:                                   # unary plus
-                        value = args[0]
-                    elif spec.name in direct:
-                        node_class, table_node = direct[spec.name]
-                        slots = [a if type(a) is int else constant(np.float64(a)) for a in args]
-                        value = add(node_class, table_node, slots, {}, ())
-                    else:
-                        options = options_of(node) if cls is Call else {}
-                        traced = [_traced(None, a) if type(a) is int else a for a in args]
-                        value = functions[spec.name](*traced, **options).slot
-                stack.append(value)
+                    spec = FUNCTIONS[node.func][count]
+                elif cls is Unary:
+                    args = (pop(),)
+                    spec = UNARY_OPERATORS.get(node.op)
+                else:
+                    raise _NotScalar(cls.__name__)    # a list literal or indexing: the array trace
+                if spec is None:                      # unary plus
+                    value = args[0]
+                elif spec.name in direct:
+                    node_class, table_node = direct[spec.name]
+                    slots = tuple([a if type(a) is int else constant(float64(a)) for a in args])
+                    value = add(node_class, table_node, slots, _NO_PARAMS, ())
+                else:
+                    options = options_of(node) if cls is Call else {}
+                    traced = [_traced(None, a) if type(a) is int else a for a in args]
+                    value = functions[spec.name](*traced, **options).slot
+                push(value)
                 if visited is not None:
                     visited.append((node, value))
             if statement.name is not None:
-                named[statement.name] = stack[0]
+                env[statement.name] = stack[0]
         tape.output = stack[0]
-        tape.named = {name: named[name] for name in program.intermediates}
-        tape.finish(visited=visit)
+        tape.named = {name: env[name] for name in program.intermediates}
+        tape.finish(visited=visit, scalar=True)
     return tape
 
 

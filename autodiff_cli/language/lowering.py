@@ -16,25 +16,14 @@ import numpy as np
 from .. import limits
 from ..errors import AutodiffError
 from .functions import BINARY_OPERATORS, FUNCTIONS, INDEX, STACK, UNARY_OPERATORS, as_object_array
-from .nodes import Binary, Call, Index, Name, Num, Stack, Unary, children, column, paused_gc
+from .nodes import Binary, Call, Index, Name, Num, Stack, Unary, column, paused_gc
 
 
-def postorder(root):
-    """All nodes of the tree under `root`, children before parents, left to right; no recursion."""
-    order = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        stack.extend(children(node))     # the last child is popped next: node, right..., left...
-    order.reverse()                      # ...so reversed: left..., right..., node
-    return order
-
-
-def fold(root, combine):
-    """Return `combine(node, child_values)` for the root, computing children first; no recursion."""
+def fold(nodes, combine):
+    """Return `combine(node, child_values)` for the root of a tree given in post-order (its last
+    node; `Statement.postorder()` or `postorder(root)`), computing children first; no recursion."""
     values = []
-    for node in postorder(root):
+    for node in nodes:
         cls = type(node)
         count = (2 if cls is Binary else 1 if cls is Unary or cls is Index else len(node.args) if cls is Call
                  else len(node.elements) if cls is Stack else 0)
@@ -164,7 +153,7 @@ def _lower(program, env, number, compute, on_node):
     value = None
     with paused_gc():
         for statement in program.statements:
-            value = fold(statement.expr, combine)
+            value = fold(statement.postorder(), combine)
             if statement.name is not None:
                 named[statement.name] = value
     return value, {name: named[name] for name in program.intermediates}

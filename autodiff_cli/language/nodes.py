@@ -91,11 +91,19 @@ class Index:
 
 @dataclass(slots=True, eq=False)
 class Statement:
-    """One statement: `name = expr` (name set) or a bare expression (name None, only last)."""
+    """One statement: `name = expr` (name set) or a bare expression (name None, only last).
+
+    `nodes` is what the parser recorded: the tree's nodes in post-order (it makes them in that
+    order), so no pass has to walk a big tree to find it. A Statement made otherwise has None."""
     name: str | None
     expr: object
     start: int
     end: int
+    nodes: list | None = field(default=None, init=False, repr=False)
+
+    def postorder(self):
+        """The nodes of the statement's tree, children before parents, left to right."""
+        return self.nodes if self.nodes is not None else postorder(self.expr)
 
 
 @dataclass(slots=True, eq=False)
@@ -132,6 +140,18 @@ def children(node):
     if isinstance(node, Index):
         return (node.target,)
     return ()
+
+
+def postorder(root):
+    """All nodes of the tree under `root`, children before parents, left to right; no recursion."""
+    order = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(children(node))     # the last child is popped next: node, right..., left...
+    order.reverse()                      # ...so reversed: left..., right..., node
+    return order
 
 
 def label(node, quote=True):

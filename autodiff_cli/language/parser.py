@@ -124,8 +124,10 @@ class _Parser:
                 assigned[target] = len(statements)
                 self.i += 2
             self.names = []
-            expr = self.expression()
-            statements.append(Statement(target, expr, first.start, expr.end))
+            expr, nodes = self.expression()
+            statement = Statement(target, expr, first.start, expr.end)
+            statement.nodes = nodes
+            statements.append(statement)
             names_per_statement.append(self.names)
 
         if not statements:
@@ -166,12 +168,17 @@ class _Parser:
     # --- expressions -----------------------------------------------------------------------
 
     def expression(self):
-        """Parse one expression, stopping before the `;`/newline/end that ends the statement."""
+        """Parse one expression, stopping before the `;`/newline/end that ends the statement.
+
+        Returns (root node, its nodes in post-order): nodes are made children first, left to right,
+        so the order they are made in is the order every later pass walks them in."""
         tokens = self.tokens
         operands = []           # finished sub-trees
+        made = []               # every node made, in order: the post-order of the tree
         stack = []              # _Operator and _Group entries, innermost last
         depth = 0               # open groups + pending signs, limited by max_nesting_depth
         expect_operand = True   # are we before an operand (or after one, expecting an operator)?
+        i = self.i              # index of the current token (self.i is synced for the helper methods)
 
         def reduce_operators():
             """Turn pending operators above the innermost open group into nodes."""
@@ -182,12 +189,14 @@ class _Parser:
             nonlocal depth
             if entry.unary:
                 operand = operands.pop()
-                operands.append(Unary(entry.op, operand, entry.start, operand.end))
+                node = Unary(entry.op, operand, entry.start, operand.end)
                 depth -= 1
             else:
                 right = operands.pop()
                 left = operands.pop()
-                operands.append(Binary(entry.op, left, right, left.start, right.end, entry.start))
+                node = Binary(entry.op, left, right, left.start, right.end, entry.start)
+            operands.append(node)
+            made.append(node)
 
         def push_nested(entry, offset):
             nonlocal depth
@@ -199,112 +208,127 @@ class _Parser:
             stack.append(entry)
 
         while True:
-            token = tokens[self.i]
+            token = tokens[i]
             kind = token.kind
             if expect_operand:
-                if tokens[self.i - 1].kind == "," and self.takes_sizes(stack[-1], operands):
-                    self.i = self.size_arguments(stack[-1])
+                if tokens[i - 1].kind == "," and self.takes_sizes(stack[-1], operands):
+                    self.i = i
+                    i = self.size_arguments(stack[-1])
                     expect_operand = False               # now at the ')' that closes the call
                     continue
-                if kind == "num":
-                    operands.append(Num(float(token.text), token.start, token.end))
-                    expect_operand = False
-                elif kind == "name":
-                    following = tokens[self.i + 1].kind
+                if kind == "name":
+                    following = tokens[i + 1].kind
                     if following in _ORDINARY_FOLLOWERS and token.text not in _RESERVED:
                         # the common case, a plain variable: inlined for speed
                         node = Name(token.text, token.start, token.end)
-                        operands.append(node)
                         self.names.append(node)
-                        expect_operand = False
                     elif following == "(":
                         self.check_function(token)
-                        paren = tokens[self.i + 1].start
+                        paren = tokens[i + 1].start
                         push_nested(_Group(token.text, token.start, paren, len(operands)), paren)
-                        self.i += 1                      # also skip the '('
+                        i += 2                           # also skip the '('
+                        continue
                     elif following == "=" and stack and type(stack[-1]) is _Group \
-                            and stack[-1].is_call and tokens[self.i - 1].kind in ("(", ","):
-                        self.i = self.keyword_arguments(stack[-1])
+                            and stack[-1].is_call and tokens[i - 1].kind in ("(", ","):
+                        self.i = i
+                        i = self.keyword_arguments(stack[-1])
                         expect_operand = False           # now at the ')' that closes the call
                         continue
                     else:
-                        operands.append(self.name_or_constant(token))
-                        expect_operand = False
+                        self.i = i
+                        node = self.name_or_constant(token)
+                elif kind == "num":
+                    node = Num(float(token.text), token.start, token.end)
                 elif kind == "(":
                     push_nested(_Group(None, token.start, token.start, len(operands)), token.start)
+                    i += 1
+                    continue
                 elif kind == "[":
-                    if tokens[self.i + 1].kind == "]":
+                    if tokens[i + 1].kind == "]":
                         raise self.error("an empty list '[]' has no shape", token.start,
                                          hint="a stacking literal needs at least one element, e.g. [x, y]")
                     push_nested(_Group(_LIST, token.start, token.start, len(operands)), token.start)
+                    i += 1
+                    continue
                 elif kind == "+" or kind == "-":
                     push_nested(_Operator(kind, _UNARY_PRECEDENCE, token.start, True), token.start)
-                elif kind == ")" and stack and type(stack[-1]) is _Group and tokens[self.i - 1].kind == "(":
+                    i += 1
+                    continue
+                elif kind == ")" and stack and type(stack[-1]) is _Group and tokens[i - 1].kind == "(":
                     if stack[-1].func is None:
                         raise self.error("empty parentheses '()'", stack[-1].start,
                                          hint="put an expression inside, or remove them")
                     expect_operand = False               # `f()`: let the ')' branch close the call
                     continue
                 else:
+                    self.i = i
                     raise self.expected_operand(token)
+                operands.append(node)
+                made.append(node)
+                expect_operand = False
+            elif kind in _BINARY_PRECEDENCE:
+                precedence = _BINARY_PRECEDENCE[kind]
+                right_associative = kind == "**"
+                while stack and type(stack[-1]) is _Operator and (
+                        stack[-1].precedence > precedence
+                        or (stack[-1].precedence == precedence and not right_associative)):
+                    apply(stack.pop())
+                stack.append(_Operator(kind, precedence, token.start, False))
+                expect_operand = True
+            elif kind == ")" or kind == "]":
+                reduce_operators()
+                if not stack:
+                    opener = "(" if kind == ")" else "["
+                    raise self.error(f"unmatched '{kind}'", token.start,
+                                     hint=f"remove it or add a '{opener}' before it")
+                group = stack.pop()
+                depth -= 1
+                opener = "[" if group.func is _LIST else "("
+                if _CLOSER[opener] != kind:
+                    raise self.error(f"the '{opener}' at column {group.paren + 1} is closed by '{kind}'",
+                                     token.start, hint=f"close it with '{_CLOSER[opener]}'")
+                node = self.close_group(group, operands, token)
+                operands.append(node)
+                if group.func is not None:       # plain parentheses make no node
+                    made.append(node)
+            elif kind == "[":
+                # Indexing binds tighter than any operator: it applies to the last operand.
+                target = operands[-1]
+                self.i = i
+                key, i = self.index_key()
+                operands[-1] = node = Index(target, key, target.start, tokens[i].end)
+                made.append(node)
+            elif kind == ",":
+                reduce_operators()
+                if not stack or stack[-1].func is None:
+                    raise self.error("',' is only allowed between function arguments or list elements "
+                                     "(tuples are not supported)", token.start)
+                expect_operand = True
+            elif kind == ":":
+                raise self.error("':' is only allowed inside an index, like " + _INDEX_FORMS, token.start)
+            elif kind == "sep" or kind == "eof":
+                reduce_operators()
+                if stack:
+                    group = stack[-1]           # the innermost unclosed one
+                    if group.func is _LIST:
+                        raise self.error("the '[' is never closed", group.paren, hint="add the missing ']'")
+                    what = f"the '(' of {group.func}(...)" if group.func else "'('"
+                    raise self.error(f"{what} is never closed", group.paren, hint="add the missing ')'")
+                self.i = i
+                return operands[0], made
+            elif kind in ("num", "name", "("):
+                raise self.missing_operator(tokens[i - 1], token)
+            elif kind == "=":
+                if not any(type(entry) is _Group for entry in stack):
+                    raise self.error("cannot assign to an expression: write name = expression",
+                                     token.start, hint="'==' comparisons are not supported either")
+                raise self.error("unexpected '='", token.start,
+                                 hint="the keyword arguments are axis=k and keepdims=1, e.g. sum(x, axis=0)")
+            elif kind == "error" or kind == "limit":
+                raise self.token_error(token)
             else:
-                if kind in _BINARY_PRECEDENCE:
-                    precedence = _BINARY_PRECEDENCE[kind]
-                    right_associative = kind == "**"
-                    while stack and type(stack[-1]) is _Operator and (
-                            stack[-1].precedence > precedence
-                            or (stack[-1].precedence == precedence and not right_associative)):
-                        apply(stack.pop())
-                    stack.append(_Operator(kind, precedence, token.start, False))
-                    expect_operand = True
-                elif kind == "[":
-                    # Indexing binds tighter than any operator: it applies to the last operand.
-                    target = operands[-1]
-                    key, self.i = self.index_key()
-                    operands[-1] = Index(target, key, target.start, tokens[self.i].end)
-                elif kind == ")" or kind == "]":
-                    reduce_operators()
-                    if not stack:
-                        opener = "(" if kind == ")" else "["
-                        raise self.error(f"unmatched '{kind}'", token.start,
-                                         hint=f"remove it or add a '{opener}' before it")
-                    group = stack.pop()
-                    depth -= 1
-                    opener = "[" if group.func is _LIST else "("
-                    if _CLOSER[opener] != kind:
-                        raise self.error(f"the '{opener}' at column {group.paren + 1} is closed by '{kind}'",
-                                         token.start, hint=f"close it with '{_CLOSER[opener]}'")
-                    operands.append(self.close_group(group, operands, token))
-                elif kind == ",":
-                    reduce_operators()
-                    if not stack or stack[-1].func is None:
-                        raise self.error("',' is only allowed between function arguments or list elements "
-                                         "(tuples are not supported)", token.start)
-                    expect_operand = True
-                elif kind == ":":
-                    raise self.error("':' is only allowed inside an index, like " + _INDEX_FORMS, token.start)
-                elif kind == "sep" or kind == "eof":
-                    reduce_operators()
-                    if stack:
-                        group = stack[-1]           # the innermost unclosed one
-                        if group.func is _LIST:
-                            raise self.error("the '[' is never closed", group.paren, hint="add the missing ']'")
-                        what = f"the '(' of {group.func}(...)" if group.func else "'('"
-                        raise self.error(f"{what} is never closed", group.paren, hint="add the missing ')'")
-                    return operands[0]
-                elif kind in ("num", "name", "("):
-                    raise self.missing_operator(tokens[self.i - 1], token)
-                elif kind == "=":
-                    if not any(type(entry) is _Group for entry in stack):
-                        raise self.error("cannot assign to an expression: write name = expression",
-                                         token.start, hint="'==' comparisons are not supported either")
-                    raise self.error("unexpected '='", token.start,
-                                     hint="the keyword arguments are axis=k and keepdims=1, e.g. sum(x, axis=0)")
-                elif kind == "error" or kind == "limit":
-                    raise self.token_error(token)
-                else:
-                    raise self.error(f"unexpected '{token.text}'", token.start)
-            self.i += 1
+                raise self.error(f"unexpected '{token.text}'", token.start)
+            i += 1
 
     def name_or_constant(self, token):
         name = token.text

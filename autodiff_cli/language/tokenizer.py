@@ -29,18 +29,17 @@ class Token(NamedTuple):
 
 
 
-# Alternatives are tried in order: the common ones first; `unsupported` before `op` so that
-# `**=`, `//` and `==` are seen whole rather than as `**` `=`, `/` `/` and `=` `=`.
-_TOKEN = re.compile(r"""
-    (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<num>(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?)
-  | (?P<space>[ \t\f]+)
-  | (?P<newline>\r\n|\r|\n)
-  | (?P<comment>\#[^\r\n]*)
-  | (?P<unsupported>\*\*=|//=?|>>=?|<<=?|==|!=|<=|>=|:=|[-+*/@%&|^]=|[%<>&|~{}'"`\\$?!.])
-  | (?P<op>\*\*|[-+*/^@()\[\]:,;=])
-  | (?P<other>.)
-""", re.VERBOSE | re.DOTALL)
+# One match per token, with the blanks before it (group 1): a name, a number, an operator, or
+# (rare) a newline, a comment, an unsupported operator or an unexpected character. The operators'
+# lookaheads leave `**=`, `//`, `==`, `+=` ... whole to the last group, where they are explained.
+_TOKEN = re.compile(r"""([ \t\f]*)(?:
+    ([A-Za-z_][A-Za-z0-9_]*)
+  | ((?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?)
+  | (\*\*(?!=)|\*(?![*=])|/(?![/=])|[-+@^:=](?!=)|[()\[\],;])
+  | (\r\n|\r|\n|\#[^\r\n]*|\*\*=|//=?|>>=?|<<=?|==|!=|<=|>=|:=|[-+*/@%&|^]=|[%<>&|~{}'"`\\$?!.]|.)
+  | \Z                                      # blanks at the end of the text
+)""", re.VERBOSE | re.DOTALL)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # What to say about each unsupported operator or bracket.
 _UNSUPPORTED = {
@@ -96,19 +95,16 @@ _UNICODE_HINTS = {
 }
 
 _STRING_PREFIX = re.compile(r"[rRbBuUfF]{1,2}")
+_PYTHON_KEYWORDS = frozenset(keyword.kwlist)
 
 
-def _number_error(text, start, end, source):
-    """Why a number literal followed by letters is wrong, or None if it is not."""
-    follow = _TOKEN.match(source, end)
-    if follow is None or follow.lastgroup != "name":
-        return None
-    word = follow.group()
-    if text == "0" and word[0] in "xXoObB":
+def _number_error(number, word):
+    """Why the number token `number` directly followed by the name token `word` is wrong, or None."""
+    if number.text == "0" and word.text[0] in "xXoObB":
         return Token("error", "hexadecimal, octal and binary literals are not supported",
-                     start, follow.end(), "write the number in decimal")
-    if word in ("j", "J"):
-        return Token("error", "complex numbers are not supported", start, follow.end())
+                     number.start, word.end, "write the number in decimal")
+    if word.text in ("j", "J"):
+        return Token("error", "complex numbers are not supported", number.start, word.end)
     return None    # `2x`: the parser reports the missing operator, with a hint
 
 
@@ -126,10 +122,38 @@ def _unexpected_character(ch, start):
                  _UNICODE_HINTS.get(ch))
 
 
+def _rare_token(text, start, end, source, tokens):
+    """The token (or None) for a match of the last group: a newline, a comment, an unsupported
+    operator or an unexpected character. May turn the token before it into an error (`r'...'`)."""
+    if text[0] == "#":
+        return None
+    if text in _UNSUPPORTED or len(text) > 1:
+        if text in _QUOTES and tokens and tokens[-1].kind == "name" and tokens[-1].end == start \
+                and _STRING_PREFIX.fullmatch(tokens[-1].text):
+            previous = tokens[-1]
+            tokens[-1] = Token("error", "strings (including f-strings) are not supported",
+                               previous.start, previous.end)
+        if text == ".":
+            follow = _NAME.match(source, end)
+            if follow is not None:
+                attribute = follow.group()
+                hint = f"write {attribute}(...) without a prefix" if attribute in FUNCTIONS else None
+                return Token("error", f"attribute access ('.{attribute}') is not supported", start, start + 1, hint)
+        if text not in _UNSUPPORTED:        # += -= *= /= **= //= ... (== etc. are listed)
+            return Token("error", f"augmented assignment '{text}' is not supported", start, end,
+                         "name a new intermediate instead: y2 = y + 1")
+        message, hint = _UNSUPPORTED[text]
+        return Token("error", message, start, end, hint)
+    return _unexpected_character(text, start)
+
+
 # Building tokens with tuple.__new__ skips NamedTuple's Python-level constructor: a 200,000-term
-# sum has 400,000 tokens, and this is the tokenizer's hot path.
+# sum has 800,000 tokens, and this loop is the tokenizer's hot path.
 _new_token = tuple.__new__
-_OP_KIND = {"^": "**", ";": "sep"}
+_OP_KIND = {op: op for op in ("**", "+", "-", "*", "/", "@", "(", ")", "[", "]", ":", ",", "=")}
+_OP_KIND.update({"^": "**", ";": "sep"})
+_BRACKETS = {"(": 1, "[": 1, ")": -1, "]": -1}
+_NEWLINES = ("\n", "\r\n", "\r")
 _QUOTES = ("'", '"')
 
 
@@ -137,50 +161,43 @@ def tokenize(source):
     """Return the list of tokens of `source`, ending with an "eof" token."""
     tokens = []
     append = tokens.append
-    depth = 0          # open brackets; newlines inside them are not statement separators
-    for match in _TOKEN.finditer(source):
-        group = match.lastgroup
-        text = match.group()
-        start, end = match.span()
-        if group == "name":
-            if keyword.iskeyword(text):
-                append(Token("error", _KEYWORDS.get(text, f"the Python keyword '{text}' is not supported"),
+    depth = 0              # open brackets; newlines inside them are not statement separators
+    end = 0
+    number_end = -1        # where the last number token ended: a name right there is `2x`, `0x1F`, `1j`
+    for blanks, name, number, op, rare in _TOKEN.findall(source):
+        start = end + len(blanks) if blanks else end
+        if name:
+            end = start + len(name)
+            if start == number_end:
+                tokens[-1] = _number_error(tokens[-1], Token("name", name, start, end)) or tokens[-1]
+            if name in _PYTHON_KEYWORDS:
+                append(Token("error", _KEYWORDS.get(name, f"the Python keyword '{name}' is not supported"),
                              start, end))
-            elif source[end:end + 1] in _QUOTES and _STRING_PREFIX.fullmatch(text):
-                append(Token("error", "strings (including f-strings) are not supported", start, end))
             else:
-                append(_new_token(Token, ("name", text, start, end, None)))
-        elif group == "op":
-            if text == "(" or text == "[":
-                depth += 1
-            elif text == ")" or text == "]":
-                depth = max(depth - 1, 0)
-            append(_new_token(Token, (_OP_KIND.get(text, text), text, start, end, None)))
-        elif group == "num":
+                append(_new_token(Token, ("name", name, start, end, None)))
+        elif op:
+            end = start + len(op)
+            if op in _BRACKETS:
+                depth = max(depth + _BRACKETS[op], 0)
+            append(_new_token(Token, (_OP_KIND[op], op, start, end, None)))
+        elif number:
+            end = number_end = start + len(number)
             if end - start > MAX_NUMBER_LENGTH:
                 append(Token("limit", f"number literal is {end - start} characters long; "
                              f"the limit is {MAX_NUMBER_LENGTH}", start, end))
-                continue
-            error = _number_error(text, start, end, source) if source[end:end + 1].isalpha() else None
-            append(error or _new_token(Token, ("num", text, start, end, None)))
-        elif group == "newline":
-            if depth == 0:
-                append(Token("sep", text, start, end))
-        elif group == "unsupported":
-            follow = _TOKEN.match(source, end)
-            if text == "." and follow is not None and follow.lastgroup == "name":
-                attribute = follow.group()
-                hint = f"write {attribute}(...) without a prefix" if attribute in FUNCTIONS else None
-                append(Token("error", f"attribute access ('.{attribute}') is not supported",
-                             start, start + 1, hint))
-            elif text not in _UNSUPPORTED:      # += -= *= /= **= //= ... (== etc. are listed)
-                append(Token("error", f"augmented assignment '{text}' is not supported", start,
-                             end, "name a new intermediate instead: y2 = y + 1"))
+                number_end = -1
             else:
-                message, hint = _UNSUPPORTED[text]
-                append(Token("error", message, start, end, hint))
-        elif group == "other":
-            append(_unexpected_character(text, start))
-        # "space" and "comment" produce no token
+                append(_new_token(Token, ("num", number, start, end, None)))
+        elif rare:
+            end = start + len(rare)
+            if rare in _NEWLINES:
+                if depth == 0:
+                    append(Token("sep", rare, start, end))
+            else:
+                token = _rare_token(rare, start, end, source, tokens)
+                if token is not None:
+                    append(token)
+        else:
+            end = start           # blanks at the end of the text
     append(Token("eof", "", len(source), len(source)))
     return tokens

@@ -6,7 +6,6 @@ from .. import limits
 from ..limits import SYMPY_MAX_ELEMENTS, SYMPY_MAX_NODES
 from ..errors import AutodiffError
 from ..language import lower_to_sympy
-from ..language.lowering import postorder
 from .samples import CurveCheck, Mark
 from .singular import MAX_MARKS
 
@@ -53,7 +52,7 @@ def _require_small_for_sympy(program, sampler):
     elements = sum(int(np.size(v)) for v in sampler.fixed.values())
     if elements > SYMPY_MAX_ELEMENTS:
         raise _Unsuitable(f"the fixed bindings have {elements} elements (SymPy is used up to {SYMPY_MAX_ELEMENTS})")
-    nodes = sum(len(postorder(statement.expr)) for statement in program.statements)
+    nodes = sum(len(statement.postorder()) for statement in program.statements)
     if nodes > SYMPY_MAX_NODES:
         raise _Unsuitable(f"the expression has {nodes} nodes (SymPy is used up to {SYMPY_MAX_NODES})")
 

@@ -6,7 +6,7 @@ from .. import engine
 from ..engine import Tensor
 from ..errors import AutodiffError
 from ..language import lower_to_engine
-from ..language.lowering import overload_of, postorder
+from ..language.lowering import overload_of
 from ..language.nodes import Name, children, column, label
 from .samples import Samples
 
@@ -124,7 +124,7 @@ def not_elementwise(program, swept, fixed):
     depends = set(swept)
     for statement in program.statements:
         touched = set()
-        for node in postorder(statement.expr):
+        for node in statement.postorder():
             if isinstance(node, Name):
                 if node.id in depends:
                     touched.add(id(node))
