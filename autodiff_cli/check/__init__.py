@@ -14,7 +14,6 @@ Call `prepare()` before arming any timer: it imports the CAS (and SymPy, which s
 derivatives), so that the import is neither interrupted by a record's time limit nor charged to it.
 """
 import importlib
-import math
 import signal
 import warnings
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import AutodiffError
-from ..language.nodes import Binary, Name, Num, children
+from ..language.nodes import Name, children
 from .finite_difference import finite_difference_check
 from .judge import judge_entries
 from .report import CheckReport, Excused, VariableCheck, unjudged
@@ -31,8 +30,6 @@ from .symbolic import Unsuitable, backend, derive
 __all__ = ["cross_check", "prepare", "CheckReport", "VariableCheck", "Excused"]
 
 _prepared = None      # the CAS's name once prepared
-_node_counts = {}     # expression text -> its node count (the finite differences' error model)
-NODE_COUNTS_KEPT = 32
 
 
 def prepare():
@@ -121,41 +118,18 @@ def _budget(budget):
     return remaining / 2 if budget is None else min(budget, remaining / 2)
 
 
-def node_count(program, limit=None):
-    """The parse tree's nodes over all statements; past `limit` (if given) counting stops and
-    limit + 1 is returned (all a size limit needs to know). Full counts are remembered by text."""
-    if limit is None and program.source in _node_counts:
-        return _node_counts[program.source]
-    stop = limit if limit is not None else math.inf
-    nodes = 0
-    for statement in program.statements:
-        stack = [statement.expr]
-        pop, push = stack.pop, stack.append
-        while stack:
-            node = pop()
-            nodes += 1
-            cls = type(node)
-            if cls is Binary:                  # most nodes of a big expression: no call to children()
-                push(node.left)
-                push(node.right)
-            elif cls is not Num and cls is not Name:
-                stack.extend(children(node))
-            if nodes > stop:
-                return limit + 1
-    if limit is None:
-        if len(_node_counts) >= NODE_COUNTS_KEPT:
-            _node_counts.clear()
-        _node_counts[program.source] = nodes
-    return nodes
+def node_count(program):
+    """The parse tree's nodes over all statements (the parser recorded them: no walk)."""
+    return sum(len(statement.postorder()) for statement in program.statements)
 
 
 def _require_small(program, result):
     elements = sum(int(np.size(v)) for v in result.inputs.values())
     if elements > limits.SYMPY_MAX_ELEMENTS:
         raise Unsuitable(f"the inputs have {elements} elements (symbols are used up to {limits.SYMPY_MAX_ELEMENTS})")
-    if node_count(program, limits.SYMPY_MAX_NODES) > limits.SYMPY_MAX_NODES:
-        raise Unsuitable(f"the expression has more than {limits.SYMPY_MAX_NODES} nodes (symbolic derivatives "
-                         "are used up to that size)")
+    nodes = node_count(program)
+    if nodes > limits.SYMPY_MAX_NODES:
+        raise Unsuitable(f"the expression has {nodes} nodes (symbolic derivatives are used up to {limits.SYMPY_MAX_NODES})")
     wrt_elements = sum(int(np.size(result.inputs[n])) for n in result.wrt)
     if result.mode == "hessian" and wrt_elements > limits.SYMPY_MAX_SECOND_ORDER:
         raise Unsuitable(f"a Hessian in {wrt_elements} variables is too large to expand symbolically")

@@ -17,6 +17,7 @@ Two ways to run it, giving the same numbers to a few ulps:
           the same un-broadcasting); values no VJP needs are dropped as soon as they are used, and a
           gradient summed from several uses is summed in place into a buffer of our own
 """
+import itertools
 import math
 import types
 
@@ -286,11 +287,11 @@ class Tape:
             return None
         if not isinstance(self.output, int):
             return [float(self.output)] * len(points)
-        code = self._scalar_code
-        last = [-1] * (self.n_slots + 1)     # per slot, the last instruction reading it (index -1: none)
-        for i, (_, a, b, _) in enumerate(code):
-            last[a] = last[b] = i
-        last[self.output] = len(code)
+        functions, first, second, outs = self._scalar_code
+        # per slot, the last instruction reading it (a dict built from the columns keeps the last)
+        last = dict(zip(itertools.chain.from_iterable(zip(first, second)),
+                        itertools.chain.from_iterable(zip(range(len(outs)), range(len(outs))))))
+        last[self.output] = len(outs)
         count = len(points)
         values = [None] * self.n_slots
         for s in range(self.n_inputs):
@@ -298,7 +299,7 @@ class Tape:
         for s, v in self.constants.items():
             values[s] = [float(v)] * count
         try:
-            for i, (f, a, b, out) in enumerate(code):
+            for i, f, a, b, out in zip(itertools.count(), functions, first, second, outs):
                 if b < 0:
                     values[out] = list(map(f, values[a]))
                 else:
