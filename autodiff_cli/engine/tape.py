@@ -5,6 +5,8 @@ A tape is data (language/compile.py fills it once per expression and input shape
     slots 0..n_inputs-1      the program's inputs, in `program.inputs` order
     constants                {slot: value} numbers of the program
     code                     [(node_class, spec_node, input slots, params, output slot)] in forward order
+                             (stored as one list per field: a 400,000-op program would otherwise leave
+                             800,000 tuples for the garbage collector to scan again and again)
 Every instruction is a node of the op table (engine/ops.py, built by build.py): its numpy forward, its
 VJPs (read from the node class at run time, so `autodiff_cli.testing.wrong_derivative` reaches them),
 and, when the table declares one, its float forward (`scalar=`).
@@ -41,7 +43,10 @@ class Tape:
         self.n_inputs = n_inputs
         self.n_slots = n_inputs
         self.constants = {}
-        self.code = []
+        # the instructions, one list per field (see `code`); every op has one or two inputs
+        self.node_classes, self.spec_nodes, self.params = [], [], []
+        self.first, self.second, self.outs = [], [], []         # input slots (second: -1 if none), output slot
+        self._code = None
         self.shapes = []           # per slot, as the compiling run found them (inputs filled by the compiler)
         self.output = None         # slot of the result, or a plain number
         self.named = {}            # intermediate name -> slot or plain number
@@ -68,8 +73,28 @@ class Tape:
         out = self.n_slots
         self.n_slots += 1
         self.shapes.append(out_shape)
-        self.code.append((node_class, spec_node, tuple(slots), params, out))
+        self.node_classes.append(node_class)
+        self.spec_nodes.append(spec_node)
+        self.params.append(params)
+        self.first.append(slots[0])
+        self.second.append(slots[1] if len(slots) > 1 else -1)
+        self.outs.append(out)
+        self._code = None
         return out
+
+    @property
+    def size(self):
+        """The number of instructions."""
+        return len(self.outs)
+
+    @property
+    def code(self):
+        """The instructions as (node_class, spec_node, input slots, params, output slot), in order."""
+        if self._code is None:
+            self._code = [(node_class, spec_node, (a,) if b < 0 else (a, b), params, out)
+                          for node_class, spec_node, a, b, params, out in zip(
+                              self.node_classes, self.spec_nodes, self.first, self.second, self.params, self.outs)]
+        return self._code
 
     def finish(self, visited, scalar=None):
         """Decide how the tape can run (after the last instruction); visited: `visited` was filled;
@@ -77,15 +102,9 @@ class Tape:
         self.has_visited = visited
         if scalar is None:
             scalar = (all(shape == () for shape in self.shapes)
-                      and all(n.scalar is not None for _, n, _, _, _ in self.code))
+                      and all(n.scalar is not None for n in self.spec_nodes))
         if scalar:
-            # Four columns rather than a tuple per instruction: a 400,000-op program would otherwise
-            # leave 400,000 more objects for the garbage collector to scan.
-            self._scalar_code = (
-                [_bound(spec_node.scalar, params) for _, spec_node, _, params, _ in self.code],
-                [slots[0] for _, _, slots, _, _ in self.code],
-                [slots[1] if len(slots) > 1 else -1 for _, _, slots, _, _ in self.code],
-                [out for _, _, _, _, out in self.code])
+            self._scalar_code = [_bound(n.scalar, params) for n, params in zip(self.spec_nodes, self.params)]
         self._keep = set(range(self.n_inputs)) | set(self.constants)
         self._keep.update(s for s in [self.output, *self.named.values()] if isinstance(s, int))
 
@@ -169,11 +188,9 @@ class Tape:
         needs = [False] * self.n_slots
         for s in wrt:
             needs[s] = True
-        for _, _, slots, _, out in self.code:
-            for s in slots:
-                if needs[s]:
-                    needs[out] = True
-                    break
+        for a, b, out in zip(self.first, self.second, self.outs):
+            if needs[a] or (b >= 0 and needs[b]):
+                needs[out] = True
         return needs
 
     def _forward_floats(self, inputs):
@@ -182,7 +199,7 @@ class Tape:
             values[s] = float(v)
         for s, v in self.constants.items():
             values[s] = float(v)
-        for f, a, b, out in zip(*self._scalar_code):
+        for f, a, b, out in zip(self._scalar_code, self.first, self.second, self.outs):
             values[out] = f(values[a]) if b < 0 else f(values[a], values[b])
         return values
 
@@ -217,19 +234,18 @@ class Tape:
         if grads is None:
             return [None] * self.n_slots
         F = SCALAR_F
-        for node_class, _, slots, params, out in reversed(self.code):
+        for node_class, a, b, params, out in zip(reversed(self.node_classes), reversed(self.first),
+                                                 reversed(self.second), reversed(self.params), reversed(self.outs)):
             g = grads[out]
             if g is None:
                 continue
             vjps = node_class.vjps          # read now: autodiff_cli.testing.wrong_derivative swaps them
-            if len(slots) == 1:
-                a = slots[0]
+            if b < 0:
                 gx = vjps[0](F, g, values[out], values[a], **params) if params else \
                     vjps[0](F, g, values[out], values[a])
                 total = grads[a]
                 grads[a] = gx if total is None else total + gx
                 continue
-            a, b = slots
             x, y = values[a], values[b]
             if needs[a]:
                 gx = vjps[0](F, g, values[out], x, y, **params) if params else vjps[0](F, g, values[out], x, y)

@@ -265,16 +265,16 @@ def compiled(program, inputs, visit=False):
         if tape is not None and (tape.has_visited or not visit):
             return tape
     tape = compile_program(program, inputs, visit)
-    size = len(tape.code) + 1
+    size = tape.size + 1
     with _cache_lock:
         entry = _cache.setdefault(program.source, [program, {}])
         if size <= CACHE_INSTRUCTIONS:
             old = entry[1].get(shapes)
             entry[1][shapes] = tape
-            _cache_size += size - (len(old.code) + 1 if old is not None else 0)
+            _cache_size += size - (old.size + 1 if old is not None else 0)
         while len(_cache) > CACHE_ENTRIES or _cache_size > CACHE_INSTRUCTIONS:
             _, (_, dropped) = _cache.popitem(last=False)
-            _cache_size -= sum(len(t.code) + 1 for t in dropped.values())
+            _cache_size -= sum(t.size + 1 for t in dropped.values())
     return tape
 
 
