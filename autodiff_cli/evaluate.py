@@ -7,7 +7,6 @@ here: it comes back as a Result with status "error" carrying the AutodiffError.
 """
 import functools
 import itertools
-import operator
 import time
 from contextlib import contextmanager
 
@@ -133,8 +132,7 @@ def _kink_node_names():
 def _may_have_kinks(tape):
     """Does the tape run an op with kinks? (If not, the check needs no tree node's value: a big sum
     of products keeps no per-node record.)"""
-    recorded = {node.name for node in set(map(operator.itemgetter(1), tape.code))}
-    return not recorded.isdisjoint(_kink_node_names())
+    return not {node.name for node in set(tape.spec_nodes)}.isdisjoint(_kink_node_names())
 
 
 def _compiled_gradients(result, tape, program, values, gradient, rng, visits):

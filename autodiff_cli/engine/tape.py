@@ -303,7 +303,7 @@ class Tape:
             return None
         if not isinstance(self.output, int):
             return [float(self.output)] * len(points)
-        functions, first, second, outs = self._scalar_code
+        functions, first, second, outs = self._scalar_code, self.first, self.second, self.outs
         # per slot, the last instruction reading it (a dict built from the columns keeps the last)
         last = dict(zip(itertools.chain.from_iterable(zip(first, second)),
                         itertools.chain.from_iterable(zip(range(len(outs)), range(len(outs))))))
