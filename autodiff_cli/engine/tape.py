@@ -296,7 +296,8 @@ class Tape:
     def values_at(self, points):
         """The output at each of several points (each a list of input values) in one float pass:
         a slot holds one float per point and each instruction maps its float forward over them, so
-        the numbers are value()'s at each point, for the interpreting cost of about one run.
+        the numbers are value()'s at each point, the instructions interpreted once (10 points of a
+        400,000-op sum: about half of what 10 single runs cost).
         None when the tape does not run on floats, or a float forward fails at some point (where
         numpy gives inf or nan: ask value() point by point)."""
         if self._scalar_code is None:
