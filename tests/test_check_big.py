@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from autodiff_cli import check, limits
+from autodiff_cli.check import finite_difference
 from autodiff_cli.engine.tape import Tape
 from autodiff_cli.evaluate import evaluate
 from autodiff_cli.language.compile import clear_cache, compiled, parsed
@@ -48,6 +49,12 @@ def test_a_big_expression_is_checked_by_finite_differences_in_one_pass(passes):
     assert passes == {"value": 0, "values_at": [2 * len(POINT)]}      # +-h for every variable at once
 
 
+def test_a_few_points_run_one_at_a_time(passes):
+    result = evaluate(big_sum(500), POINT, wrt="x,y")              # two variables: 4 points
+    assert result.status == "ok" and result.check.method == "finite-difference"
+    assert 2 * 2 < finite_difference.BATCH_POINTS and passes == {"value": 4, "values_at": []}
+
+
 @pytest.mark.parametrize("op, wrong", [("sin", {"z"}), ("*", set(POINT)), ("+", set(POINT))])
 def test_a_wrong_derivative_in_a_big_expression_is_caught(passes, op, wrong):
     expr = big_sum(500, " + sin(z)")
@@ -56,8 +63,12 @@ def test_a_wrong_derivative_in_a_big_expression_is_caught(passes, op, wrong):
     assert result.check.method == "finite-difference" and result.status == "mismatch"
     assert {name for name in POINT if result.check.per_variable[name].passed is False} == wrong
     assert all(result.check.per_variable[name].passed for name in set(POINT) - wrong)
-    # the failing differences look again at 2h, and at the point itself (the jump test): two batches
-    assert passes["value"] == 0 and passes["values_at"] == [2 * len(POINT), 2 * len(wrong) + 1]
+    # the failing differences look again at 2h, and at the point itself (the jump test): a batch
+    # again when there are enough of those points, else a run each
+    again = 2 * len(wrong) + 1
+    batched = again >= finite_difference.BATCH_POINTS
+    assert passes["values_at"] == [2 * len(POINT)] + ([again] if batched else [])
+    assert passes["value"] == (0 if batched else again)
 
 
 def test_a_kink_in_a_big_expression_is_still_noted_and_excuses_only_its_variable():
@@ -98,8 +109,8 @@ def test_a_failing_batch_falls_back_to_one_point_at_a_time(passes):
     near_zero = dict(POINT, z=1e-13)                  # z - h < 0: log raises in floats, numpy gives nan
     result = evaluate(expr, near_zero)
     # the batch fails at z - h (log of a negative number raises in floats): every point once more by
-    # value(), then z's 2h points and the point itself, as a batch that fails again, by value()
-    assert passes["values_at"] == [2 * len(POINT), 3] and passes["value"] == 2 * len(POINT) + 3
+    # value(), then z's 2h points and the point itself (too few for a batch) by value()
+    assert passes["values_at"] == [2 * len(POINT)] and passes["value"] == 2 * len(POINT) + 3
     assert "not finite" in result.check.per_variable["z"].note
     assert all(result.check.per_variable[name].passed for name in set(POINT) - {"z"})
 
