@@ -15,6 +15,7 @@ AutodiffError; array sizes are checked against `limits.max_elements()` before an
 is linear in the text: no backtracking pattern, and a number has at most MAX_NUMBER_LENGTH characters.
 Positions are 1-based columns into the text given (plus `offset`, see `parse_value`).
 """
+import functools
 import math
 import os
 import re
@@ -344,11 +345,17 @@ _FILES = ContextVar("autodiff_files", default=None)
 def files_under(folder, root):
     """Within: `@path` reads a relative path from `folder`, and refuses any path that resolves
     (after symlinks) outside `root` (a batch file must not read any local file)."""
-    token = _FILES.set((folder, os.path.realpath(root)))
+    token = _FILES.set((folder, _real_folder(os.path.abspath(root))))
     try:
         yield
     finally:
         _FILES.reset(token)
+
+
+@functools.lru_cache(maxsize=16)
+def _real_folder(folder):
+    """os.path.realpath, remembered: a batch enters files_under once per record, with the same root."""
+    return os.path.realpath(folder)
 
 
 def _locate(path, name, fail):

@@ -23,6 +23,8 @@ def vector_norm(values, norm_type=2.0):
     """The p-norm of an array viewed as a vector (torch.linalg.vector_norm): p may be inf, -inf or 0."""
     a = np.abs(np.asarray(values, dtype=np.float64)).ravel()
     p = float(norm_type)
+    if p == 2:                      # the common case; a dot product raises no floating-point warning
+        return float(np.sqrt(np.dot(a, a)))
     with np.errstate(all="ignore"):
         if p == math.inf:
             return float(a.max()) if a.size else 0.0
@@ -34,8 +36,6 @@ def vector_norm(values, norm_type=2.0):
             return float(np.count_nonzero(a))
         if p == 1:
             return float(a.sum())
-        if p == 2:
-            return float(np.sqrt(np.dot(a, a)))
         return float(np.sum(a**p) ** (1.0 / p))
 
 

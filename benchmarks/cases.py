@@ -563,6 +563,45 @@ def make_case(case, system, quick, workdir):
     raise Unavailable(f"unknown case {case}")
 
 
+def stage_split(case, quick, repeat=3):
+    """Where a cold `evaluate()` of W1, W1p or W3 spends its time: tokenize, parse (the rest of it),
+    compile, run (forward + backward on the tape), and the rest of evaluate (binding, the result,
+    the garbage collector); seconds, medians of `repeat` calls, each stage with the collector paused
+    as evaluate pauses it. None for other cases."""
+    s = W.sizes(quick)
+    if case in ("W1", "W1p"):
+        make = W.w1_expression if case == "W1" else W.w1p_expression
+        expr, bindings = make(s["W1_terms"]), dict(W.W1_POINT)
+    elif case == "W3":
+        expr, bindings = W.w3_program(s["W3_steps"]), {"x": W.W3_X}
+    else:
+        return None
+    import numpy as np
+    from autodiff_cli.language.compile import compile_program
+    from autodiff_cli.language.nodes import paused_gc
+    from autodiff_cli.language.parser import parse
+    from autodiff_cli.language.tokenizer import tokenize
+
+    def timed(function):
+        times = []
+        for _ in range(repeat):
+            with paused_gc():
+                started = time.perf_counter()
+                out = function()
+                times.append(time.perf_counter() - started)
+        return statistics.median(times), out
+
+    tokenizing, _ = timed(lambda: tokenize(expr))
+    parsing, program = timed(lambda: parse(expr))
+    inputs = {name: np.float64(bindings[name]) for name in program.inputs}
+    compiling, tape = timed(lambda: compile_program(program, inputs))
+    values = [inputs[name] for name in program.inputs]
+    running, _ = timed(lambda: tape.run(values, list(range(len(values)))))
+    total, _ = timed(lambda: evaluated(expr, dict(bindings), check=False))
+    return {"tokenize": tokenizing, "parse": parsing - tokenizing, "compile": compiling, "run": running,
+            "rest": max(total - parsing - compiling - running, 0.0), "total": total, "ops": tape.size}
+
+
 def write_profile(run, path):
     import cProfile
     import io
@@ -614,6 +653,8 @@ def main(argv=None):
         record.update(status="error", note=f"RecursionError: {exc}")
     except Exception as exc:  # noqa: BLE001  (reported in the table, the run goes on)
         record.update(status="error", note=f"{type(exc).__name__}: {str(exc)[:500]}")
+    if args.profile and record["status"] == "ok" and args.system == "autodiff":
+        record["stages"] = stage_split(args.case, args.quick)
     print(json.dumps(record), flush=True)   # before profiling: a slow profile can't lose the measurement
     if args.profile and record["status"] == "ok":
         write_profile(run, args.profile)

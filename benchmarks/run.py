@@ -96,7 +96,7 @@ def run_pair(python, case, system, args):
     profile_path = None
     first_w2 = next(c for c, *_ in case_table(args.quick) if c.startswith("W2-"))
     timeout = args.timeout * (3 if case == "W6c" else 1)   # 1,000 SymPy-checked records: a minute or more
-    if args.profile and system in ("autodiff", "autodiff-tensor") and case in ("W1", first_w2, "W3", "W5"):
+    if args.profile and system in ("autodiff", "autodiff-tensor") and case in ("W1", "W1p", first_w2, "W3", "W5"):
         profile_path = HERE / "_work" / f"profile_{case}_{system}.txt"
         profile_path.unlink(missing_ok=True)
         cmd += ["--profile", str(profile_path)]
@@ -415,12 +415,37 @@ def write_report(path, results, info, args, started, elapsed, loads, png):
         if case == "W3":
             md.append("All W3 processes ran at Python's default recursion limit (no system raised it).")
         md.append("")
+    md += stage_table(results)
     profiles = [(c, r) for c, res in results.items() for r in res["rows"] if r.get("profile")]
     if profiles:
         md += ["## Where autodiff's time goes (cProfile, one extra call, sorted by own time)", ""]
         for case, r in profiles:
             md += [f"### {case} — {r['system']}", "", "```", profile_excerpt(r["profile"]), "```", ""]
     Path(path).write_text("\n".join(md) + "\n")
+
+
+def stage_table(results):
+    """Markdown: where a cold evaluate() spends its time by stage (W1, W1p, W3 with --profile), and
+    the cost per op beside torch's."""
+    rows = []
+    for case, res in results.items():
+        stages = next((r.get("stages") for r in res["rows"] if r["system"] == "autodiff" and r.get("stages")), None)
+        if not stages:
+            continue
+        torch = next((r for r in res["rows"] if r["system"] == "torch" and r.get("status") == "ok"), None)
+        total = stages["total"]
+        cells = [f"{fmt_time(stages[k])} ({stages[k] / total:.0%})" for k in ("tokenize", "parse", "compile", "run", "rest")]
+        per_op = f"{stages['total'] / stages['ops'] * 1e6:.1f} µs"
+        torch_op = f"{torch['median'] / stages['ops'] * 1e6:.1f} µs" if torch else "-"
+        rows.append(f"| {case} | {' | '.join(cells)} | {fmt_time(total)} | {stages['ops']:,} | {per_op} | {torch_op} |")
+    if not rows:
+        return []
+    return ["## Where a cold evaluate() spends its time", "",
+            "Stages timed separately (medians of 3, the collector paused as evaluate pauses it); `rest` is the "
+            "remainder of evaluate (binding, the result record, the collector). Per op: the total over the "
+            "tape's instructions, and torch's median over the same count.", "",
+            "| case | tokenize | parse | compile | run | rest | total | ops | per op | torch per op |",
+            "|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
 
 
 def chart(data_path, png_path):

@@ -81,3 +81,28 @@ def test_the_count_sees_quadratic_work():
             sys.setprofile(None)
         return calls
     assert quadratic(16_000) > 8 * quadratic(2_000) * 1.15
+
+
+def test_a_pause_that_leaves_many_objects_alive_moves_them_to_the_oldest_generation():
+    import gc
+    import weakref
+
+    from autodiff_cli.language.nodes import PROMOTE_AFTER, paused_gc
+
+    class Cycle:
+        pass
+
+    gc.collect()
+    with paused_gc():
+        assert not gc.isenabled()
+        alive = [[k] for k in range(PROMOTE_AFTER + 1000)]       # a big tree's worth of new objects
+        garbage = Cycle()
+        garbage.me = garbage                                      # a reference cycle, unreachable below
+        gone = weakref.ref(garbage)
+        del garbage
+    assert gc.isenabled()
+    assert gc.get_count()[0] < PROMOTE_AFTER     # the young generation is not left to rescan them all
+    assert gone() is not None                    # the cycle is not freed by reference counting...
+    gc.collect()
+    assert gone() is None                        # ...but the collector still finds it
+    assert len(alive) == PROMOTE_AFTER + 1000

@@ -52,7 +52,7 @@ class Tape:
         self.named = {}            # intermediate name -> slot or plain number
         self.visited = []          # (tree node, slot or plain number) in evaluation order, for the check
         self.has_visited = False
-        self._scalar_code = None
+        self._float_forwards = None
         self._keep = set()           # slots whose values and gradients the caller reads
         self._free_after = None
         self._needs_by_wrt = {}
@@ -69,15 +69,16 @@ class Tape:
         self.constants[slot] = value
         return slot
 
-    def add(self, node_class, spec_node, slots, params, out_shape):
+    def add(self, node_class, spec_node, first, second, params, out_shape):
+        """Append an instruction on input slots `first` and `second` (-1: a one-input op); returns its output slot."""
         out = self.n_slots
         self.n_slots += 1
         self.shapes.append(out_shape)
         self.node_classes.append(node_class)
         self.spec_nodes.append(spec_node)
         self.params.append(params)
-        self.first.append(slots[0])
-        self.second.append(slots[1] if len(slots) > 1 else -1)
+        self.first.append(first)
+        self.second.append(second)
         self.outs.append(out)
         self._code = None
         return out
@@ -104,7 +105,8 @@ class Tape:
             scalar = (all(shape == () for shape in self.shapes)
                       and all(n.scalar is not None for n in self.spec_nodes))
         if scalar:
-            self._scalar_code = [_bound(n.scalar, params) for n, params in zip(self.spec_nodes, self.params)]
+            # per instruction, its float forward with its options bound (run with first, second, outs)
+            self._float_forwards = [_bound(n.scalar, params) for n, params in zip(self.spec_nodes, self.params)]
         self._keep = set(range(self.n_inputs)) | set(self.constants)
         self._keep.update(s for s in [self.output, *self.named.values()] if isinstance(s, int))
 
@@ -127,7 +129,7 @@ class Tape:
 
     @property
     def scalar(self):
-        return self._scalar_code is not None
+        return self._float_forwards is not None
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -140,7 +142,7 @@ class Tape:
         gradients per slot (None where none arrived), needs[slot]: it depends on wrt.
         """
         needs = self._needs(wrt)
-        if self._scalar_code is not None:
+        if self._float_forwards is not None:
             try:
                 values = self._forward_floats(inputs)
                 return values, self._backward_floats(values, needs, seed), needs
@@ -169,7 +171,7 @@ class Tape:
         """The output's value only (no gradients): what finite differences evaluate."""
         if not isinstance(self.output, int):
             return np.float64(self.output)
-        if self._scalar_code is not None:
+        if self._float_forwards is not None:
             try:
                 return np.float64(self._forward_floats(inputs)[self.output])
             except _FLOAT_FAILURES:
@@ -199,7 +201,7 @@ class Tape:
             values[s] = float(v)
         for s, v in self.constants.items():
             values[s] = float(v)
-        for f, a, b, out in zip(self._scalar_code, self.first, self.second, self.outs):
+        for f, a, b, out in zip(self._float_forwards, self.first, self.second, self.outs):
             values[out] = f(values[a]) if b < 0 else f(values[a], values[b])
         return values
 

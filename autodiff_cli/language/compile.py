@@ -85,16 +85,21 @@ class _Recorder:
                     raise _NotScalar(node.name)
                 # A number option (pow's exponent) as a float: the float run's VJPs stay in plain floats.
                 params = {k: float(v) if type(v) is np.float64 else v for k, v in params.items()}
-                return _traced(None, tape.add(node_class, node, slots, params, ()))
+                return _traced(None, tape.add(node_class, node, *_two(slots), params, ()))
             arrays = [a.data if type(a) is _Traced else tape.constants[s] for a, s in zip(args, slots)]
             out = forward(*arrays, **params)
-            slot = tape.add(node_class, node, slots, params, np.shape(out))
+            slot = tape.add(node_class, node, *_two(slots), params, np.shape(out))
             if node.saves_inputs:
                 tape.saved.update(zip(slots, arrays))
             if node.saves_output:
                 tape.saved[slot] = out
             return _traced(out, slot)
         return record
+
+
+def _two(slots):
+    """A tape instruction's (first, second) input slots: every op the tape records has one or two."""
+    return (slots[0], -1) if len(slots) == 1 else slots
 
 
 _recorders = threading.local()
@@ -180,8 +185,12 @@ def _compile_scalars(program, visit):
                     value = args[0]
                 elif spec.name in direct:
                     node_class, table_node = direct[spec.name]
-                    slots = tuple([a if type(a) is int else constant(float64(a)) for a in args])
-                    value = add(node_class, table_node, slots, _NO_PARAMS, ())
+                    first = args[0] if type(args[0]) is int else constant(float64(args[0]))
+                    if len(args) == 1:
+                        second = -1
+                    else:
+                        second = args[1] if type(args[1]) is int else constant(float64(args[1]))
+                    value = add(node_class, table_node, first, second, _NO_PARAMS, ())
                 else:
                     options = options_of(node) if cls is Call else {}
                     traced = [_traced(None, a) if type(a) is int else a for a in args]

@@ -177,13 +177,22 @@ def column(node):
     return node.start + 1
 
 
+# A pause that leaves more new objects alive than this promotes them to the oldest generation.
+PROMOTE_AFTER = 50_000
+
+
 @contextlib.contextmanager
 def paused_gc():
     """Pause the cyclic garbage collector while building or walking a big tree.
 
     Parsing or lowering a 200,000-term expression allocates hundreds of thousands of objects
     that all stay alive; the collector would rescan them again and again (half the run time).
-    Nothing is lost: collection resumes, and catches up, when the block ends.
+    Nothing is lost: collection resumes when the block ends. When the block leaves many new
+    objects alive (a big tree and its compiled program, cached for the next call), they are moved
+    straight to the oldest generation (freeze, then unfreeze, both documented as exactly that):
+    otherwise the first young collection after the block scans every one of them, then the next
+    middle one again (a tenth of a big run), to find what the block already knows is alive. Any
+    garbage among them is still collected, by the next full collection.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -191,4 +200,7 @@ def paused_gc():
         yield
     finally:
         if was_enabled:
+            if gc.get_count()[0] > PROMOTE_AFTER:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
