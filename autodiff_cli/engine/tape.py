@@ -302,11 +302,11 @@ class Tape:
         400,000-op sum: about half of what 10 single runs cost).
         None when the tape does not run on floats, or a float forward fails at some point (where
         numpy gives inf or nan: ask value() point by point)."""
-        if self._scalar_code is None:
+        if self._float_forwards is None:
             return None
         if not isinstance(self.output, int):
             return [float(self.output)] * len(points)
-        functions, first, second, outs = self._scalar_code, self.first, self.second, self.outs
+        functions, first, second, outs = self._float_forwards, self.first, self.second, self.outs
         # per slot, the last instruction reading it (a dict built from the columns keeps the last)
         last = dict(zip(itertools.chain.from_iterable(zip(first, second)),
                         itertools.chain.from_iterable(zip(range(len(outs)), range(len(outs))))))
