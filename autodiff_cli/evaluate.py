@@ -5,6 +5,7 @@
 The CLI and batch mode only format and route what this returns. A user's mistake never raises
 here: it comes back as a Result with status "error" carrying the AutodiffError.
 """
+import functools
 import itertools
 import time
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import numpy as np
 from . import engine, limits
 from .bindings import parse_gradient_seed, value_from_json
 from .engine import Tensor, forward, higher, quiet_numpy
+from .engine.ops import OPS
 from .errors import AutodiffError
 from .language import lower_to_engine
 from .language.compile import NotCompilable, compiled, parsed
@@ -78,26 +80,32 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
     wrt_names = _differentiate_wrt(program, wrt)
     result.inputs, result.wrt = values, wrt_names
 
-    tape = None
+    tape = visits = None
     if mode == "grad" and not trace:
         # The compiled path: a flat tape, no graph (built only for --steps/--graph/--dot).
         try:
-            tape = compiled(program, values, visit=check)
+            tape = compiled(program, values)
+            visits = check and _may_have_kinks(tape)
+            if visits and not tape.has_visited:
+                tape = compiled(program, values, visit=True)    # kinks are told by tree node
         except NotCompilable:
             pass                 # an op the tape cannot record (stack): the Tensor engine runs it
+    data = _tensor_data
     if tape is not None:
-        visited, seed = _compiled_gradients(result, tape, program, values, gradient, rng, check)
+        visited, data, seed = _compiled_gradients(result, tape, program, values, gradient, rng, visits)
     else:
         visited, seed = _engine_run(result, program, values, gradient, tangents, mode, rng, check, trace)
 
     bad_gradients = [name for name, g in result.gradients.items() if not np.isfinite(g).all()]
     if bad_gradients or not np.isfinite(result.value).all():
-        result.warnings.extend(_non_finite_origins(program.source, visited or _replay(program, values)))
+        shown = _as_tensors(visited, data) if visited is not None else _replay(program, values)
+        result.warnings.extend(_non_finite_origins(program.source, shown))
         result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
 
     if check:
         from .check import cross_check   # the CAS is imported only on this path
-        result.check = cross_check(program, result, seed=seed, kinks=_kinks(program.source, visited), rng=rng,
+        kinks = _kinks(program.source, visited, data) if visited is not None else []
+        result.check = cross_check(program, result, seed=seed, kinks=kinks, rng=rng,
                                    latex=latex, simplify=simplify)
         if result.check.passed is False:
             result.status = "mismatch"
@@ -111,13 +119,30 @@ class _Box:
         self.data = data
 
 
-def _compiled_gradients(result, tape, program, values, gradient, rng, check):
-    """grad mode on the compiled tape; returns (visited, seed) as _engine_run does."""
+def _tensor_data(tensor):
+    return tensor.data
+
+
+@functools.lru_cache(maxsize=None)
+def _kink_node_names():
+    """The names of the nodes that ops with kinks record (abs, relu, max, **, ...)."""
+    return frozenset(node.name for spec in OPS if spec.kink is not None for node in spec.nodes())
+
+
+def _may_have_kinks(tape):
+    """Does the tape run an op with kinks? (If not, the check needs no tree node's value: a big sum
+    of products keeps no per-node record.)"""
+    return not {node.name for node in set(tape.spec_nodes)}.isdisjoint(_kink_node_names())
+
+
+def _compiled_gradients(result, tape, program, values, gradient, rng, visits):
+    """grad mode on the compiled tape; returns (visited, data, seed): visited, if `visits` asks for it,
+    is the tape's (tree node, slot or number) pairs and data(slot) a slot's value, else None."""
     output = tape.output
     seed = _gradient_seed(gradient, tape.shapes[output] if isinstance(output, int) else (), rng)
     inputs = [values[name] for name in program.inputs]
     wrt_slots = [program.inputs.index(name) for name in result.wrt]
-    slot_values, grads, needs = tape.run(inputs, wrt_slots, seed, keep_values=check)
+    slot_values, grads, needs = tape.run(inputs, wrt_slots, seed, keep_values=visits)
 
     def value_of(slot):
         return np.asarray(slot_values[slot] if isinstance(slot, int) else slot, dtype=np.float64)
@@ -132,18 +157,25 @@ def _compiled_gradients(result, tape, program, values, gradient, rng, check):
         if isinstance(slot, int) and needs[slot]:
             grad = np.zeros(tape.shapes[slot]) if grads[slot] is None else np.asarray(grads[slot], np.float64)
         result.intermediates[name] = {"value": value_of(slot), "gradient": grad}
-    if not check:
-        return None, seed
+    if not visits:
+        return None, None, seed
+    return tape.visited, value_of, seed
+
+
+def _as_tensors(visited, data):
+    """(tree node, tensor-like) pairs: the engine's as they are, a tape's slots boxed once each."""
+    if data is _tensor_data:
+        return visited
     boxes = {}
-    visited = []
-    for node, slot in tape.visited:
+    tensors = []
+    for node, slot in visited:
         if not isinstance(slot, int):
-            visited.append((node, _Box(np.float64(slot))))
+            tensors.append((node, _Box(data(slot))))
             continue
         if slot not in boxes:
-            boxes[slot] = _Box(value_of(slot))
-        visited.append((node, boxes[slot]))
-    return visited, seed
+            boxes[slot] = _Box(data(slot))
+        tensors.append((node, boxes[slot]))
+    return tensors
 
 
 def _engine_run(result, program, values, gradient, tangents, mode, rng, check, trace):
@@ -424,10 +456,11 @@ def _jacobian(result, output, leaves):
 
 # --- what the forward pass tells about the point -----------------------------------------------
 
-def _kinks(source, visited):
+def _kinks(source, visited, data=_tensor_data):
     """Non-differentiable points the forward pass went through, as the op table describes them:
-    (tree node, description) pairs (the check excuses the derivative entries under the node)."""
-    tensors = None            # tree node id -> its tensor, built only if some op has kinks
+    (tree node, description) pairs (the check excuses the derivative entries under the node).
+    visited: (tree node, x) pairs in evaluation order, data(x) the node's value."""
+    tensors = None            # tree node id -> its x, built only if some op has kinks
     found = []
     for node, tensor in visited:
         if not isinstance(node, (Binary, Unary, Call)):
@@ -440,7 +473,7 @@ def _kinks(source, visited):
         params = {"axis": node.axis} if isinstance(node, Call) and node.axis is not None else {}
         if isinstance(node, Call) and node.keepdims:
             params["keepdims"] = True
-        if np.any(spec.kink.found(np.asarray(tensor.data), *(np.asarray(tensors[id(c)].data) for c in children(node)),
+        if np.any(spec.kink.found(np.asarray(data(tensor)), *(np.asarray(data(tensors[id(c)])) for c in children(node)),
                                **params)):
             label = node.func if isinstance(node, Call) else f"'{node.op}'"
             found.append((node, f"{label} at column {column(node)} ({source[node.start:node.end]}) {spec.kink.situation}; "

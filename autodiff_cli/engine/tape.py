@@ -20,6 +20,7 @@ Two ways to run it, giving the same numbers to a few ulps:
           gradient summed from several uses is summed in place into a buffer of our own, and a
           gradient of ones (what a whole-array sum passes back) multiplies nothing (graph.UniformOne)
 """
+import itertools
 import math
 import types
 
@@ -337,6 +338,43 @@ class Tape:
                     grads[s] = grads[s].copy()
         return grads
 
+    # --- many points in one pass (the cross-check's finite differences) -------------------------
+
+    def values_at(self, points):
+        """The output at each of several points (each a list of input values) in one float pass:
+        a slot holds one float per point and each instruction maps its float forward over them, so
+        the numbers are value()'s at each point, the instructions interpreted once (10 points of a
+        400,000-op sum: about half of what 10 single runs cost).
+        None when the tape does not run on floats, or a float forward fails at some point (where
+        numpy gives inf or nan: ask value() point by point)."""
+        if self._float_forwards is None:
+            return None
+        if not isinstance(self.output, int):
+            return [float(self.output)] * len(points)
+        functions, first, second, outs = self._float_forwards, self.first, self.second, self.outs
+        # per slot, the last instruction reading it (a dict built from the columns keeps the last)
+        last = dict(zip(itertools.chain.from_iterable(zip(first, second)),
+                        itertools.chain.from_iterable(zip(range(len(outs)), range(len(outs))))))
+        last[self.output] = len(outs)
+        count = len(points)
+        values = [None] * self.n_slots
+        for s in range(self.n_inputs):
+            values[s] = [float(point[s]) for point in points]
+        for s, v in self.constants.items():
+            values[s] = [float(v)] * count
+        try:
+            for i, f, a, b, out in zip(itertools.count(), functions, first, second, outs):
+                if b < 0:
+                    values[out] = list(map(f, values[a]))
+                else:
+                    values[out] = list(map(f, values[a], values[b]))
+                    if last[b] == i:         # K floats per slot: keep only what later instructions read
+                        values[b] = None
+                if last[a] == i:
+                    values[a] = None
+        except _FLOAT_FAILURES:
+            return None
+        return values[self.output]
 
 def _buffer(array):
     """The array that owns `array`'s memory (itself unless it is a view)."""
