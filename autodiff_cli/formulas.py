@@ -61,7 +61,9 @@ def describe_all(program, result, seed, derivatives, *, latex=False, simplify=Fa
                 symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex,
                                                          indexed_by_variable=by_variable,
                                                          budget=None if simplify else 0)
-            except (TypeError, ValueError):   # SymPy refuses what SymEngine built (max(x, zoo)): not shown
+            except (TypeError, ValueError, RecursionError):
+                # SymPy refuses what SymEngine built (max(x, zoo)), or recurses without end turning
+                # SymEngine's Piecewise of max(x - x*y, (x*y)**-1) into its own: not shown
                 symbolic[name], latexes[name] = None, None
     return symbolic, (latexes if latex else {})
 

@@ -237,6 +237,12 @@ def test_evaluate_never_raises(expr, bindings, mode, wrt, gradient):
     _assert_result(result)
 
 
+def test_a_formula_sympy_cannot_convert_is_not_shown_and_the_check_stands():
+    """SymPy recursed without end converting SymEngine's Piecewise for this max (found by hypothesis)."""
+    result = _evaluate("(x - (max((x - (x * y)), ((x * y) ** -1))))", {"x": 0.5, "y": 2.0}, gradient="ones")
+    assert result.status == "ok" and result.check.passed is True
+
+
 def test_evaluate_checked_division_by_zero():
     """Was a KeyError ('ComplexInfinity') in the SymPy check; fixed in fa5a739."""
     _assert_result(evaluate("x/0", {"x": 0.5}, check=True))
