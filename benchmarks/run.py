@@ -421,7 +421,25 @@ def write_report(path, results, info, args, started, elapsed, loads, png):
         md += ["## Where autodiff's time goes (cProfile, one extra call, sorted by own time)", ""]
         for case, r in profiles:
             md += [f"### {case} — {r['system']}", "", "```", profile_excerpt(r["profile"]), "```", ""]
+    md += _kept_sections(path)
     Path(path).write_text("\n".join(md) + "\n")
+
+
+# Sections other scripts write into RESULTS.md (benchmarks/dask_scaling.py): carried over as they are.
+KEPT_SECTIONS = ("## Dask (",)
+
+
+def _kept_sections(path):
+    """The lines of the existing report's kept sections (each up to the next `## ` heading)."""
+    if not Path(path).exists():
+        return []
+    kept, keeping = [], False
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("## "):
+            keeping = line.startswith(KEPT_SECTIONS)
+        if keeping:
+            kept.append(line)
+    return kept
 
 
 def stage_table(results):
