@@ -74,7 +74,7 @@ class Tape:
     def add(self, node_class, spec_node, first, second, params, out_shape):
         """Append an instruction on input slots `first` and `second` (-1: a one-input op); returns its output slot."""
         out = self.n_slots
-        self.n_slots += 1
+        self.n_slots = out + 1
         self.shapes.append(out_shape)
         self.node_classes.append(node_class)
         self.spec_nodes.append(spec_node)
@@ -82,7 +82,6 @@ class Tape:
         self.first.append(first)
         self.second.append(second)
         self.outs.append(out)
-        self._code = None
         return out
 
     @property
@@ -93,7 +92,7 @@ class Tape:
     @property
     def code(self):
         """The instructions as (node_class, spec_node, input slots, params, output slot), in order."""
-        if self._code is None:
+        if self._code is None or len(self._code) != len(self.outs):     # none yet, or instructions added since
             self._code = [(node_class, spec_node, (a,) if b < 0 else (a, b), params, out)
                           for node_class, spec_node, a, b, params, out in zip(
                               self.node_classes, self.spec_nodes, self.first, self.second, self.params, self.outs)]

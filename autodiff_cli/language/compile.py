@@ -181,10 +181,11 @@ def _compile_scalars(program, visit):
                     spec = UNARY_OPERATORS.get(node.op)
                 else:
                     raise _NotScalar(cls.__name__)    # a list literal or indexing: the array trace
+                entry = direct.get(spec.name) if spec is not None else None
                 if spec is None:                      # unary plus
                     value = args[0]
-                elif spec.name in direct:
-                    node_class, table_node = direct[spec.name]
+                elif entry is not None:
+                    node_class, table_node = entry
                     first = args[0] if type(args[0]) is int else constant(float64(args[0]))
                     if len(args) == 1:
                         second = -1
