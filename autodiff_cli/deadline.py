@@ -11,16 +11,19 @@ blocks too). A timer someone else set with signal.setitimer keeps its handler an
 SIGALRM only interrupts Python code (a single long numpy call finishes first) and exists only
 in the main thread: elsewhere, and for seconds=None, a Deadline does nothing.
 
-Installing a signal handler costs more than arming the timer, so a loop that sets a deadline per
+Inside `with held():` no deadline fires (an import must not stop half-way); one that fell due fires
+right after. Installing a signal handler costs more than arming the timer, so a loop that sets a deadline per
 item (batch records) holds the handler for the whole loop: `with AlarmScope(): ...`.
 """
+import contextlib
 import signal
 import threading
 import time
 
 RETRY = 0.05       # seconds between alarms once a deadline has passed, see _on_alarm
 _active = []       # the Deadlines in force, outermost first
-_state = {"users": 0, "handler": None, "outer_expiry": None}   # users: Deadlines and AlarmScopes
+_state = {"users": 0, "handler": None, "outer_expiry": None,   # users: Deadlines and AlarmScopes
+          "held": 0}                                            # held: blocks inside held()
 
 
 class TimeLimitExceeded(Exception):
@@ -80,6 +83,17 @@ def time_limit(seconds):
     return Deadline(seconds, TimeLimitExceeded(message))
 
 
+@contextlib.contextmanager
+def held():
+    """No deadline fires inside the block: one that falls due meanwhile fires within RETRY after it.
+    For work that must not stop half-way, like an import (a half-imported module stays broken)."""
+    _state["held"] += 1
+    try:
+        yield
+    finally:
+        _state["held"] -= 1
+
+
 def _acquire():
     if _state["users"] == 0:
         remaining = signal.getitimer(signal.ITIMER_REAL)[0]
@@ -108,6 +122,9 @@ def _arm():
 
 
 def _on_alarm(signum, frame):
+    if _state["held"]:
+        signal.setitimer(signal.ITIMER_REAL, RETRY)      # ask again once the held block may be over
+        return
     now = time.monotonic()
     for deadline in _active:
         if now >= deadline.expiry - 1e-3:

@@ -120,3 +120,19 @@ def test_the_node_count_is_the_recorded_post_order():
     assert all(statement.nodes is not None for statement in program.statements)
     walked = sum(len(postorder(statement.expr)) for statement in program.statements)
     assert check.node_count(program) == walked == (4 * 1000 - 1) + 4 + 5
+
+
+def test_a_batch_of_huge_records_never_imports_sympy(tmp_path):
+    """Checked by finite differences, a serial batch of records over the symbolic limit has no
+    formula to show: SymPy (a fifth of a second to import) is left unimported."""
+    import json
+    import subprocess
+    import sys
+    path = tmp_path / "big.jsonl"
+    path.write_text(json.dumps({"expr": " + ".join(f"{k % 7 + 1}*x" for k in range(600)), "bindings": {"x": 0.5}}) + "\n")
+    code = ("import sys\nfrom autodiff_cli.cli import main\ntry:\n    main(['batch', sys.argv[1], '--json'])\n"
+            "except SystemExit as stop:\n    print('sympy' in sys.modules, stop.code)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    record = json.loads(out.stdout.splitlines()[0])
+    assert record["status"] == "ok" and record["check"]["method"] == "finite-difference", record
+    assert out.stdout.splitlines()[-1] == "False 0", out.stdout[-300:]

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from autodiff_cli.deadline import Deadline, TimeLimitExceeded, time_limit
+from autodiff_cli.deadline import Deadline, TimeLimitExceeded, held, time_limit
 from autodiff_cli.timeouts import TimeLimitExceeded as AliasedExceeded, time_limit as aliased_limit
 
 
@@ -43,6 +43,20 @@ def test_inner_deadline_first():
             with time_limit(0.05):
                 spin()
         assert signal.getitimer(signal.ITIMER_REAL)[0] > 1      # the outer one is armed again
+    assert_clean()
+
+
+def test_a_held_block_finishes_and_the_deadline_fires_right_after():
+    finished = False
+    with pytest.raises(Stop):
+        with Deadline(0.05, Stop()):
+            with held():
+                end = time.monotonic() + 0.3             # well past the deadline, uninterrupted
+                while time.monotonic() < end:
+                    pass
+                finished = True
+            spin()                                       # ...and it fires once the block is over
+    assert finished
     assert_clean()
 
 

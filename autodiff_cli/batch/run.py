@@ -166,10 +166,11 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
             from ..ui.batch_report import Progress, count_records
             progress = Progress(err, size, count_records(None if source == "-" else source, size))
         evaluator()                      # import once, before any fork
+        parallel = jobs > 1 and "fork" in _start_methods()
         if check:                         # the CAS too: before any timer, shared by forked workers
             from ..check import prepare
-            prepare()
-        if jobs > 1 and "fork" in _start_methods():
+            prepare(sympy=parallel)       # serial: SymPy when a record first needs it (check/__init__)
+        if parallel:
             from .pool import run_parallel
             run_parallel(batch, records, progress, reader, jobs)
         else:

@@ -12,6 +12,10 @@ is judged, and one wrong entry makes the whole check a mismatch.
 
 Call `prepare()` before arming any timer: it imports the CAS (and SymPy, which shows the
 derivatives), so that the import is neither interrupted by a record's time limit nor charged to it.
+`prepare(sympy=False)` leaves SymPy to the first record that needs it (one whose derivatives are
+shown, or a derivatives/jvp record): it is then imported with every deadline held, so a time limit
+still cannot interrupt it (it fires right after). A batch of only huge records, checked
+by finite differences, never imports SymPy.
 """
 import importlib
 import signal
@@ -20,6 +24,7 @@ import warnings
 import numpy as np
 
 from .. import limits
+from ..deadline import held
 from ..errors import AutodiffError
 from ..language.nodes import Name, children
 from .finite_difference import finite_difference_check
@@ -30,10 +35,12 @@ from .symbolic import Unsuitable, backend, derive
 __all__ = ["cross_check", "prepare", "CheckReport", "VariableCheck", "Excused"]
 
 _prepared = None      # the CAS's name once prepared
+_sympy_prepared = False
 
 
-def prepare():
-    """Import and warm up the CAS now (idempotent). Returns the CAS's name, or None if there is none."""
+def prepare(sympy=True):
+    """Import and warm up the CAS now (idempotent); with `sympy`, SymPy's display too (else see
+    _prepare_sympy). Returns the CAS's name, or None if there is none."""
     global _prepared
     if _prepared is None:
         with warnings.catch_warnings():
@@ -45,10 +52,24 @@ def prepare():
             importlib.import_module("numpy.random")   # the finite differences' directions
             x = cas.symbol("x")
             cas.compile([x], [cas.diff(cas.namespace.sin(x) * x, x)])(np.array([0.5]))
-            from ..formulas import prepare as prepare_display
-            prepare_display(cas.module)      # the derivatives for people are shown with SymPy
             _prepared = cas.name
+    if sympy:
+        _prepare_sympy()
     return _prepared
+
+
+def _prepare_sympy():
+    """Import SymPy and warm up every step of the display (formulas.prepare), once, with every
+    deadline held (deadline.held): a record's time limit that falls due meanwhile fires right
+    after, never half-way through an import (which would leave SymPy broken for the records after it)."""
+    global _sympy_prepared
+    if _sympy_prepared:
+        return
+    with held(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # SymPy's own deprecation warnings, from its import
+        from ..formulas import prepare as prepare_display
+        prepare_display(backend().module)        # the derivatives for people are shown with SymPy
+    _sympy_prepared = True
 
 
 def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, simplify=False):
@@ -68,12 +89,13 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, 
         return CheckReport("none", None, None, notes=["an input is empty; nothing to check"])
     kinks = [(None, k) if isinstance(k, str) else k for k in kinks]
     if result.mode in ("derivatives", "jvp"):          # every order, and forward mode: check_calculus.py
+        prepare()                                        # check_calculus works in SymPy
         from ..check_calculus import check_calculus
         return check_calculus(program, result, kinks=kinks, rng=rng)
     reasons = _Reasons(program, kinks)
     notes, report, budget = [], None, _budget(limits.check_time_budget())
     try:
-        prepare()
+        prepare(sympy=False)                              # SymPy only if the derivatives are shown
         derivation = derive(program, result, seed, require=_require_small, budget=budget,
                             cacheable_timeout=budget >= limits.check_time_budget())
         report = _symbolic_check(derivation, result, seed, reasons)
@@ -83,6 +105,7 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, 
             AutodiffError) as err:   # the CAS's own limits; a bug of ours (TypeError, ...) is not hidden
         notes.append(f"the CAS could not differentiate this ({type(err).__name__}); finite differences used instead")
     if report is not None:
+        prepare()
         _describe(report, program, result, seed, latex=latex, simplify=simplify)
     else:
         try:
