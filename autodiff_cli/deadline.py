@@ -64,10 +64,14 @@ class Deadline(AlarmScope):
 
     def __enter__(self):
         if self.usable:
-            _acquire()
-            self.expiry = time.monotonic() + self.seconds
-            _active.append(self)
-            _arm()
+            # Held: a deadline this short (or a loaded machine) can fire before __enter__ returns,
+            # and an exception from __enter__ skips __exit__: the handler and timer would stay
+            # behind, and a later alarm would kill the process. Held, it fires in the block instead.
+            with held():
+                _acquire()
+                self.expiry = time.monotonic() + self.seconds
+                _active.append(self)
+                _arm()
         return self
 
     def __exit__(self, *exc):

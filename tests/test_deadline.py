@@ -60,6 +60,27 @@ def test_a_held_block_finishes_and_the_deadline_fires_right_after():
     assert_clean()
 
 
+def test_an_alarm_inside_enter_fires_in_the_block(monkeypatch):
+    """A 1e-6 s limit on a loaded machine fired inside Deadline.__enter__, which skipped __exit__
+    and left the timer behind: the process was killed by SIGALRM (hostile corpus, timeout-env-tiny)."""
+    from autodiff_cli import deadline
+    arm = deadline._arm
+
+    def arm_and_ring():
+        arm()
+        signal.raise_signal(signal.SIGALRM)              # the alarm, before __enter__ has returned
+        sum(range(10))                                   # a few bytecodes: a handler would run here
+    monkeypatch.setattr(deadline, "_arm", arm_and_ring)
+    entered = False
+    with pytest.raises(Stop):
+        with Deadline(0.001, Stop()):
+            entered = True
+            spin()
+    assert entered
+    monkeypatch.setattr(deadline, "_arm", arm)
+    assert_clean()
+
+
 def test_outer_deadline_first_ends_the_inner_block_too():
     with pytest.raises(Stop):
         with Deadline(0.05, Stop()):
