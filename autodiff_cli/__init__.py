@@ -9,7 +9,7 @@ a check runs, so that `import autodiff_cli` stays fast. Importing changes no pro
 """
 from . import engine
 from .engine import __all__ as _engine_names
-from .evaluate import evaluate
+from .api import evaluate
 
 globals().update({name: getattr(engine, name) for name in _engine_names})
 globals().update(engine.FUNCTIONS)   # ad.sum, ad.max, ...: attributes, as torch.sum (not in __all__)

@@ -362,11 +362,11 @@ def minimize(
                    clip_value=clip_value, clip_norm=clip_norm, trace=trace, random_seed=random_seed)
 
     def work(bindings):
-        from .minimize import minimize as run_minimize
+        from .optimize.minimize import minimize as run_minimize
         from .ui.console import isatty
         if plot:
             from .errors import AutodiffError
-            from .ui.plot import image_format
+            from .ui.charts import image_format
             try:
                 image_format(plot)          # a bad file name is known before the run
             except AutodiffError as err:
@@ -374,7 +374,7 @@ def minimize(
         if json_output or not isatty(sys.stderr):
             result = run_minimize(expr, bindings, **options)
         else:
-            from .ui.minimize import progress_bar
+            from .ui.minimize_report import progress_bar
             with progress_bar(sys.stderr, steps) as bar:
                 result = run_minimize(expr, bindings, on_step=bar.update, **options)
         code = _report(result, _print_minimize, json_output=json_output)
@@ -558,7 +558,7 @@ def _print_error_record(record):
 def _input_error(err, expression, json_output):
     """A rejection found here (before evaluate): stderr line, a JSON record with --json, exit 2."""
     from .ui.console import write_stderr
-    from .ui.errors import error_text
+    from .ui.error_line import error_text
     write_stderr(error_text(err))
     if json_output:
         from .result import error_record
@@ -569,7 +569,7 @@ def _input_error(err, expression, json_output):
 def _parse_bindings(args, what="binding"):
     """NAME=VALUE arguments (bindings, or --tangent values) -> {name: value text}; the texts are
     parsed by evaluate()."""
-    from .bindings import parse_binding_arg
+    from .inputs.bindings import parse_binding_arg
     from .errors import AutodiffError
     values = {}
     for arg in args or ():
@@ -592,7 +592,7 @@ def _parse_bindings(args, what="binding"):
 
 def _settings_problem():
     """An environment variable set out of its range (AUTODIFF_TIMEOUT=1e10), as an AutodiffError."""
-    from .limits import settings_problem
+    from .settings.limits import settings_problem
     from .errors import AutodiffError
     problem = settings_problem()
     return AutodiffError("usage", problem) if problem else None
@@ -603,7 +603,7 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
          latex=False, order=None, tangents=None):
     def work(bindings):
         from .errors import AutodiffError
-        from .evaluate import evaluate
+        from .api import evaluate
         try:
             options = {"grad": {"gradient": gradient}, "derivatives": {"order": order},
                        "jvp": {"tangents": _parse_bindings(tangents, "tangent") if tangents is not None else None},
@@ -611,7 +611,7 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
         except AutodiffError as err:
             return _input_error(err, expr, json_output)
         if check:
-            from .check import prepare   # import the CAS outside the check's time budget
+            from .verify import prepare   # import the CAS outside the check's time budget
             prepare()
         result = evaluate(expr, bindings, wrt=wrt, mode=mode, check=check, random_seed=random_seed,
                           trace=bool(steps or graph or dot), latex=latex, simplify=not json_output, **options)
@@ -650,8 +650,8 @@ def _run_plot(expr, binding_args, *, order, out, points, json_output, check, ran
     from .ui.console import escape_text, quiet_output, write_stderr
     try:
         try:
-            from .sampling import sample
-            from .ui import plot as plots
+            from .plot import sample
+            from .ui import charts as plots
             samples = sample(expr, _parse_bindings(binding_args), order=order, points=points, check=check,
                              random_seed=random_seed)
             if out:
@@ -706,18 +706,18 @@ def _print_record_and_messages(result, json_output, full=False):
     for warning in result.warnings:
         write_stderr(f"warning: {escape_text(warning)}")
     if result.error is not None:
-        from .ui.errors import error_text
+        from .ui.error_line import error_text
         write_stderr(error_text(result.error))
 
 
 def _plot_minimize(result, path, bindings, random_seed):
     """--plot: the image of a finished run (the contours need two scalar variables). Exit code."""
     from .errors import AutodiffError
-    from .ui import minimize as ui
+    from .ui import minimize_report as ui
     from .ui.console import escape_text, write_stderr
     field = None
     if len(result.point) == 2 and all(getattr(v, "size", 1) == 1 for v in result.point.values()):
-        from .sampling import sample
+        from .plot import sample
         try:
             field = sample(result.expression, {**bindings, **ui.path_box(result)}, check=False,
                            random_seed=random_seed)
@@ -726,7 +726,7 @@ def _plot_minimize(result, path, bindings, random_seed):
     try:
         ui.write_image(result, path, field)
     except AutodiffError as err:
-        from .ui.errors import error_text
+        from .ui.error_line import error_text
         write_stderr(error_text(err))
         return EXIT_USAGE
     write_stderr(f"wrote {escape_text(path)}")
@@ -737,7 +737,7 @@ def _print_minimize(result, *, json_output):
     _print_record_and_messages(result, json_output)
     if result.error is None and not json_output:
         from .ui.console import console, print_lines
-        from .ui.minimize import render_minimize
+        from .ui.minimize_report import render_minimize
         print_lines(console(), render_minimize(result))
     return result.exit_code
 
@@ -752,7 +752,7 @@ def _print_result(result, *, json_output, steps, graph, dot, shown):
     if json_output and not (steps or graph or dot):
         return result.exit_code        # the JSON path never imports rich
 
-    from .ui import graph as graphs
+    from .ui import graph_drawing as graphs
     from .ui import tables
     from .ui.console import console, print_lines
     out = console(stderr=True) if json_output else console()   # --json: stdout holds only the record

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .engine import Tensor
-from .fma import fma
+from .engine.fma import fma
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 

@@ -9,7 +9,7 @@ import pytest
 
 import autodiff_cli as ad
 from autodiff_cli.engine.graph import _FORGET_ABOVE, UniformOne, uniform_one
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.api import evaluate
 from autodiff_cli.testing import wrong_derivative
 
 torch = pytest.importorskip("torch")

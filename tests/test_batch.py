@@ -448,7 +448,7 @@ def test_memory_stays_flat_on_100k_records_of_1kb(tmp_path, jobs):
         for i in range(100_000):
             f.write(f'{{"expr": "x*y + x", "bindings": {{"x": {i % 7}, "y": 2}}, "id": "{i}-{pad}"}}\n')
     assert path.stat().st_size > 100_000_000
-    baseline = subprocess.run([PY, "-c", "import resource, autodiff_cli.batch as b, autodiff_cli.evaluate, rich.table;"
+    baseline = subprocess.run([PY, "-c", "import resource, autodiff_cli.batch as b, autodiff_cli.api, rich.table;"
                                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
                               capture_output=True, text=True, cwd=ROOT)
     base_kb = int(baseline.stdout.split()[0])

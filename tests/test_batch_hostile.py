@@ -15,12 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autodiff_cli import limits
+from autodiff_cli.settings import limits
 from autodiff_cli.batch import RecordError, parse_json_record, read_records, run_batch
 from autodiff_cli.batch import pool as pool_module
-from autodiff_cli.bindings import files_under, parse_value
+from autodiff_cli.inputs.bindings import files_under
+from autodiff_cli.inputs.bindings import parse_value
 from autodiff_cli.errors import AutodiffError
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.api import evaluate
 
 
 def run(text, **options):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from autodiff_cli.bindings import (
+from autodiff_cli.inputs.bindings import (
     MAX_LIST_DEPTH, parse_binding, parse_binding_arg, parse_gradient_seed, parse_value, value_from_json,
 )
 from autodiff_cli.errors import AutodiffError
@@ -373,13 +373,13 @@ def test_long_non_numbers_are_binding_errors(text):
 @pytest.mark.parametrize("text", ["1" * LONG, "-1." + "0" * LONG, "[1, " + "2" * LONG + "]",
                                   "linspace(0, " + "1" * LONG + ", 3)"])
 def test_numbers_longer_than_the_cap_are_limit_errors(text):
-    from autodiff_cli.limits import MAX_NUMBER_LENGTH
+    from autodiff_cli.settings.limits import MAX_NUMBER_LENGTH
     err = error(parse_value, text, name="x")
     assert err.kind == "limit" and f"longer than {MAX_NUMBER_LENGTH} characters" in err.message
 
 
 def test_a_number_at_the_cap_is_accepted():
-    from autodiff_cli.limits import MAX_NUMBER_LENGTH
+    from autodiff_cli.settings.limits import MAX_NUMBER_LENGTH
     assert parse_value("1" + "0" * (MAX_NUMBER_LENGTH - 1)) == np.inf          # 1e399 overflows float64
     assert parse_value("[0." + "5" * (MAX_NUMBER_LENGTH - 2) + "]").tolist() == [pytest.approx(5 / 9)]
     assert value_from_json(["1" + "0" * (MAX_NUMBER_LENGTH - 1)])[0] == np.inf
@@ -456,7 +456,7 @@ _csv_pieces = st.sampled_from(["1", "2.5", "-3e2", "nan", " ", "  ", ",", "\n", 
 @given(st.lists(_csv_pieces, max_size=30).map("".join), st.sampled_from([1, 2, 3, 7]))
 def test_csv_chunk_boundaries_change_nothing(tmp_path_factory, text, chunk):
     """Reading in chunks of 1, 2, 3 or 7 characters gives what reading whole lines does."""
-    import autodiff_cli.bindings as bindings
+    import autodiff_cli.inputs.bindings as bindings
     path = tmp_path_factory.mktemp("csv") / "c.csv"
     path.write_bytes(text.encode())
 

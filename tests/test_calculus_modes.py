@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import autodiff_cli as ad
-from autodiff_cli import check, check_calculus, evaluate
+from autodiff_cli import verify as check
+from autodiff_cli.verify import calculus as check_calculus
+from autodiff_cli import evaluate
 from autodiff_cli.engine import Tensor
 
 

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autodiff_cli import check, limits
-from autodiff_cli.check import symbolic
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli import verify as check
+from autodiff_cli.settings import limits
+from autodiff_cli.verify import reference as symbolic
+from autodiff_cli.api import evaluate
 from autodiff_cli.testing import wrong_derivative
 from test_fuzz import expressions as fuzz_expressions
 from test_lowering import expressions as scalar_expressions

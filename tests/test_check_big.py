@@ -3,10 +3,11 @@ costs there: counted (forward passes, node walks), never timed."""
 import numpy as np
 import pytest
 
-from autodiff_cli import check, limits
-from autodiff_cli.check import finite_difference
+from autodiff_cli import verify as check
+from autodiff_cli.settings import limits
+from autodiff_cli.verify import finite_difference
 from autodiff_cli.engine.tape import Tape
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.api import evaluate
 from autodiff_cli.language.compile import clear_cache, compiled, parsed
 from autodiff_cli.language.nodes import postorder
 from autodiff_cli.testing import wrong_derivative

@@ -13,9 +13,9 @@ import re
 import numpy as np
 import pytest
 
-from autodiff_cli import limits
+from autodiff_cli.settings import limits
 from autodiff_cli.engine.ops import OPS
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.api import evaluate
 from autodiff_cli.testing import wrong_derivative
 
 MODES = ("grad", "hessian", "jacobian")

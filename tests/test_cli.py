@@ -226,8 +226,8 @@ def test_non_scalar_output_needs_a_gradient():
 def test_internal_error_is_one_line_unless_debug(monkeypatch):
     def boom(*args, **kwargs):
         raise ZeroDivisionError("sabotaged")
-    # the submodule, not the package attribute `autodiff_cli.evaluate` (which is the function)
-    monkeypatch.setattr(sys.modules["autodiff_cli.evaluate"], "evaluate", boom)
+    # the submodule, not the package attribute `autodiff_cli.api` (which is the function)
+    monkeypatch.setattr(sys.modules["autodiff_cli.api"], "evaluate", boom)
     result = invoke(["grad", "x", "x=1"])
     assert result.exit_code == 2
     assert result.stderr.strip() == ("error: internal error: ZeroDivisionError: sabotaged "

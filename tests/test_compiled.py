@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autodiff_cli.engine.ops import OPS
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.api import evaluate
 from autodiff_cli.language import compile as compile_module
 from autodiff_cli.language import parse
 from autodiff_cli.language.compile import NotCompilable, compile_program

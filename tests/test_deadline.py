@@ -5,8 +5,12 @@ import time
 
 import pytest
 
-from autodiff_cli.deadline import Deadline, TimeLimitExceeded, held, time_limit
-from autodiff_cli.timeouts import TimeLimitExceeded as AliasedExceeded, time_limit as aliased_limit
+from autodiff_cli.settings.deadline import Deadline
+from autodiff_cli.settings.deadline import TimeLimitExceeded
+from autodiff_cli.settings.deadline import held
+from autodiff_cli.settings.deadline import time_limit
+from autodiff_cli.settings.deadline import TimeLimitExceeded as AliasedExceeded
+from autodiff_cli.settings.deadline import time_limit as aliased_limit
 
 
 class Stop(BaseException):
@@ -63,7 +67,7 @@ def test_a_held_block_finishes_and_the_deadline_fires_right_after():
 def test_an_alarm_inside_enter_fires_in_the_block(monkeypatch):
     """A 1e-6 s limit on a loaded machine fired inside Deadline.__enter__, which skipped __exit__
     and left the timer behind: the process was killed by SIGALRM (hostile corpus, timeout-env-tiny)."""
-    from autodiff_cli import deadline
+    from autodiff_cli.settings import deadline
     arm = deadline._arm
 
     def arm_and_ring():

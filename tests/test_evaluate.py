@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.api import evaluate
 from seeds import SEEDS, close, seed_cases
 
 

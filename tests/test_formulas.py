@@ -3,8 +3,9 @@ SymPy's own elementwise derivatives (never a form that does not give them back).
 import pytest
 import sympy as sp
 
-from autodiff_cli import formulas, matrix_form
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.display import formulas
+from autodiff_cli.display import matrix_form
+from autodiff_cli.api import evaluate
 from autodiff_cli.language import parse
 
 

@@ -10,9 +10,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from autodiff_cli.bindings import parse_binding_arg, parse_gradient_seed, parse_value, value_from_json
+from autodiff_cli.inputs.bindings import parse_binding_arg
+from autodiff_cli.inputs.bindings import parse_gradient_seed
+from autodiff_cli.inputs.bindings import parse_value
+from autodiff_cli.inputs.bindings import value_from_json
 from autodiff_cli.errors import AutodiffError
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.api import evaluate
 from autodiff_cli.language import parse
 from autodiff_cli.language.nodes import postorder
 

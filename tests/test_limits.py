@@ -1,6 +1,6 @@
 """Limit settings from the environment: numbers in any float notation; anything else warns once."""
-from autodiff_cli import limits
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.settings import limits
+from autodiff_cli.api import evaluate
 
 
 def test_scientific_notation_sets_a_count(monkeypatch):

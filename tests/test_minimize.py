@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from autodiff_cli.minimize import minimize
+from autodiff_cli.optimize.minimize import minimize
 
 HIMMELBLAU = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
 HIMMELBLAU_MINIMA = [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)]

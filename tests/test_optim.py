@@ -8,7 +8,7 @@ import pytest
 
 from autodiff_cli import engine as ad
 from autodiff_cli.engine import Tensor
-from autodiff_cli.fma import fma
+from autodiff_cli.engine.fma import fma
 from autodiff_cli.optim import SGD, Adam
 from autodiff_cli.utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 

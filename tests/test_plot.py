@@ -13,7 +13,10 @@ import pytest
 
 from autodiff_cli import evaluate
 from autodiff_cli.errors import AutodiffError
-from autodiff_cli.sampling import DEFAULT_POINTS, DEFAULT_POINTS_2D, parse_sweep, sample
+from autodiff_cli.plot import DEFAULT_POINTS
+from autodiff_cli.plot import DEFAULT_POINTS_2D
+from autodiff_cli.plot import parse_sweep
+from autodiff_cli.plot import sample
 from autodiff_cli.testing import wrong_derivative
 
 DATA = Path(__file__).parent / "data"
@@ -221,7 +224,7 @@ def test_check_marks_where_a_wrong_derivative_disagrees(wrong_sin_derivative):
 
 @pytest.mark.parametrize("order", [1, 2])
 def test_finite_difference_check_when_sympy_is_not_used(monkeypatch, order):
-    monkeypatch.setattr("autodiff_cli.sampling.curve_check.SYMPY_MAX_NODES", 1)
+    monkeypatch.setattr("autodiff_cli.plot.curve_check.SYMPY_MAX_NODES", 1)
     samples = sample("sin(x)*exp(x/3)", {"x": "-3:3"}, order=order)
     assert samples.check.method == "finite-difference" and samples.check.passed is True
     assert "SymPy not used" in samples.check.notes[0]
@@ -231,7 +234,7 @@ def test_finite_difference_check_when_sympy_is_not_used(monkeypatch, order):
 
 
 def test_finite_difference_check_in_two_variables(monkeypatch):
-    monkeypatch.setattr("autodiff_cli.sampling.curve_check.SYMPY_MAX_NODES", 1)
+    monkeypatch.setattr("autodiff_cli.plot.curve_check.SYMPY_MAX_NODES", 1)
     samples = sample("sin(x)*cos(y)", {"x": "-2:2:15", "y": "-2:2:13"})
     assert samples.check.method == "finite-difference" and samples.check.passed is True
 
@@ -251,7 +254,7 @@ def test_json_data_is_strict():
 
 def test_terminal_snapshot_at_80_columns():
     pytest.importorskip("plotext")
-    from autodiff_cli.ui.plot import terminal_plot
+    from autodiff_cli.ui.charts import terminal_plot
     text = terminal_plot(sample("sin(x)*x", {"x": "-6:6"}), width=80, height=24)
     assert "\x1b" not in text
     assert max(len(line) for line in text.splitlines()) <= 80 and len(text.splitlines()) == 24
@@ -260,7 +263,7 @@ def test_terminal_snapshot_at_80_columns():
 
 def test_terminal_plot_marks_and_legend():
     pytest.importorskip("plotext")
-    from autodiff_cli.ui.plot import terminal_plot
+    from autodiff_cli.ui.charts import terminal_plot
     text = terminal_plot(sample("1/x + abs(x - 1)", {"x": "-3:3"}, order=2))
     legend = text.splitlines()[-1]
     assert legend == "⣿ f(x)   · f'(x)   + f''(x)   X not differentiable / pole"
@@ -268,13 +271,13 @@ def test_terminal_plot_marks_and_legend():
 
 
 def test_heat_map_snapshot():
-    from autodiff_cli.ui.plot import terminal_plot
+    from autodiff_cli.ui.charts import terminal_plot
     text = terminal_plot(sample("x**2 + 3*y**2", {"x": "-2:2", "y": "-2:2"}), width=80, height=24)
     assert text == (DATA / "plot_heat_map.txt").read_text(encoding="utf-8")
 
 
 def test_missing_plot_libraries_say_how_to_install(monkeypatch):
-    from autodiff_cli.ui import plot
+    from autodiff_cli.ui import charts as plot
     monkeypatch.setitem(__import__("sys").modules, "plotext", None)
     monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
     samples = sample("x", {"x": "0:1:3"})
@@ -289,7 +292,7 @@ def test_missing_plot_libraries_say_how_to_install(monkeypatch):
 ])
 def test_image_files(tmp_path, extension, signature):
     pytest.importorskip("matplotlib")
-    from autodiff_cli.ui.plot import write_image
+    from autodiff_cli.ui.charts import write_image
     path = tmp_path / f"f.{extension}"
     write_image(sample("sin(x)*x", {"x": "-6:6"}, order=2), str(path))
     data = path.read_bytes()
@@ -303,7 +306,7 @@ def test_image_files(tmp_path, extension, signature):
 
 def test_bad_image_name():
     pytest.importorskip("matplotlib")
-    from autodiff_cli.ui.plot import write_image
+    from autodiff_cli.ui.charts import write_image
     with pytest.raises(AutodiffError, match="use a name ending in .png, .svg or .pdf"):
         write_image(sample("x", {"x": "0:1:3"}), "plot.jpg")
 
@@ -324,7 +327,7 @@ def _pixels_in_data_coordinates(figure, ax, colour, tolerance=40):
 
 def test_image_curves_are_where_the_data_says():
     pytest.importorskip("matplotlib")
-    from autodiff_cli.ui.plot import draw_figure
+    from autodiff_cli.ui.charts import draw_figure
     figure = draw_figure(sample("x", {"x": "0:1:50"}))
     ax = figure.axes[0]
     ax.get_legend().remove()        # its sample lines have the curves' colours
@@ -346,7 +349,7 @@ def test_two_variable_image_has_contours_and_arrows(tmp_path):
     pytest.importorskip("matplotlib")
     from matplotlib.contour import ContourSet
     from matplotlib.quiver import Quiver
-    from autodiff_cli.ui.plot import draw_figure
+    from autodiff_cli.ui.charts import draw_figure
     samples = sample("x**2 + 3*y**2", {"x": "-2:2", "y": "-2:2"})
     figure = draw_figure(samples)
     ax = figure.axes[0]
@@ -494,7 +497,7 @@ def test_derivatives_over_a_grid_match_torch():
        width=st.floats(0.5, 4), finite_differences=st.booleans())
 def test_the_check_along_the_curve_never_blames_a_correct_engine(monkeypatch, expr, start, width,
                                                                   finite_differences):
-    monkeypatch.setattr("autodiff_cli.sampling.curve_check.SYMPY_MAX_NODES", 1 if finite_differences else 400)
+    monkeypatch.setattr("autodiff_cli.plot.curve_check.SYMPY_MAX_NODES", 1 if finite_differences else 400)
     samples = sample(expr, {"x": f"{start!r}:{start + width!r}:50", "a": "1.5"}, order=2)
     assert samples.check.passed is not False, (samples.check.method, [m.at for m in samples.marks])
 
@@ -510,7 +513,7 @@ def test_a_sign_change_through_a_pole_is_not_a_zero():
 
 def test_terminal_plot_marks_check_failures(wrong_sin_derivative):
     pytest.importorskip("plotext")
-    from autodiff_cli.ui.plot import terminal_plot
+    from autodiff_cli.ui.charts import terminal_plot
     text = terminal_plot(sample("sin(x)", {"x": "0:3:31"}))
     assert text.splitlines()[-1] == "⣿ f(x)   · f'(x)   ! check failed"
     assert text.count("!") > 10

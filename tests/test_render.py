@@ -11,7 +11,9 @@ from rich.console import Console
 
 from autodiff_cli import Tensor
 from autodiff_cli import evaluate
-from autodiff_cli.ui import arrays, errors, graph, tables
+from autodiff_cli.ui import arrays, tables
+from autodiff_cli.ui import error_line as errors
+from autodiff_cli.ui import graph_drawing as graph
 from autodiff_cli.errors import AutodiffError
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from autodiff_cli.errors import AutodiffError
-from autodiff_cli.evaluate import Result, evaluate     # Result is still importable from evaluate
+from autodiff_cli.api import Result
+from autodiff_cli.api import evaluate     # Result is still importable from evaluate
 from autodiff_cli.result import dumps, error_record, json_array, json_number, json_value
 
 

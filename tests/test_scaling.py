@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from autodiff_cli.evaluate import evaluate
+from autodiff_cli.api import evaluate
 from autodiff_cli.language.compile import clear_cache
 
 VARIABLES = ("x", "y", "z", "u", "w")

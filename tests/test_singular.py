@@ -5,7 +5,7 @@ import math
 import pytest
 
 from autodiff_cli.engine.ops import OPS
-from autodiff_cli.sampling import sample
+from autodiff_cli.plot import sample
 
 # Independent of the table: where each op's singular points are. A new op with a kink or pole
 # must add its crossing here (test_every_declared_singular_op_has_a_crossing).

@@ -25,7 +25,7 @@ period after its deadline, which also stops a record stuck in one numpy call.
 A closed output pipe (`| head -3`) ends the batch quietly with exit code 0: the reader asked for
 no more. Exit codes otherwise: 0 every record ok, 1 any record not ok, 2 unusable input.
 """
-from ..limits import max_line_bytes
+from ..settings.limits import max_line_bytes
 from .records import JSON_KEYS, MODES, RecordError, parse_json_record, parse_text_record, read_records
 from .run import run_batch
 

@@ -37,9 +37,9 @@ import threading
 import time
 from collections import deque
 
-from .. import limits
-from ..deadline import AlarmScope
-from ..limits import _env_number
+from ..settings import limits
+from ..settings.deadline import AlarmScope
+from ..settings.limits import _env_number
 from ..result import error_record
 from .execute import evaluator, run_record, timeout_message, unreadable_record
 from .pool import _describe_exit
@@ -205,7 +205,7 @@ def evaluator_main(fd):
             return
         _use_environment(config["environment"])
         if config["check"]:       # imported before the first record's check starts its time budget
-            from .. import check  # noqa: F401
+            from .. import verify as check  # noqa: F401
             import sympy  # noqa: F401
         conn.send_bytes(pickle.dumps(("ready",)))
         try:

@@ -7,8 +7,8 @@ with status "error". Used alike by the serial loop and by every worker of the po
 """
 import time
 
-from ..bindings import files_under
-from ..deadline import Deadline
+from ..inputs.bindings import files_under
+from ..settings.deadline import Deadline
 from ..errors import AutodiffError
 from ..result import error_record
 from .records import MINIMIZE_KEYS
@@ -25,7 +25,7 @@ _EVALUATE = None     # evaluate(), imported once before any fork (tests replace 
 def evaluator():
     global _EVALUATE
     if _EVALUATE is None:
-        from ..evaluate import evaluate
+        from ..api import evaluate
         _EVALUATE = evaluate
     return _EVALUATE
 
@@ -47,7 +47,7 @@ def run_record(line, record, config):
     try:
         with Deadline(config["timeout"], RecordTimeout()), files_under(*config["files"]):
             if record.get("mode") == "minimize":
-                from ..minimize import minimize
+                from ..optimize.minimize import minimize
                 if record.get("gradient") is not None:
                     raise AutodiffError("usage", "a gradient seed does not apply to mode minimize "
                                                  "(it minimizes a scalar output)")

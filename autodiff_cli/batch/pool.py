@@ -16,8 +16,8 @@ import signal
 import time
 from collections import deque
 
-from ..deadline import AlarmScope
-from ..limits import WINDOW_BYTES, WORKER_QUEUE_BYTES
+from ..settings.deadline import AlarmScope
+from ..settings.limits import WINDOW_BYTES, WORKER_QUEUE_BYTES
 from ..result import dumps, error_record
 from .execute import run_record, timeout_message, unreadable_record
 from .reader import NOT_READY

@@ -10,7 +10,7 @@ worker pool can write results meanwhile. Also here: opening the source and refus
 import os
 import sys
 
-from .. import limits
+from ..settings import limits
 
 
 class LongLine:

@@ -16,7 +16,7 @@ import json
 from itertools import chain
 
 from ..errors import AutodiffError
-from ..limits import MAX_RECORD_DEPTH
+from ..settings.limits import MAX_RECORD_DEPTH
 from .reader import NOT_READY, LongLine
 
 MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp", "minimize")

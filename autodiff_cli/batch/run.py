@@ -13,8 +13,8 @@ import sys
 import time
 from contextlib import contextmanager
 
-from .. import limits
-from ..deadline import AlarmScope
+from ..settings import limits
+from ..settings.deadline import AlarmScope
 from ..result import dumps
 from ..ui.console import cannot_write, isatty, quiet_output
 from .execute import evaluator, run_record, unreadable_record
@@ -168,7 +168,7 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
         evaluator()                      # import once, before any fork
         parallel = jobs > 1 and "fork" in _start_methods()
         if check:                         # the CAS too: before any timer, shared by forked workers
-            from ..check import prepare
+            from ..verify import prepare
             prepare(sympy=parallel)       # serial: SymPy when a record first needs it (check/__init__)
         if parallel:
             from .pool import run_parallel

@@ -18,7 +18,7 @@ import operator
 
 import numpy as np
 
-from . import symbolic as sym
+from . import cas_forms as sym
 from .forward import diagonal, linear
 from .graph import Tensor, defop, raw
 from .spec import Kink, Node, OpSpec, Pole

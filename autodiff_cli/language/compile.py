@@ -15,7 +15,7 @@ import types
 import numpy as np
 
 from ..engine.graph import Tensor, _as_input
-from .. import limits
+from ..settings import limits
 from ..errors import AutodiffError
 from ..engine.ops import OPS
 from ..engine.tape import Tape

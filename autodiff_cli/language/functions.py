@@ -12,7 +12,7 @@ engine function, its SymPy form). An op joins the language by naming itself in i
 import numpy as np
 
 from ..engine.ops import OPS
-from ..engine.symbolic import as_object_array  # noqa: F401  (the lowerings' object arrays)
+from ..engine.cas_forms import as_object_array  # noqa: F401  (the lowerings' object arrays)
 
 FUNCTIONS: dict = {}
 BINARY_OPERATORS: dict = {}

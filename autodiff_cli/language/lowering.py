@@ -13,7 +13,7 @@ import importlib
 
 import numpy as np
 
-from .. import limits
+from ..settings import limits
 from ..errors import AutodiffError
 from .functions import BINARY_OPERATORS, FUNCTIONS, INDEX, STACK, UNARY_OPERATORS, as_object_array
 from .nodes import Binary, Call, Index, Name, Num, Stack, Unary, column, paused_gc

@@ -25,7 +25,7 @@ Every rejection is `AutodiffError(kind, message, position=<1-based column>, hint
 """
 import difflib
 
-from .. import limits
+from ..settings import limits
 from ..errors import AutodiffError
 from .functions import CONSTANTS, FUNCTIONS, arity_text
 from .nodes import Binary, Call, Index, Name, Num, Program, Stack, Statement, Unary, paused_gc

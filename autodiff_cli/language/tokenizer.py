@@ -16,7 +16,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from ..limits import MAX_NUMBER_LENGTH
+from ..settings.limits import MAX_NUMBER_LENGTH
 from .functions import FUNCTIONS
 
 

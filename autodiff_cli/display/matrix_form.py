@@ -11,7 +11,7 @@ cross-check derived, so a gap in SymPy's matrix calculus can hide a form but nev
 import numpy as np
 
 from .formulas import as_sympy
-from .language.nodes import Binary, Call, Name, Num, Unary
+from ..language.nodes import Binary, Call, Name, Num, Unary
 
 
 class _NoForm(Exception):

@@ -2,8 +2,8 @@
 evaluated over the whole grid, or against central finite differences of the forward pass."""
 import numpy as np
 
-from .. import limits
-from ..limits import SYMPY_MAX_ELEMENTS, SYMPY_MAX_NODES
+from ..settings import limits
+from ..settings.limits import SYMPY_MAX_ELEMENTS, SYMPY_MAX_NODES
 from ..errors import AutodiffError
 from ..language import lower_to_sympy
 from .samples import CurveCheck, Mark
@@ -26,7 +26,7 @@ def check_curve(program, sampler, samples):
 
 def _sympy_within_budget(program, sampler, samples, notes):
     """(references, formulas) from SymPy, or None with the reason appended to `notes`."""
-    from ..deadline import TimeLimitExceeded, time_limit
+    from ..settings.deadline import TimeLimitExceeded, time_limit
     budget = limits.check_time_budget()
     try:
         _require_small_for_sympy(program, sampler)

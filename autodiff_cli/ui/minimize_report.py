@@ -151,7 +151,7 @@ class progress_bar:
 def write_image(result, path, field=None, *, dpi=100):
     """Value and gradient norm per step; with `field` (sampling.Samples over the two minimized
     variables) also the path over the contour plot. Image format from the file name."""
-    from .plot import _require, image_format, printable, save_figure
+    from .charts import _require, image_format, printable, save_figure
     fmt = image_format(path)
     _require("matplotlib", "the image")
     import matplotlib

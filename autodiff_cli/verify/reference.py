@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import limits
-from ..deadline import TimeLimitExceeded, time_limit
+from ..settings import limits
+from ..settings.deadline import TimeLimitExceeded, time_limit
 from ..language import fold, lower_to_sympy
 from ..language.nodes import Binary, Call, Name, Program, Unary
 

@@ -21,8 +21,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import limits
-from .timeouts import TimeLimitExceeded, time_limit
+from ..settings import limits
+from ..settings.deadline import TimeLimitExceeded, time_limit
 
 SIMPLIFY_MIN_OPS = 8           # smaller expressions are shown as derived (simplify's first call alone
                                # costs most of a second: spent only where it can help)

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import limits
-from ..bindings import parse_value
+from ..settings import limits
+from ..inputs.bindings import parse_value
 from ..errors import AutodiffError
 
 DEFAULT_POINTS = 200          # points of a one-variable sweep without an explicit count

@@ -8,7 +8,7 @@ import math
 import os
 import sys
 
-from .errors import AutodiffError
+from ..errors import AutodiffError
 
 MAX_NUMBER_LENGTH = 400        # characters in one number literal; float64 needs at most ~25
 MAX_LIST_DEPTH = 32            # nesting of a list binding (numpy itself supports at most 64 dimensions)

@@ -23,14 +23,14 @@ import warnings
 
 import numpy as np
 
-from .. import limits
-from ..deadline import held
+from ..settings import limits
+from ..settings.deadline import held
 from ..errors import AutodiffError
 from ..language.nodes import Name, children
 from .finite_difference import finite_difference_check
 from .judge import judge_entries
 from .report import CheckReport, Excused, VariableCheck, unjudged
-from .symbolic import Unsuitable, backend, derive
+from .reference import Unsuitable, backend, derive
 
 __all__ = ["cross_check", "prepare", "CheckReport", "VariableCheck", "Excused"]
 
@@ -67,7 +67,7 @@ def _prepare_sympy():
         return
     with held(), warnings.catch_warnings():
         warnings.simplefilter("ignore")          # SymPy's own deprecation warnings, from its import
-        from ..formulas import prepare as prepare_display
+        from ..display.formulas import prepare as prepare_display
         prepare_display(backend().module)        # the derivatives for people are shown with SymPy
     _sympy_prepared = True
 
@@ -90,7 +90,7 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, 
     kinks = [(None, k) if isinstance(k, str) else k for k in kinks]
     if result.mode in ("derivatives", "jvp"):          # every order, and forward mode: check_calculus.py
         prepare()                                        # check_calculus works in SymPy
-        from ..check_calculus import check_calculus
+        from .calculus import check_calculus
         return check_calculus(program, result, kinks=kinks, rng=rng)
     reasons = _Reasons(program, kinks)
     notes, report, budget = [], None, _budget(limits.check_time_budget())
@@ -208,7 +208,7 @@ def _describe(report, program, result, seed, *, latex, simplify):
     """The derivatives for people (formulas.describe_all), after the check and outside its time
     budget: display has its own budget and never slows the verdict; a formula too long to read
     is None."""
-    from ..formulas import describe_all
+    from ..display.formulas import describe_all
     shown = {name: d for name, d in report.derivatives.items() if d is not None}
     symbolic, shown_latex = describe_all(program, result, seed, shown, latex=latex, simplify=simplify)
     report.symbolic = {name: symbolic.get(name) for name in result.wrt}

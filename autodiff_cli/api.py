@@ -13,8 +13,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import engine, limits
-from .bindings import parse_gradient_seed, value_from_json
+from . import engine
+from .settings import limits
+from .inputs.bindings import parse_gradient_seed, value_from_json
 from .engine import Tensor, forward, higher, quiet_numpy
 from .engine.ops import OPS
 from .errors import AutodiffError
@@ -22,7 +23,7 @@ from .language import lower_to_engine
 from .language.compile import NotCompilable, compiled, parsed
 from .language.lowering import overload_of
 from .language.nodes import Binary, Call, Name, Num, Unary, children, column, label, paused_gc
-from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.evaluate import Result`)
+from .result import Result, Step  # noqa: F401  (re-exported: `from autodiff_cli.api import Result`)
 from .utils import get_total_norm
 
 MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp")
@@ -104,7 +105,7 @@ def _evaluate_into(result, expr, bindings, *, wrt, gradient, mode, check, random
         result.warnings.extend(f"the gradient of {name} is not finite" for name in bad_gradients)
 
     if check:
-        from .check import cross_check   # the CAS is imported only on this path
+        from .verify import cross_check   # the CAS is imported only on this path
         kinks = _kinks(program.source, visited, data) if visited is not None else []
         result.check = cross_check(program, result, seed=seed, kinks=kinks, rng=rng,
                                    latex=latex, simplify=simplify)

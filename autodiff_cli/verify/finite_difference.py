@@ -19,7 +19,7 @@ batch in one pass (Tape.values_at), so a 400,000-op scalar program is not interp
 """
 import numpy as np
 
-from ..deadline import TimeLimitExceeded, time_limit
+from ..settings.deadline import TimeLimitExceeded, time_limit
 from ..engine import Tensor, no_grad
 from ..engine import grad as engine_grad
 from ..language import lower_to_engine

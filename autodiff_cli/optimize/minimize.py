@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import limits
-from .engine import Tensor, quiet_numpy
-from .errors import AutodiffError
-from .evaluate import _bind, _differentiate_wrt, errors_into   # the binding and --wrt rules of grad
-from .language import lower_to_engine, parse
-from .optim import SGD, Adam
-from .result import dumps, error_record, json_array
-from .utils import clip_grad_norm_, clip_grad_value_, get_total_norm
+from ..settings import limits
+from ..engine import Tensor, quiet_numpy
+from ..errors import AutodiffError
+from ..api import _bind, _differentiate_wrt, errors_into   # the binding and --wrt rules of grad
+from ..language import lower_to_engine, parse
+from ..optim import SGD, Adam
+from ..result import dumps, error_record, json_array
+from ..utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 
 OPTIMIZERS = ("sgd", "adam")
 DEFAULTS = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "steps": 1000, "tol": 1e-10, "trace": 100}

@@ -13,11 +13,11 @@ import math
 
 import numpy as np
 
-from . import limits
-from .check import CheckReport, VariableCheck
-from .engine import Tensor, higher, no_grad
-from .language import lower_to_engine, lower_to_sympy
-from .timeouts import TimeLimitExceeded, time_limit
+from ..settings import limits
+from .report import CheckReport, VariableCheck
+from ..engine import Tensor, higher, no_grad
+from ..language import lower_to_engine, lower_to_sympy
+from ..settings.deadline import TimeLimitExceeded, time_limit
 
 RTOL, ATOL = 1e-7, 1e-9          # SymPy against the engine: both exact up to rounding
 FD_TOL = 1e-5                    # finite differences: truncation and rounding

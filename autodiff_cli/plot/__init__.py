@@ -22,8 +22,8 @@ import math
 
 import numpy as np
 
-from .. import limits
-from ..bindings import value_from_json
+from ..settings import limits
+from ..inputs.bindings import value_from_json
 from ..engine import quiet_numpy
 from ..errors import AutodiffError
 from ..language import parse

@@ -25,9 +25,9 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from . import limits
-from .errors import AutodiffError
-from .limits import MAX_LIST_DEPTH, MAX_NUMBER_LENGTH   # the tokenizer's number limit too
+from ..settings import limits
+from ..errors import AutodiffError
+from ..settings.limits import MAX_LIST_DEPTH, MAX_NUMBER_LENGTH   # the tokenizer's number limit too
 
 
 # Every quantifier is possessive and no two parts can match the same characters, so a match (or a
