@@ -7,6 +7,7 @@ the CLI and batch mode use these and nothing else.
 """
 import json
 import math
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,8 +25,27 @@ class Step:
     gradient: np.ndarray | None   # d(output)/d(this node), seeded as the backward pass was
 
 
+class Payload:
+    """What a mode adds to the common fields of a Result (calculus/<mode>.py defines one per mode).
+
+    `record(result)` gives the mode's keys of the JSON record; `scalar_gradients(result)` the
+    `"gradients"` of the record, when the mode has them. The attributes below are the empty values a
+    Result shows for another mode's fields (`result.hessian` of a grad result is {}), as before modes
+    had payloads."""
+    intermediates = hessian = jacobian = derivatives = tangents = types.MappingProxyType({})
+    order = jvp = None
+
+    def record(self, result):
+        return {}
+
+    def scalar_gradients(self, result):
+        return result.gradients or None
+
+
 @dataclass
 class Result:
+    """One evaluation: the fields every mode has, and the mode's own in `payload` (read through as
+    attributes: `result.hessian` is `result.payload.hessian`)."""
     expression: str
     mode: str = "grad"
     status: str = "ok"
@@ -33,15 +53,8 @@ class Result:
     inputs: dict = field(default_factory=dict)
     wrt: list = field(default_factory=list)
     gradients: dict = field(default_factory=dict)
-    grad_norm: float | None = None  # 2-norm of all the gradients together (grad mode)
-    intermediates: dict = field(default_factory=dict)
-    hessian: dict = field(default_factory=dict)
-    jacobian: dict = field(default_factory=dict)
-    order: int | None = None        # mode "derivatives": the highest order computed
-    derivatives: dict = field(default_factory=dict)   # {order: {var: {var: ... float}}}
-    tangents: dict = field(default_factory=dict)      # mode "jvp": {var: ndarray}, zeros where not given
-    jvp: np.ndarray | None = None   # mode "jvp": J.t, shaped like the value
-    check: object = None            # check.CheckReport, or None when not checked
+    payload: Payload = field(default_factory=Payload)
+    check: object = None            # verify.CheckReport, or None when not checked
     error: AutodiffError | None = None
     warnings: list = field(default_factory=list)
     steps: list = field(default_factory=list)
@@ -50,9 +63,14 @@ class Result:
     elapsed: float = 0.0
     random_seed: int | None = None
 
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "payload":
+            raise AttributeError(name)
+        return getattr(self.payload, name)
+
     @property
     def exit_code(self):
-        return {"ok": 0, "mismatch": 1}.get(self.status, 2)
+        return EXIT_CODES.get(self.status, EXIT_CODES["error"])
 
     def as_dict(self, full=False):
         """The contract's JSON record, as plain Python (strict-JSON-safe) values (docs/result.schema.json).
@@ -71,27 +89,10 @@ class Result:
         record["inputs"] = {k: input_echo(v, full) for k, v in self.inputs.items()}
         if self.random_seed is not None:
             record["random_seed"] = self.random_seed
-        gradients = self.scalar_gradients()
+        gradients = self.payload.scalar_gradients(self)
         if gradients is not None:
             record["gradients"] = {k: json_array(v) for k, v in gradients.items()}
-        if self.mode == "grad":
-            record["grad_norm"] = None if self.grad_norm is None else json_number(self.grad_norm)
-        if self.mode == "grad" and self.intermediates:
-            record["intermediates"] = {
-                k: {"value": json_array(v["value"]), "gradient": json_array(v["gradient"])}
-                for k, v in self.intermediates.items()}
-        if self.mode == "hessian":
-            record["hessian"] = {r: {c: json_array(b) for c, b in row.items()} for r, row in self.hessian.items()}
-            record["hessian_variables"], matrix = self.hessian_matrix()
-            record["hessian_matrix"] = json_array(matrix)
-        elif self.mode == "derivatives":
-            record["order"] = self.order
-            record["derivatives"] = {str(k): json_value(level) for k, level in self.derivatives.items()}
-        elif self.mode == "jvp":
-            record["tangents"] = {k: json_array(v) for k, v in self.tangents.items()}
-            record["jvp"] = json_array(self.jvp)
-        elif self.mode == "jacobian":
-            record["jacobian"] = {k: json_array(v) for k, v in self.jacobian.items()}
+        record.update(self.payload.record(self))
         if self.check is not None and self.check.method != "none":
             record["symbolic"] = dict(self.check.symbolic)
             if getattr(self.check, "latex", None):
@@ -102,26 +103,11 @@ class Result:
             record["warnings"] = list(self.warnings)
         return record
 
-    def scalar_gradients(self):
-        """{name: gradient} when the output is a scalar (or the grad mode seeded it), else None."""
-        if self.mode == "grad" or self.gradients:
-            return self.gradients
-        if self.mode == "jacobian" and np.size(self.value) == 1:
-            return {k: np.reshape(v, np.shape(self.inputs[k])) for k, v in self.jacobian.items()}
-        return None
-
-    def hessian_matrix(self):
-        """(element labels, the full Hessian as one matrix in that order) from the nested blocks."""
-        names = list(self.hessian)
-        sizes = [int(np.size(self.inputs[n])) for n in names]
-        labels = [label for n in names for label in element_labels(n, np.shape(self.inputs[n]))]
-        rows = [np.concatenate([np.reshape(self.hessian[r][c], (size, -1)) for c in names], axis=1)
-                for r, size in zip(names, sizes)]
-        matrix = np.concatenate(rows, axis=0) if rows else np.zeros((0, 0))
-        return labels, matrix
-
     def to_json(self, full=False):
         return dumps(self.as_dict(full=full), separators=(", ", ": "))
+
+
+EXIT_CODES = {"ok": 0, "mismatch": 1, "error": 2}   # a result's status -> the process's exit code
 
 
 INPUT_ECHO_LIMIT = 1000     # inputs with more elements are echoed as a summary (unless full)

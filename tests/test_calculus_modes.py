@@ -7,6 +7,7 @@ import pytest
 
 import autodiff_cli as ad
 from autodiff_cli import verify as check
+from autodiff_cli.calculus import MODES
 from autodiff_cli.verify import calculus as check_calculus
 from autodiff_cli import evaluate
 from autodiff_cli.engine import Tensor
@@ -138,7 +139,7 @@ def test_check_catches_a_wrong_third_derivative(use_sympy, monkeypatch):
     assert result.check.method == ("sympy" if use_sympy else "finite-difference")
     result.derivatives[3]["x"]["y"]["x"] += 1e-3
     program = ad.language.parse(result.expression)
-    report = check.cross_check(program, result, rng=np.random.default_rng(0))
+    report = check.cross_check(program, result, MODES[result.mode], rng=np.random.default_rng(0))
     assert report.passed is False
 
 
@@ -150,7 +151,8 @@ def test_check_catches_a_wrong_jvp(use_sympy, monkeypatch):
     assert result.check.passed is True
     assert result.check.method == ("sympy" if use_sympy else "finite-difference")
     result.jvp = result.jvp + np.array([[0, 1e-3], [0, 0]])
-    report = check.cross_check(ad.language.parse(result.expression), result, rng=np.random.default_rng(0))
+    report = check.cross_check(ad.language.parse(result.expression), result, MODES[result.mode],
+                               rng=np.random.default_rng(0))
     assert report.passed is False
 
 

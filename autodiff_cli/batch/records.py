@@ -15,11 +15,12 @@ line) are handled; line numbers are physical lines.
 import json
 from itertools import chain
 
+from ..calculus import MODES as CALCULUS_MODES
 from ..errors import AutodiffError
 from ..settings.limits import MAX_RECORD_DEPTH
 from .reader import NOT_READY, LongLine
 
-MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp", "minimize")
+MODES = (*CALCULUS_MODES, "minimize")      # a record's "mode": every mode of calculus/, and minimize
 # the options of `autodiff minimize`, for "mode": "minimize" records (minimize() checks their values)
 MINIMIZE_KEYS = ("optimizer", "lr", "momentum", "steps", "tol", "clip_value", "clip_norm", "trace")
 JSON_KEYS = ("expr", "bindings", "gradient", "wrt", "mode", "order", "tangents", "id")   # every record has these (None if absent)

@@ -168,8 +168,13 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
         evaluator()                      # import once, before any fork
         parallel = jobs > 1 and "fork" in _start_methods()
         if check:                         # the CAS too: before any timer, shared by forked workers
-            from ..verify import prepare
-            prepare(sympy=parallel)       # serial: SymPy when a record first needs it (check/__init__)
+            # forked workers share what is imported before the fork; serially, SymPy is imported
+            # when a record first needs it (display.prepare, verify.import_sympy)
+            from .. import display, verify
+            if parallel:
+                display.prepare()
+            else:
+                verify.prepare()
         if parallel:
             from .pool import run_parallel
             run_parallel(batch, records, progress, reader, jobs)

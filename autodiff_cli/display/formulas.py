@@ -23,6 +23,7 @@ import numpy as np
 
 from ..settings import limits
 from ..settings.deadline import TimeLimitExceeded, time_limit
+from .sympy_forms import as_sympy, plain_symbol, real_symbol
 
 SIMPLIFY_MIN_OPS = 8           # smaller expressions are shown as derived (simplify's first call alone
                                # costs most of a second: spent only where it can help)
@@ -42,7 +43,8 @@ def describe_all(program, result, seed, derivatives, *, latex=False, simplify=Fa
     (matrix_form.py; a scalar output only) and simplified formulas; else `describe`'s index form
     and exact numbers only (batch throughput). A variable's entry is None when too long to show."""
     forms = {}
-    if simplify and result.mode in ("grad", "hessian") and seed is None:
+    first_derivatives = all(by_variable for _, _, by_variable in derivatives.values())
+    if simplify and first_derivatives and seed is None:
         from .matrix_form import matrix_gradients
         try:
             with time_limit(limits.display_time_budget()):
@@ -70,7 +72,7 @@ def describe_all(program, result, seed, derivatives, *, latex=False, simplify=Fa
 
 def prepare(cas_module):
     """Import SymPy and run every step of `describe` once on a tiny example built with the check's
-    CAS (check.prepare calls this before any timer): a record's time limit then never interrupts
+    CAS (display.prepare calls this before any timer): a record's time limit then never interrupts
     an import half-way, which would leave SymPy broken for the records after it."""
     x = [cas_module.Symbol("x[0]"), cas_module.Symbol("x[1]")]
     describe("x", (2,), [2.0 * x[0] * cas_module.cos(x[0]), 2.0 * x[1] * cas_module.cos(x[1])], latex=True, budget=0)
@@ -175,31 +177,9 @@ def _rename(expr, subscript):
         match = _ELEMENT.match(symbol.name)
         if match:
             parts = ",".join(subscript(part) for part in match.group(2).split(","))
-            mapping[symbol] = _real_symbol(f"{match.group(1)}[{parts}]") if symbol.is_real else _symbol(
+            mapping[symbol] = real_symbol(f"{match.group(1)}[{parts}]") if symbol.is_real else plain_symbol(
                 f"{match.group(1)}[{parts}]")
     return expr.xreplace(mapping)
-
-
-@functools.lru_cache(maxsize=4096)
-def _real_symbol(name):
-    import sympy as sp
-    return sp.Symbol(name, real=True)
-
-
-@functools.lru_cache(maxsize=4096)
-def _symbol(name):
-    import sympy as sp
-    return sp.Symbol(name)
-
-
-def as_sympy(expr):
-    """A SymPy expression (SymEngine's and plain numbers converted; SymEngine's symbols become
-    real SymPy symbols, as the check's SymPy back end makes them)."""
-    import sympy as sp
-    if isinstance(expr, sp.Basic):
-        return expr
-    expr = sp.sympify(expr)
-    return expr.xreplace({s: _real_symbol(s.name) for s in expr.free_symbols if not s.is_real})
 
 
 class _Simplifier:

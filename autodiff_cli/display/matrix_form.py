@@ -10,7 +10,7 @@ cross-check derived, so a gap in SymPy's matrix calculus can hide a form but nev
 """
 import numpy as np
 
-from .formulas import as_sympy
+from .sympy_forms import as_sympy
 from ..language.nodes import Binary, Call, Name, Num, Unary
 
 

@@ -23,7 +23,8 @@ import numpy as np
 from ..settings import limits
 from ..engine import Tensor, quiet_numpy
 from ..errors import AutodiffError
-from ..api import _bind, _differentiate_wrt, errors_into   # the binding and --wrt rules of grad
+from ..api import errors_into
+from ..inputs import bind, differentiated   # the binding and --wrt rules of grad
 from ..language import lower_to_engine, parse
 from ..optim import SGD, Adam
 from ..result import dumps, error_record, json_array
@@ -156,8 +157,9 @@ def _run(result, expr, bindings, wrt, options, random_seed, on_step):
     if not isinstance(expr, str):
         raise AutodiffError("usage", "the expression must be a string")
     program = parse(expr)
-    values = _bind(program, bindings, np.random.default_rng(random_seed), result.warnings)
-    result.wrt = _differentiate_wrt(program, wrt)
+    values, warnings = bind(program, bindings, np.random.default_rng(random_seed))
+    result.warnings.extend(warnings)
+    result.wrt = differentiated(program, wrt)
     if not result.wrt:
         raise AutodiffError("usage", "the expression has no variables to minimize over",
                             hint="bind one, e.g. autodiff minimize \"(x-1)**2\" x=0")

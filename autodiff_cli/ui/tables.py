@@ -139,11 +139,10 @@ def _header(result, view):
 
 def _value_part(result, view):
     """value (and grad_norm; for jvp the tangents and J·t), labels aligned."""
-    mode = getattr(result, "mode", "grad")
     rows = [("value", result.value)]
-    if mode == "grad" and getattr(result, "grad_norm", None) is not None:
+    if getattr(result, "grad_norm", None) is not None:
         rows.append(("grad_norm", result.grad_norm))
-    if mode == "jvp":
+    if getattr(result, "jvp", None) is not None:
         rows += [(f"tangent {name}", tangent) for name, tangent in result.tangents.items()] + [("J·t", result.jvp)]
     width = max(len(label) for label, _ in rows) if len(rows) > 1 else 0
     return [part for label, a in rows for part in _labelled_array(label.ljust(width), a, view)]

@@ -1,6 +1,6 @@
 """The cross-check: is the engine's derivative right? Asked of someone who does not use the engine's VJPs.
 
-1. Symbolically, where the problem is small (symbolic.py): the same parse tree lowered to a CAS
+1. Symbolically, where the problem is small (reference.py): the same parse tree lowered to a CAS
    (SymEngine, else SymPy), differentiated once per expression shape, compiled, and evaluated in
    float64 at each point; every derivative entry is compared on its own (judge.py).
 2. Otherwise (too large, unsupported, over the time budget): central finite differences of the
@@ -10,12 +10,13 @@ Soundness is per entry: a kink (abs/relu at 0, a max/min tie, 0**y), a pole or a
 excuses only the entries it reaches, and the report lists them with the reason; every other entry
 is judged, and one wrong entry makes the whole check a mismatch.
 
-Call `prepare()` before arming any timer: it imports the CAS (and SymPy, which shows the
-derivatives), so that the import is neither interrupted by a record's time limit nor charged to it.
-`prepare(sympy=False)` leaves SymPy to the first record that needs it (one whose derivatives are
-shown, or a derivatives/jvp record): it is then imported with every deadline held, so a time limit
-still cannot interrupt it (it fires right after). A batch of only huge records, checked
-by finite differences, never imports SymPy.
+Which numbers are judged, and how each is derived, is the mode's to say (calculus/<mode>.py): the
+verifier is handed the Mode object and never imports a mode, nor the display.
+
+Call `prepare()` before arming any timer: it imports the CAS, so that the import is neither
+interrupted by a record's time limit nor charged to it. SymPy is imported only where it is needed
+(`import_sympy`, with every deadline held, so a time limit cannot interrupt it half-way): a batch of
+only huge records, checked by finite differences, never imports it.
 """
 import importlib
 import signal
@@ -32,15 +33,14 @@ from .judge import judge_entries
 from .report import CheckReport, Excused, VariableCheck, unjudged
 from .reference import Unsuitable, backend, derive
 
-__all__ = ["cross_check", "prepare", "CheckReport", "VariableCheck", "Excused"]
+__all__ = ["cross_check", "prepare", "import_sympy", "CheckReport", "VariableCheck", "Excused"]
 
 _prepared = None      # the CAS's name once prepared
-_sympy_prepared = False
 
 
-def prepare(sympy=True):
-    """Import and warm up the CAS now (idempotent); with `sympy`, SymPy's display too (else see
-    _prepare_sympy). Returns the CAS's name, or None if there is none."""
+def prepare():
+    """Import and warm up the CAS now (idempotent); returns its name, or None if there is none.
+    SymPy, which shows the derivatives, is display's to prepare (display.prepare)."""
     global _prepared
     if _prepared is None:
         with warnings.catch_warnings():
@@ -53,29 +53,22 @@ def prepare(sympy=True):
             x = cas.symbol("x")
             cas.compile([x], [cas.diff(cas.namespace.sin(x) * x, x)])(np.array([0.5]))
             _prepared = cas.name
-    if sympy:
-        _prepare_sympy()
     return _prepared
 
 
-def _prepare_sympy():
-    """Import SymPy and warm up every step of the display (formulas.prepare), once, with every
-    deadline held (deadline.held): a record's time limit that falls due meanwhile fires right
-    after, never half-way through an import (which would leave SymPy broken for the records after it)."""
-    global _sympy_prepared
-    if _sympy_prepared:
-        return
+def import_sympy():
+    """Import SymPy once, with every deadline held (deadline.held): a record's time limit that falls
+    due meanwhile fires right after, never half-way through an import (which would leave SymPy
+    broken for the records after it)."""
     with held(), warnings.catch_warnings():
         warnings.simplefilter("ignore")          # SymPy's own deprecation warnings, from its import
-        from ..display.formulas import prepare as prepare_display
-        prepare_display(backend().module)        # the derivatives for people are shown with SymPy
-    _sympy_prepared = True
+        return importlib.import_module("sympy")
 
 
-def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, simplify=False):
-    """Check result's gradients / Hessian / Jacobian; returns a CheckReport (call it as evaluate()
-    does, with numpy's floating-point warnings off) with the symbolic derivatives for people: as
-    LaTeX if `latex`, simplified and in matrix form if `simplify`.
+def cross_check(program, result, mode, *, seed=None, kinks=(), rng=None):
+    """Judge result's numbers, entry by entry; returns a CheckReport (call it as evaluate() does,
+    with numpy's floating-point warnings off). `mode` (a calculus.Mode) says which numbers are its
+    entries and how each is derived; its `derivatives` are the CAS expressions to show (display/).
 
     kinks: the non-differentiable points the forward pass went through, as (tree node, text) pairs
     (a bare text is taken to reach every variable).
@@ -88,28 +81,25 @@ def cross_check(program, result, *, seed=None, kinks=(), rng=None, latex=False, 
     if any(np.size(result.inputs[name]) == 0 for name in result.wrt):
         return CheckReport("none", None, None, notes=["an input is empty; nothing to check"])
     kinks = [(None, k) if isinstance(k, str) else k for k in kinks]
-    if result.mode in ("derivatives", "jvp"):          # every order, and forward mode: check_calculus.py
-        prepare()                                        # check_calculus works in SymPy
+    if not mode.verified_per_entry:                      # every order, and forward mode: calculus.py
+        import_sympy()                                   # which works in SymPy
         from .calculus import check_calculus
         return check_calculus(program, result, kinks=kinks, rng=rng)
     reasons = _Reasons(program, kinks)
     notes, report, budget = [], None, _budget(limits.check_time_budget())
     try:
-        prepare(sympy=False)                              # SymPy only if the derivatives are shown
-        derivation = derive(program, result, seed, require=_require_small, budget=budget,
+        prepare()
+        derivation = derive(program, result, mode, seed, require=_require_small, budget=budget,
                             cacheable_timeout=budget >= limits.check_time_budget())
-        report = _symbolic_check(derivation, result, seed, reasons)
+        report = _symbolic_check(derivation, result, mode, seed, reasons)
     except Unsuitable as why:
         notes.append(f"symbolic check not used: {why}")
     except (NotImplementedError, OverflowError, ZeroDivisionError, RecursionError, MemoryError,
             AutodiffError) as err:   # the CAS's own limits; a bug of ours (TypeError, ...) is not hidden
         notes.append(f"the CAS could not differentiate this ({type(err).__name__}); finite differences used instead")
-    if report is not None:
-        prepare()
-        _describe(report, program, result, seed, latex=latex, simplify=simplify)
-    else:
+    if report is None:
         try:
-            report = finite_difference_check(program, result, seed, rng, reasons, nodes=node_count(program),
+            report = finite_difference_check(program, result, mode, seed, rng, reasons, nodes=node_count(program),
                                              budget=_budget(None))
         except MemoryError:
             report = unjudged("none", "out of memory in the finite-difference check: not judged", result.wrt)
@@ -146,48 +136,29 @@ def node_count(program):
     return sum(len(statement.postorder()) for statement in program.statements)
 
 
-def _require_small(program, result):
+def _require_small(program, result, mode):
     elements = sum(int(np.size(v)) for v in result.inputs.values())
     if elements > limits.SYMPY_MAX_ELEMENTS:
         raise Unsuitable(f"the inputs have {elements} elements (symbols are used up to {limits.SYMPY_MAX_ELEMENTS})")
     nodes = node_count(program)
     if nodes > limits.SYMPY_MAX_NODES:
         raise Unsuitable(f"the expression has {nodes} nodes (symbolic derivatives are used up to {limits.SYMPY_MAX_NODES})")
-    wrt_elements = sum(int(np.size(result.inputs[n])) for n in result.wrt)
-    if result.mode == "hessian" and wrt_elements > limits.SYMPY_MAX_SECOND_ORDER:
-        raise Unsuitable(f"a Hessian in {wrt_elements} variables is too large to expand symbolically")
-    if result.mode == "jacobian" and np.size(result.value) * wrt_elements > limits.SYMPY_MAX_JACOBIAN_ENTRIES:
-        raise Unsuitable(f"a Jacobian of {np.size(result.value) * wrt_elements} entries is too large")
+    too_big = mode.symbolic_size_problem(result)
+    if too_big:
+        raise Unsuitable(too_big)
 
 
-def engine_entries(result):
-    """The engine's derivative entries, flat, in the order of a Derivation's entries."""
-    parts = []
-    for name in result.wrt:
-        if result.mode == "grad":
-            parts.append(np.ravel(result.gradients[name]))
-        elif result.mode == "hessian":
-            parts.append(np.ravel(result.gradients[name]))
-            rows = int(np.size(result.inputs[name]))
-            parts.append(np.concatenate([np.reshape(result.hessian[name][col], (rows, -1)) for col in result.wrt],
-                                        axis=1).ravel())
-        else:
-            parts.append(np.ravel(result.jacobian[name]))
-    return np.concatenate(parts).astype(np.float64)
-
-
-def _symbolic_check(derivation, result, seed, reasons):
+def _symbolic_check(derivation, result, mode, seed, reasons):
     reference, scale, switches = derivation.evaluate(result.inputs, seed)
-    report = judge_entries(engine_entries(result), reference, scale, switches, derivation, reasons)
+    entries = np.asarray(mode.entries(result), dtype=np.float64)
+    report = judge_entries(entries, reference, scale, switches, derivation, reasons)
     for name in result.wrt:
         exprs = _shown(derivation, name, result, seed)
-        shape = np.shape(result.inputs[name])
         if exprs is None:
             report.derivatives[name] = None
-        elif result.mode == "jacobian":
-            report.derivatives[name] = (np.shape(result.value) + shape, exprs, False)
         else:
-            report.derivatives[name] = (shape, exprs, True)
+            shape, indexed_by_variable = mode.shown_shape(result, name)
+            report.derivatives[name] = (shape, exprs, indexed_by_variable)
     return report
 
 
@@ -202,18 +173,6 @@ def _shown(derivation, name, result, seed):
     number = lambda v: cas.module.Integer(int(v)) if v.is_integer() and abs(v) < 2**53 else cas.module.Float(v)
     point = {symbol: number(float(values[i])) for symbol, _, i in derivation.parameters}
     return [cas.substitute(e, point) for e in exprs]
-
-
-def _describe(report, program, result, seed, *, latex, simplify):
-    """The derivatives for people (formulas.describe_all), after the check and outside its time
-    budget: display has its own budget and never slows the verdict; a formula too long to read
-    is None."""
-    from ..display.formulas import describe_all
-    shown = {name: d for name, d in report.derivatives.items() if d is not None}
-    symbolic, shown_latex = describe_all(program, result, seed, shown, latex=latex, simplify=simplify)
-    report.symbolic = {name: symbolic.get(name) for name in result.wrt}
-    if latex:
-        report.latex = {name: shown_latex.get(name) for name in result.wrt}
 
 
 class _Reasons:

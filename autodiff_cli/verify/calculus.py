@@ -44,8 +44,7 @@ def check_calculus(program, result, *, kinks=(), rng=None):
                 RecursionError) as err:
             notes.append(f"SymPy could not differentiate this ({type(err).__name__}); finite differences used instead")
     if report is None:
-        report = (_fd_derivatives(program, result, rng) if result.mode == "derivatives"
-                  else _fd_jvp(program, result))
+        report = _fd_jvp(program, result) if _is_jvp(result) else _fd_derivatives(program, result, rng)
     report.notes[:0] = notes
     kink_texts = [k if isinstance(k, str) else k[1] for k in kinks]
     report.notes.extend(kink_texts)
@@ -63,11 +62,16 @@ def _not_judged_at_kinks(report):
             report.per_variable[name] = VariableCheck(verdict.error, None, "non-differentiable point")
 
 
+def _is_jvp(result):
+    """A jvp result (J.t) rather than a derivatives one (every order)."""
+    return result.jvp is not None
+
+
 def _too_big_for_sympy(result):
     elements = sum(int(np.size(v)) for v in result.inputs.values())
     if elements > SYMPY_MAX_ELEMENTS:
         return f"the inputs have {elements} elements (SymPy is used up to {SYMPY_MAX_ELEMENTS})"
-    if result.mode == "derivatives":
+    if not _is_jvp(result):
         count = sum(math.comb(len(result.wrt) + k - 1, k) for k in range(1, result.order + 1))
         if count > SYMPY_MAX_DERIVATIVES:
             return f"{count} distinct derivatives are too many to expand symbolically"
@@ -135,9 +139,9 @@ def _sympy_check(program, result):
     output, _ = lower_to_sympy(program, env)
     point = {s: sp.Float(float(v)) for name in result.wrt
              for s, v in zip(symbols[name].ravel(), np.ravel(result.inputs[name]))}
-    if result.mode == "derivatives":
-        return _sympy_derivatives(sp, output, symbols, point, result)
-    return _sympy_jvp(sp, output, symbols, point, result)
+    if _is_jvp(result):
+        return _sympy_jvp(sp, output, symbols, point, result)
+    return _sympy_derivatives(sp, output, symbols, point, result)
 
 
 def _at(sp, expressions, point):

@@ -68,7 +68,7 @@ def _gradient_at(program, values, wrt):
     return [np.zeros(np.shape(values[n])) if g is None else np.asarray(g.data) for n, g in zip(wrt, grads)]
 
 
-def finite_difference_check(program, result, seed, rng, reasons, *, nodes, budget=None):
+def finite_difference_check(program, result, mode, seed, rng, reasons, *, nodes, budget=None):
     wrt = result.wrt
     sizes = [int(np.size(result.inputs[n])) for n in wrt]
     starts = np.concatenate([[0], np.cumsum(sizes)])
@@ -84,17 +84,8 @@ def finite_difference_check(program, result, seed, rng, reasons, *, nodes, budge
     forward = lambda xs: _forward_at(program, tape, [at(x) for x in xs])
     weights = np.ones(np.shape(result.value)) if seed is None else np.asarray(seed)
     value_of = lambda xs: [np.array([np.sum(weights * y)]) for y in forward(xs)]
-    gradient_row = np.concatenate([np.ravel(result.gradients[n]) for n in wrt])[None, :] if result.gradients else None
-    if result.mode == "grad":
-        problems = [(value_of, gradient_row)]
-    elif result.mode == "hessian":
-        gradient_of = lambda xs: [np.concatenate([np.ravel(g) for g in _gradient_at(program, at(x), wrt)]) for x in xs]
-        hessian = np.concatenate([np.concatenate([np.reshape(result.hessian[r][c], (np.size(result.inputs[r]), -1))
-                                                  for c in wrt], axis=1) for r in wrt], axis=0)
-        problems = [(value_of, gradient_row), (gradient_of, hessian)]
-    else:
-        jacobian = np.concatenate([np.reshape(result.jacobian[n], (np.size(result.value), -1)) for n in wrt], axis=1)
-        problems = [(lambda xs: [np.ravel(y) for y in forward(xs)], jacobian)]
+    gradient_of = lambda xs: [np.concatenate([np.ravel(g) for g in _gradient_at(program, at(x), wrt)]) for x in xs]
+    problems = mode.finite_difference_problems(result, value_of, forward, gradient_of)
 
     report = CheckReport("finite-difference", None, 0.0, {n: None for n in wrt})
     rounding = nodes + np.log2(1.0 + sum(int(np.size(v)) for v in result.inputs.values()))

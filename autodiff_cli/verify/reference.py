@@ -1,6 +1,6 @@
 """Symbolic derivatives: derived once per expression, compiled, then evaluated in float64 at each point.
 
-`derive(program, result, seed_shape)` returns a `Derivation` for the problem's *shape* (expression,
+`derive(program, result, mode, seed)` returns a `Derivation` for the problem's *shape* (expression,
 mode, differentiated names, input shapes): every input is a symbol (the constants too), so the same
 Derivation serves every point and is kept in a bounded in-process LRU cache. Its one compiled
 function maps the point (one flat float64 vector) to, for every derivative entry,
@@ -259,23 +259,23 @@ class Derivation:
 _cache = OrderedDict()
 
 
-def derive(program, result, seed, *, require=None, budget=None, cacheable_timeout=True):
-    """The cached Derivation of this problem's shape, building it on a miss: `require(program,
-    result)` may refuse it (Unsuitable), then the build runs within `budget` seconds. A refusal or
+def derive(program, result, mode, seed, *, require=None, budget=None, cacheable_timeout=True):
+    """The cached Derivation of this problem's shape, building it on a miss (`mode`, a calculus.Mode,
+    says which derivatives are its entries): `require(program, result, mode)` may refuse it (Unsuitable), then the build runs within `budget` seconds. A refusal or
     a build over the budget is remembered too (the next record of this shape goes straight to
     finite differences), unless `cacheable_timeout` is False (a budget cut short by a record's limit)."""
     cas = backend()
     shapes = tuple((name, np.shape(value)) for name, value in result.inputs.items())
-    key = (program.source, result.mode, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name)
+    key = (program.source, mode.name, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name)
     if key in _cache:
         _cache.move_to_end(key)
         entry = _cache[key]
     else:
         try:
             if require is not None:
-                require(program, result)
+                require(program, result, mode)
             with time_limit(budget):
-                entry = _build(cas, program, result, seed)
+                entry = _build(cas, program, result, mode, seed)
         except Unsuitable as why:
             entry = why
         except TimeLimitExceeded:
@@ -308,7 +308,7 @@ def _element_symbols(cas, name, shape):
     return array.reshape(shape), labels
 
 
-def _build(cas, program, result, seed):
+def _build(cas, program, result, mode, seed):
     symbols, labels, layout, parameters, starts = {}, {}, [], [], {}
     offset = 0
     for name, value in result.inputs.items():
@@ -340,14 +340,13 @@ def _build(cas, program, result, seed):
     split_arguments = [s for name in uses for use in split_symbols[name] for s in use] + tag_symbols
 
     outputs = list(output.ravel())
-    if result.mode == "grad" and seed is not None:
+    seed_symbols = None
+    if seed is not None:
         seed_symbols = [cas.symbol(f"<seed>[{i}]") for i in range(len(outputs))]
         layout.append(("<seed>", np.shape(seed)))
         parameters.extend((s, "<seed>", len(arguments) + i) for i, s in enumerate(seed_symbols))
         arguments += seed_symbols
-        functions = [cas.Add(*[w * o for w, o in zip(seed_symbols, outputs)])]
-    else:
-        functions = outputs if result.mode == "jacobian" else outputs[:1]
+    functions = mode.symbolic_functions(outputs, seed_symbols, cas.Add)
 
     def by(name, f):
         """[(d f / d s, the magnitude of its terms)] for every element s of `name`."""
@@ -357,27 +356,10 @@ def _build(cas, program, result, seed):
             out.append((cas.Add(*parts), cas.Add(*[_magnitude(cas, p) for p in parts])))
         return out
 
+    out_labels = [f"f{list(idx)}".replace(" ", "") if output.ndim else "f" for idx in np.ndindex(*output.shape)]
     entries, entry_labels, entry_variables, blocks, display = [], [], [], {}, {}
     for name in result.wrt:
-        if result.mode == "grad":
-            found = by(name, functions[0])
-            names = [(label, {name}) for label in labels[name]]
-            display[name] = [d for d, _ in found]
-        elif result.mode == "hessian":       # the first derivatives are judged too
-            found = by(name, functions[0])
-            display[name] = [d for d, _ in found]
-            names = [(label, {name}) for label in labels[name]]
-            for (d, _), row in zip(list(found), labels[name]):
-                for col_name in result.wrt:
-                    found += by(col_name, d)
-                    names += [(f"{row}/{col}", {name, col_name}) for col in labels[col_name]]
-        else:
-            found, names = [], []
-            out_labels = [f"f{list(idx)}".replace(" ", "") if output.ndim else "f" for idx in np.ndindex(*output.shape)]
-            for f, out_label in zip(functions, out_labels):
-                found += by(name, f)
-                names += [(f"{out_label}/{label}", {name}) for label in labels[name]]
-            display[name] = [d for d, _ in found]
+        found, names, display[name] = mode.reference_entries(name, functions, by, labels, out_labels, result.wrt)
         entries += found
         entry_labels += [label for label, _ in names]
         entry_variables += [variables for _, variables in names]
