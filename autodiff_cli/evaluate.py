@@ -551,6 +551,6 @@ def _child_tensors(node, visited):
 def _describe(value):
     array = np.asarray(value)
     if array.size == 1:
-        return f"{float(array):g}"
+        return f"{float(array.reshape(())):g}"
     kinds = [k for k, bad in (("nan", np.isnan(array)), ("inf", np.isinf(array))) if bad.any()]
     return f"an array of shape {array.shape}" + (f" with {' and '.join(kinds)}" if kinds else "")

@@ -586,6 +586,25 @@ add(C, "check-seconds-1e10", ["grad", "x**2", "x=3", J], 2, env={"AUTODIFF_CHECK
 batch_stdin(C, "jobs-100000", "x | x=1\n" * 3, 0, extra=["--jobs", "100000"], records=3)
 
 
+# ------------------------------------------------------------------------------------------------
+# issue 29, round three (hardening-core)
+
+# finding 1: a one-element array holding nan/inf is described in the warnings, not a TypeError
+# (numpy 2 refuses float() on a (1,) array)
+grad("sum(log(x))", "x=[0]", rc=0, category=K, id="one-element-log0-grad", value="-inf", warn="log at column 5")
+add(K, "one-element-log0-hessian", ["hessian", "sum(log(x))", "x=[0]", J, NO], 0, value="-inf",
+    warn="log at column 5")
+add(K, "one-element-log0-jacobian", ["jacobian", "log(x)", "x=[0]", J, NO], 0, warn="log at column 1")
+add(K, "one-element-log0-jvp", ["jvp", "log(x)", "x=[0]", "-t", "x=[1]", J, NO], 0, warn="log at column 1")
+grad("sum(sqrt(x))", "x=[-1]", rc=0, category=K, id="one-element-sqrt-1", value="nan", warn="sqrt at column 5")
+grad("sum(x/y)", "x=[1]", "y=[0]", rc=0, category=K, id="one-element-div0", value="inf", warn="/ at column 6")
+grad("sum(log(x[0:1]))", "x=[0, 1]", rc=0, category=K, id="one-element-slice-log0", value="-inf",
+     warn="log at column 5")
+batch_stdin(K, "one-element-log0-batch", jl({"expr": "sum(log(x))", "bindings": {"x": [0]}}), 0, records=1,
+            statuses=["ok"])
+add(K, "one-element-log0-human", ["grad", "sum(log(x))", "x=[0]"], 0, has=("log at column 5",))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins
