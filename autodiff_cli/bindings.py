@@ -106,7 +106,17 @@ def parse_binding_arg(text):
     if not name.isidentifier():
         shown = f"'{name}' is not a valid variable name" if name else "missing variable name before '='"
         raise AutodiffError("binding", f"{shown} in binding '{_show(text)}'", 1, source=text)
+    check_binding_name(name, f" in binding '{_show(text)}'", 1, text)
     return name, value
+
+
+def check_binding_name(name, where="", column=None, source=None):
+    """A binding may not be named like a constant of the expression language (`pi`, `e`): the
+    expression would read the constant and silently ignore the value, so the clash is an error."""
+    if isinstance(name, str) and name in _CONSTANTS:
+        raise AutodiffError("binding", f"'{name}' is a constant ({_CONSTANTS[name]!r}), not a variable: it "
+                                       f"cannot be bound{where}", column,
+                            hint=f"rename the variable in the expression and the binding, e.g. {name}_", source=source)
 
 
 def parse_binding(text, *, rng=None, max_elements=None):
@@ -521,6 +531,7 @@ def value_from_json(obj, *, rng=None, max_elements=None, name=None):
     """A binding from a JSON record: a number, a nested list (numbers or "nan"/"inf" strings), or a
     string in the binding grammar. Bools, null and objects are rejected."""
     max_elements = _limit(max_elements)
+    check_binding_name(name)
 
     def fail(message, column=None, kind="binding"):
         raise AutodiffError(kind, message, None)

@@ -605,6 +605,23 @@ batch_stdin(K, "one-element-log0-batch", jl({"expr": "sum(log(x))", "bindings": 
 add(K, "one-element-log0-human", ["grad", "sum(log(x))", "x=[0]"], 0, has=("log at column 5",))
 
 
+# finding 3: a binding named like a constant (`e`, `pi`) is refused, naming the clash (the old code
+# used 2.71828 for `e*x` with e=2, exit 0, and called the binding "not used")
+grad("e*x", "e=2", "x=1", category=K, id="binding-shadows-e", kind="binding",
+     has=("'e' is a constant", "e=2"))
+add(K, "binding-shadows-pi-human", ["grad", "pi*x", "pi=3", "x=1"], 2, has=("'pi' is a constant", "rename"))
+add(K, "binding-shadows-e-unused", ["hessian", "x**2", "e=2", "x=1", J, NO], 2, kind="binding")
+add(K, "binding-shadows-pi-minimize", ["minimize", "pi*x**2", "pi=3", "x=1", J], 2, kind="binding")
+add(K, "binding-shadows-e-plot", ["plot", "e*x", "e=2", "x=0:1", "--json"], 2, kind="binding")
+add(K, "tangent-shadows-e", ["jvp", "x", "x=1", "-t", "e=1", J, NO], 2, kind="binding")
+batch_stdin(K, "binding-shadows-e-batch", jl({"expr": "e*x", "bindings": {"e": 2, "x": 1}},
+                                            {"expr": "e*x", "bindings": {"x": 1}}),
+            1, records=2, statuses=["error", "ok"], has=("'e' is a constant",))
+batch_stdin(K, "binding-shadows-pi-batch-minimize",
+            jl({"expr": "pi*x**2", "bindings": {"pi": 3, "x": 1}, "mode": "minimize"}), 1, records=1,
+            statuses=["error"], has=("'pi' is a constant",))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins

@@ -491,3 +491,19 @@ def _csv_oracle(text):
         return None
     flat = np.array(rows)
     return repr((flat.reshape(-1) if flat.shape[0] == 1 or flat.shape[1] == 1 else flat).tolist())
+
+
+# issue 29, finding 3: a binding named like a constant is an error naming the clash, never a
+# silent constant (the old code evaluated `e*x` with e=2 as 2.71828*x)
+@pytest.mark.parametrize("name", ["e", "pi"])
+def test_binding_named_like_a_constant_is_refused(name):
+    from autodiff_cli.evaluate import evaluate
+    from autodiff_cli.language import CONSTANTS
+    assert name in CONSTANTS
+    err = error(parse_binding_arg, f"{name}=2")
+    assert err.kind == "binding" and err.position == 1 and f"'{name}' is a constant" in str(err)
+    assert error(value_from_json, 2, name=name).kind == "binding"
+    result = evaluate(f"{name}*x", {name: 2, "x": 1})
+    assert result.status == "error" and result.error.kind == "binding" and name in result.error.message
+    assert evaluate(f"{name}*x", {"x": 1}).status == "ok"            # the constant itself still works
+    assert parse_binding_arg(f"{name}_=2") == (f"{name}_", "2")      # and the suggested rename
