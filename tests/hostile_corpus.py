@@ -622,6 +622,29 @@ batch_stdin(K, "binding-shadows-pi-batch-minimize",
             statuses=["error"], has=("'pi' is a constant",))
 
 
+# finding 7: every op's result is sized before it is made, in one place (lowering.check_result_size):
+# a list literal (stack) and reshape too, not only ops of two arrays (the old code stacked 1,500
+# elements under a limit of 1,000, and 11 copies of 10^7 under the default 10^8: 908 MB)
+grad("sum([x,x,x])", "x=zeros(500)", category=K, id="stack-result-size", env=THOUSAND, kind="limit",
+     has=("the list [...] at column 5", "(3, 500)", "AUTODIFF_MAX_ELEMENTS"))
+grad("sum([x,x])", "x=zeros(500)", rc=0, category=K, id="stack-result-size-at-limit", env=THOUSAND, value=0.0)
+grad("sum(softmax([[x,x],[x,x]]))", "x=zeros(300)", category=K, id="stack-nested-softmax-result-size",
+     env=THOUSAND, kind="limit", has=("column 13", "(2, 2, 300)"))
+grad("logsumexp([x,x,x])", "x=zeros(500)", category=K, id="stack-logsumexp-result-size", env=THOUSAND,
+     kind="limit", has=("the list [...] at column 11",))
+grad("sum([" + ",".join(["x"] * 1001) + "])", "x=1", category=K, id="stack-1001-scalars", env=THOUSAND,
+     kind="limit", has=("(1001,)",))
+grad("sum([" + ",".join(["x"] * 11) + "])", "x=zeros(10000000)", category=K, id="stack-11-copies-10M",
+     kind="limit", has=("the list [...] at column 5", "(11, 10000000)"), address_space=SMALL_MEMORY)
+add(K, "stack-result-size-jvp", ["jvp", "[x,x,x]", "x=zeros(500)", J, NO], 2, env=THOUSAND, kind="limit",
+    has=("the list [...] at column 1",))
+add(K, "reshape-empty-result-size", ["jacobian", "reshape(x, 3000, 0)", "x=[]", J, NO], 2, env=THOUSAND,
+    kind="limit", has=("reshape() at column 1", "(3000, 0)", "an empty dimension counting as 1"))
+batch_stdin(K, "stack-result-size-batch", jl({"expr": "sum([x,x,x])", "bindings": {"x": "zeros(500)"}},
+                                           {"expr": "sum([x,x])", "bindings": {"x": "zeros(500)"}}),
+            1, env=THOUSAND, records=2, statuses=["error", "ok"], has=("the list [...] at column 5",))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins
