@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import engine, limits
-from .bindings import parse_gradient_seed, value_from_json
+from .bindings import parse_gradient_seed, value_from_json, value_of_shape
 from .engine import Tensor, forward, higher, quiet_numpy
 from .engine.ops import OPS
 from .errors import AutodiffError
@@ -384,11 +384,9 @@ def _tangents(tangents, values, wrt, rng):
         if name not in given:
             out[name] = np.zeros(np.shape(values[name]))
             continue
-        tangent = value_from_json(given[name], rng=rng, name=f"tangent of {name}")
-        if tangent.shape != np.shape(values[name]):
-            raise AutodiffError("shape", f"the tangent of {name} has shape {tangent.shape} but {name} has shape "
-                                         f"{np.shape(values[name])}", hint="a tangent has its variable's shape")
-        out[name] = tangent
+        out[name] = value_of_shape(given[name], np.shape(values[name]), rng=rng, name=f"tangent of {name}",
+                                   must=f"{name} has shape {np.shape(values[name])}",
+                                   hint="a tangent has its variable's shape")   # refused before it is built
     return out
 
 

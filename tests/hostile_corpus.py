@@ -645,6 +645,22 @@ batch_stdin(K, "stack-result-size-batch", jl({"expr": "sum([x,x,x])", "bindings"
             1, env=THOUSAND, records=2, statuses=["error", "ok"], has=("the list [...] at column 5",))
 
 
+# finding 10: a tangent's shape is known before it is built (bindings.value_of_shape: built with its
+# variable's element count as the limit): ones(100000000) for a scalar x is refused unbuilt (the old
+# code allocated 800 MB, then said the shape was wrong)
+add(K, "tangent-built-before-shape-check", ["jvp", "x**2", "x=1", "-t", "x=ones(100000000)", J, NO], 2,
+    kind="shape", has=("100000000 elements", "but x has shape ()"), address_space=SMALL_MEMORY)
+add(K, "tangent-list-too-long", ["jvp", "sum(x)", "x=[1,2]", "-t", "x=[1,2,3]", J, NO], 2, kind="shape",
+    has=("3 elements, but x has shape (2,)",))
+add(K, "tangent-npy-too-big", ["jvp", "sum(x)", "x=[1,2]", "-t", "x=@{tmp}/ones-100.npy", J, NO], 2, kind="shape",
+    has=("100 elements (shape (100,)), but x has shape (2,)",))
+batch_stdin(K, "tangent-built-before-shape-check-batch",
+            jl({"expr": "x**2", "bindings": {"x": 1}, "mode": "jvp", "tangents": {"x": "zeros(100000000)"}},
+               {"expr": "x**2", "bindings": {"x": 1}, "mode": "jvp", "tangents": {"x": 2}}),
+            1, records=2, statuses=["error", "ok"], has=("elements (shape (100000000,)), but x has shape ()",),
+            address_space=SMALL_MEMORY)
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins
@@ -676,6 +692,7 @@ def make_files(tmp):
     (tmp / "binary.csv").write_bytes(b"\xff\xfe\x00garbage\n")
     (tmp / "ragged.csv").write_text("1,2\n3\n")
     np.save(tmp / "eleven.npy", np.ones(11))
+    np.save(tmp / "ones-100.npy", np.ones(100))
     (tmp / "eleven.csv").write_text(",".join(["1"] * 11) + "\n")
     (tmp / "utf16.jsonl").write_bytes('{"expr": "x"}\n'.encode("utf-16"))
     (tmp / "crlf.jsonl").write_bytes(b'\xef\xbb\xbf{"expr":"x","bindings":{"x":1}}\r\nx +\r\n\r\nx | x=2\r\n')
