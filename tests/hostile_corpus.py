@@ -586,6 +586,81 @@ add(C, "check-seconds-1e10", ["grad", "x**2", "x=3", J], 2, env={"AUTODIFF_CHECK
 batch_stdin(C, "jobs-100000", "x | x=1\n" * 3, 0, extra=["--jobs", "100000"], records=3)
 
 
+# ------------------------------------------------------------------------------------------------
+# issue 29, round three (hardening-core)
+
+# finding 1: a one-element array holding nan/inf is described in the warnings, not a TypeError
+# (numpy 2 refuses float() on a (1,) array)
+grad("sum(log(x))", "x=[0]", rc=0, category=K, id="one-element-log0-grad", value="-inf", warn="log at column 5")
+add(K, "one-element-log0-hessian", ["hessian", "sum(log(x))", "x=[0]", J, NO], 0, value="-inf",
+    warn="log at column 5")
+add(K, "one-element-log0-jacobian", ["jacobian", "log(x)", "x=[0]", J, NO], 0, warn="log at column 1")
+add(K, "one-element-log0-jvp", ["jvp", "log(x)", "x=[0]", "-t", "x=[1]", J, NO], 0, warn="log at column 1")
+grad("sum(sqrt(x))", "x=[-1]", rc=0, category=K, id="one-element-sqrt-1", value="nan", warn="sqrt at column 5")
+grad("sum(x/y)", "x=[1]", "y=[0]", rc=0, category=K, id="one-element-div0", value="inf", warn="/ at column 6")
+grad("sum(log(x[0:1]))", "x=[0, 1]", rc=0, category=K, id="one-element-slice-log0", value="-inf",
+     warn="log at column 5")
+batch_stdin(K, "one-element-log0-batch", jl({"expr": "sum(log(x))", "bindings": {"x": [0]}}), 0, records=1,
+            statuses=["ok"])
+add(K, "one-element-log0-human", ["grad", "sum(log(x))", "x=[0]"], 0, has=("log at column 5",))
+
+
+# finding 3: a binding named like a constant (`e`, `pi`) is refused, naming the clash (the old code
+# used 2.71828 for `e*x` with e=2, exit 0, and called the binding "not used")
+grad("e*x", "e=2", "x=1", category=K, id="binding-shadows-e", kind="binding",
+     has=("'e' is a constant", "e=2"))
+add(K, "binding-shadows-pi-human", ["grad", "pi*x", "pi=3", "x=1"], 2, has=("'pi' is a constant", "rename"))
+add(K, "binding-shadows-e-unused", ["hessian", "x**2", "e=2", "x=1", J, NO], 2, kind="binding")
+add(K, "binding-shadows-pi-minimize", ["minimize", "pi*x**2", "pi=3", "x=1", J], 2, kind="binding")
+add(K, "binding-shadows-e-plot", ["plot", "e*x", "e=2", "x=0:1", "--json"], 2, kind="binding")
+add(K, "tangent-shadows-e", ["jvp", "x", "x=1", "-t", "e=1", J, NO], 2, kind="binding")
+batch_stdin(K, "binding-shadows-e-batch", jl({"expr": "e*x", "bindings": {"e": 2, "x": 1}},
+                                            {"expr": "e*x", "bindings": {"x": 1}}),
+            1, records=2, statuses=["error", "ok"], has=("'e' is a constant",))
+batch_stdin(K, "binding-shadows-pi-batch-minimize",
+            jl({"expr": "pi*x**2", "bindings": {"pi": 3, "x": 1}, "mode": "minimize"}), 1, records=1,
+            statuses=["error"], has=("'pi' is a constant",))
+
+
+# finding 7: every op's result is sized before it is made, in one place (lowering.check_result_size):
+# a list literal (stack) and reshape too, not only ops of two arrays (the old code stacked 1,500
+# elements under a limit of 1,000, and 11 copies of 10^7 under the default 10^8: 908 MB)
+grad("sum([x,x,x])", "x=zeros(500)", category=K, id="stack-result-size", env=THOUSAND, kind="limit",
+     has=("the list [...] at column 5", "(3, 500)", "AUTODIFF_MAX_ELEMENTS"))
+grad("sum([x,x])", "x=zeros(500)", rc=0, category=K, id="stack-result-size-at-limit", env=THOUSAND, value=0.0)
+grad("sum(softmax([[x,x],[x,x]]))", "x=zeros(300)", category=K, id="stack-nested-softmax-result-size",
+     env=THOUSAND, kind="limit", has=("column 13", "(2, 2, 300)"))
+grad("logsumexp([x,x,x])", "x=zeros(500)", category=K, id="stack-logsumexp-result-size", env=THOUSAND,
+     kind="limit", has=("the list [...] at column 11",))
+grad("sum([" + ",".join(["x"] * 1001) + "])", "x=1", category=K, id="stack-1001-scalars", env=THOUSAND,
+     kind="limit", has=("(1001,)",))
+grad("sum([" + ",".join(["x"] * 11) + "])", "x=zeros(10000000)", category=K, id="stack-11-copies-10M",
+     kind="limit", has=("the list [...] at column 5", "(11, 10000000)"), address_space=SMALL_MEMORY)
+add(K, "stack-result-size-jvp", ["jvp", "[x,x,x]", "x=zeros(500)", J, NO], 2, env=THOUSAND, kind="limit",
+    has=("the list [...] at column 1",))
+add(K, "reshape-empty-result-size", ["jacobian", "reshape(x, 3000, 0)", "x=[]", J, NO], 2, env=THOUSAND,
+    kind="limit", has=("reshape() at column 1", "(3000, 0)", "an empty dimension counting as 1"))
+batch_stdin(K, "stack-result-size-batch", jl({"expr": "sum([x,x,x])", "bindings": {"x": "zeros(500)"}},
+                                           {"expr": "sum([x,x])", "bindings": {"x": "zeros(500)"}}),
+            1, env=THOUSAND, records=2, statuses=["error", "ok"], has=("the list [...] at column 5",))
+
+
+# finding 10: a tangent's shape is known before it is built (bindings.value_of_shape: built with its
+# variable's element count as the limit): ones(100000000) for a scalar x is refused unbuilt (the old
+# code allocated 800 MB, then said the shape was wrong)
+add(K, "tangent-built-before-shape-check", ["jvp", "x**2", "x=1", "-t", "x=ones(100000000)", J, NO], 2,
+    kind="shape", has=("100000000 elements", "but x has shape ()"), address_space=SMALL_MEMORY)
+add(K, "tangent-list-too-long", ["jvp", "sum(x)", "x=[1,2]", "-t", "x=[1,2,3]", J, NO], 2, kind="shape",
+    has=("3 elements, but x has shape (2,)",))
+add(K, "tangent-npy-too-big", ["jvp", "sum(x)", "x=[1,2]", "-t", "x=@{tmp}/ones-100.npy", J, NO], 2, kind="shape",
+    has=("100 elements (shape (100,)), but x has shape (2,)",))
+batch_stdin(K, "tangent-built-before-shape-check-batch",
+            jl({"expr": "x**2", "bindings": {"x": 1}, "mode": "jvp", "tangents": {"x": "zeros(100000000)"}},
+               {"expr": "x**2", "bindings": {"x": 1}, "mode": "jvp", "tangents": {"x": 2}}),
+            1, records=2, statuses=["error", "ok"], has=("elements (shape (100000000,)), but x has shape ()",),
+            address_space=SMALL_MEMORY)
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins
@@ -617,6 +692,7 @@ def make_files(tmp):
     (tmp / "binary.csv").write_bytes(b"\xff\xfe\x00garbage\n")
     (tmp / "ragged.csv").write_text("1,2\n3\n")
     np.save(tmp / "eleven.npy", np.ones(11))
+    np.save(tmp / "ones-100.npy", np.ones(100))
     (tmp / "eleven.csv").write_text(",".join(["1"] * 11) + "\n")
     (tmp / "utf16.jsonl").write_bytes('{"expr": "x"}\n'.encode("utf-16"))
     (tmp / "crlf.jsonl").write_bytes(b'\xef\xbb\xbf{"expr":"x","bindings":{"x":1}}\r\nx +\r\n\r\nx | x=2\r\n')

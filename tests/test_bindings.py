@@ -491,3 +491,42 @@ def _csv_oracle(text):
         return None
     flat = np.array(rows)
     return repr((flat.reshape(-1) if flat.shape[0] == 1 or flat.shape[1] == 1 else flat).tolist())
+
+
+# issue 29, finding 3: a binding named like a constant is an error naming the clash, never a
+# silent constant (the old code evaluated `e*x` with e=2 as 2.71828*x)
+@pytest.mark.parametrize("name", ["e", "pi"])
+def test_binding_named_like_a_constant_is_refused(name):
+    from autodiff_cli.api import evaluate
+    from autodiff_cli.language import CONSTANTS
+    assert name in CONSTANTS
+    err = error(parse_binding_arg, f"{name}=2")
+    assert err.kind == "binding" and err.position == 1 and f"'{name}' is a constant" in str(err)
+    assert error(value_from_json, 2, name=name).kind == "binding"
+    result = evaluate(f"{name}*x", {name: 2, "x": 1})
+    assert result.status == "error" and result.error.kind == "binding" and name in result.error.message
+    assert evaluate(f"{name}*x", {"x": 1}).status == "ok"            # the constant itself still works
+    assert parse_binding_arg(f"{name}_=2") == (f"{name}_", "2")      # and the suggested rename
+
+
+# issue 29, finding 10: a value that must have a known shape (a tangent) is refused before it is
+# built when it is larger (the old code built ones(100000000), 800 MB, for a scalar x first)
+def test_value_of_shape_refuses_a_larger_value_unbuilt():
+    import tracemalloc
+    from autodiff_cli.inputs.bindings import value_of_shape
+    from autodiff_cli.api import evaluate
+    tracemalloc.start()
+    try:
+        for value in ("ones(10000000)", "zeros(5000, 2000)", "rand(10000000)"):
+            err = error(value_of_shape, value, (), name="tangent of x", must="x has shape ()", hint="h")
+            assert err.kind == "shape" and "10000000 elements" in err.message and "x has shape ()" in err.message
+            assert err.hint == "h"
+        result = evaluate("x**2", {"x": 1}, mode="jvp", tangents={"x": "ones(10000000)"}, check=False)
+        assert result.error.kind == "shape" and "but x has shape ()" in result.error.message
+        assert tracemalloc.get_traced_memory()[1] < 8 * 10**6          # never the 80 MB array
+    finally:
+        tracemalloc.stop()
+    assert error(value_of_shape, [1, 2, 3], (2,), name="tangent of x").kind == "shape"     # refused at element 3
+    assert "has shape (1, 2) but" in error(value_of_shape, [[1, 2]], (2,), name="tangent of x").message
+    assert value_of_shape("ones(2, 3)", (2, 3)).shape == (2, 3)
+    assert value_of_shape([], (0,)).shape == (0,)

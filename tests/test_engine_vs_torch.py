@@ -238,6 +238,59 @@ def test_kinks_and_non_finite_values_match_torch(label, fn, values):
         assert_same(e, t, f"{label} gradient {i}", rtol=1e-13, atol=0)
 
 
+
+# Issue 29, finding 5: higher derivatives at the edge of a domain are +-inf as in PyTorch, not nan
+# (the quotient rule's -g*a/(b*b) met b*b's derivative as inf*0 at b = 0; PyTorch's -g*((a/b)/b)
+# does not). Nested autograd.grad(create_graph=True) in both libraries, order 1 to 5.
+EDGE_CASES = [
+    ("sqrt at 0", lambda M, x: M.sqrt(x), 0.0),
+    ("sqrt at -0", lambda M, x: M.sqrt(x), -0.0),
+    ("log at 0", lambda M, x: M.log(x), 0.0),
+    ("asin at 1", lambda M, x: M.asin(x), 1.0),
+    ("asin at -1", lambda M, x: M.asin(x), -1.0),
+    ("acos at -1", lambda M, x: M.acos(x), -1.0),
+    ("acos at 1", lambda M, x: M.acos(x), 1.0),
+    ("log1p at -1", lambda M, x: M.log1p(x), -1.0),
+    ("1/x at 0", lambda M, x: 1.0 / x, 0.0),
+    ("a/x at 0, a a tensor", lambda M, x: (tt(3.0) if M is torch else Tensor(3.0)) / x, 0.0),
+    ("sqrt(sqrt) at 0", lambda M, x: M.sqrt(M.sqrt(x)), 0.0),
+    ("log(x)/x at 0", lambda M, x: M.log(x) / x, 0.0),
+]
+
+
+def _nested_derivatives(M, fn, x0, order):
+    x = tt(x0, True) if M is torch else Tensor(np.float64(x0), requires_grad=True)
+    y, found = fn(M, x), []
+    for _ in range(order):
+        (y,) = (torch.autograd.grad(y, x, create_graph=True) if M is torch
+                else ad.grad([y], [x], create_graph=True))
+        found.append(float(to_np(y)))
+    return found
+
+
+@pytest.mark.parametrize("label,fn,x0", EDGE_CASES, ids=[c[0] for c in EDGE_CASES])
+def test_higher_derivatives_at_a_domain_edge_match_torch(label, fn, x0):
+    want = _nested_derivatives(torch, fn, x0, 5)
+    assert not all(math.isnan(w) for w in want), want          # the case does test infinities
+    assert_same(_nested_derivatives(ad, fn, x0, 5), want, label, rtol=1e-13, atol=0)
+
+
+def test_derivatives_mode_at_a_domain_edge_matches_torch():
+    """The CLI's `derivatives "sqrt(x)" x=0 --order 4` route (engine/higher.py)."""
+    from autodiff_cli.api import evaluate
+    for text, fn, x0 in [("sqrt(x)", torch.sqrt, 0.0), ("log(x)", torch.log, 0.0), ("asin(x)", torch.asin, 1.0),
+                         ("acos(x)", torch.acos, -1.0), ("log1p(x)", torch.log1p, -1.0)]:
+        result = evaluate(text, {"x": x0}, mode="derivatives", order=4, check=False)
+        got = [float(_deep(result.derivatives[k])) for k in range(1, 5)]
+        assert_same(got, _nested_derivatives(torch, lambda M, x: fn(x), x0, 4), text, rtol=1e-13, atol=0)
+
+
+def _deep(value):
+    while isinstance(value, dict):
+        value = value["x"]
+    return value
+
+
 # --- random compositions -------------------------------------------------------------------------
 # An expression tree over the inputs; each op name maps to the same composition in both libraries.
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..engine import forward
 from ..errors import AutodiffError
-from ..inputs import value_from_json
+from ..inputs import value_of_shape
 from ..language import lower_to_engine
 from ..result import Payload, json_array
 from .mode import Computed, Mode
@@ -63,9 +63,7 @@ def _tangents(tangents, values, wrt, rng):
         if name not in given:
             out[name] = np.zeros(np.shape(values[name]))
             continue
-        tangent = value_from_json(given[name], rng=rng, name=f"tangent of {name}")
-        if tangent.shape != np.shape(values[name]):
-            raise AutodiffError("shape", f"the tangent of {name} has shape {tangent.shape} but {name} has shape "
-                                         f"{np.shape(values[name])}", hint="a tangent has its variable's shape")
-        out[name] = tangent
+        out[name] = value_of_shape(given[name], np.shape(values[name]), rng=rng, name=f"tangent of {name}",
+                                   must=f"{name} has shape {np.shape(values[name])}",
+                                   hint="a tangent has its variable's shape")   # refused before it is built
     return out

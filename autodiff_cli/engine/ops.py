@@ -404,7 +404,7 @@ OPS = (
            saves_output=False, domain=("any", "any"), torch="mul", jvp=diagonal, elementwise=True,
            scalar=operator.mul, ufunc=np.multiply),
     OpSpec("div", "DivBackward0", lambda a, b: a / b,
-           (lambda F, g, ans, a, b: g / b, lambda F, g, ans, a, b: -g * a / (b * b)),
+           (lambda F, g, ans, a, b: g / b, lambda F, g, ans, a, b: -g * ((a / b) / b)),   # PyTorch's order: inf, not 0*inf, at b = 0
            front=_div_front, language=("/",), operators=("__truediv__", "__rtruediv__"),
            sympy=sym.operator(lambda a, b: a / b), saves_output=False, domain=("any", "nonzero"),
            pole=Pole(lambda a, b: b, "division by zero"), torch="div", jvp=diagonal, elementwise=True,

@@ -78,6 +78,11 @@ def _limit(max_elements):
 _size = limits.counted_elements     # an empty dimension counts as 1
 
 
+# While value_of_shape builds a value: what it must be ("x has shape ()", for a tangent of x):
+# then a value over its element limit is a shape error, refused before it is allocated.
+_MUST_HAVE_SHAPE = ContextVar("autodiff_must_have_shape", default=None)
+
+
 def _check_size(what, count, max_elements, shape=None, fail=None, column=None):
     """Refuse more than max_elements elements; the message shows `shape` if given, and `fail`
     (parse_value's) places the error at `column`."""
@@ -87,11 +92,15 @@ def _check_size(what, count, max_elements, shape=None, fail=None, column=None):
     if shape is not None:
         empty = ", an empty dimension counting as 1" if 0 in shape else ""
         shown = f" (shape {tuple(shape)}{empty})"
-    message = (f"{what} would have {count} elements{shown}; the limit is {max_elements} "
-               f"(set AUTODIFF_MAX_ELEMENTS to raise it)")
+    must = _MUST_HAVE_SHAPE.get()
+    if must is not None:
+        kind, message = "shape", f"{what} would have {count} elements{shown}, but {must}"
+    else:
+        kind, message = "limit", (f"{what} would have {count} elements{shown}; the limit is {max_elements} "
+                                  f"(set AUTODIFF_MAX_ELEMENTS to raise it)")
     if fail is not None:
-        fail(message, column, "limit")
-    raise AutodiffError("limit", message)
+        fail(message, column, kind)
+    raise AutodiffError(kind, message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,7 +115,17 @@ def parse_binding_arg(text):
     if not name.isidentifier():
         shown = f"'{name}' is not a valid variable name" if name else "missing variable name before '='"
         raise AutodiffError("binding", f"{shown} in binding '{_show(text)}'", 1, source=text)
+    check_binding_name(name, f" in binding '{_show(text)}'", 1, text)
     return name, value
+
+
+def check_binding_name(name, where="", column=None, source=None):
+    """A binding may not be named like a constant of the expression language (`pi`, `e`): the
+    expression would read the constant and silently ignore the value, so the clash is an error."""
+    if isinstance(name, str) and name in _CONSTANTS:
+        raise AutodiffError("binding", f"'{name}' is a constant ({_CONSTANTS[name]!r}), not a variable: it "
+                                       f"cannot be bound{where}", column,
+                            hint=f"rename the variable in the expression and the binding, e.g. {name}_", source=source)
 
 
 def parse_binding(text, *, rng=None, max_elements=None):
@@ -419,6 +438,10 @@ def _read_csv(full, path, name, max_elements, fail):
     # A number rarely needs more than 64 characters: refuse a file far too big before reading it.
     size = os.path.getsize(full)
     if size > 64 * max_elements + 2**20:
+        must = _MUST_HAVE_SHAPE.get()
+        if must is not None:
+            raise AutodiffError("shape", f"@{path} is {size} bytes, far more than {max_elements} elements need, "
+                                         f"but {must}")
         raise AutodiffError("limit", f"@{path} is {size} bytes, too big for the limit of {max_elements} "
                                      f"elements (set AUTODIFF_MAX_ELEMENTS to raise it)")
     reader = _CsvReader(path, name, max_elements, fail)
@@ -521,6 +544,7 @@ def value_from_json(obj, *, rng=None, max_elements=None, name=None):
     """A binding from a JSON record: a number, a nested list (numbers or "nan"/"inf" strings), or a
     string in the binding grammar. Bools, null and objects are rejected."""
     max_elements = _limit(max_elements)
+    check_binding_name(name)
 
     def fail(message, column=None, kind="binding"):
         raise AutodiffError(kind, message, None)
@@ -551,6 +575,27 @@ def value_from_json(obj, *, rng=None, max_elements=None, name=None):
         return builder.array()
     except MemoryError:
         fail(f"not enough memory for the value{_for(name)}", kind="limit")
+
+
+def value_of_shape(obj, shape, *, rng=None, name=None, must=None, hint=None):
+    """value_from_json for a value that must have `shape` (a tangent: its variable's shape), known
+    before it is built: it is built with an element limit of that shape's size, so a larger one is
+    refused as a shape error ("..., but `must`") before it is allocated (`ones(100000000)` for a
+    scalar costs nothing); then its shape is compared. `hint` goes with either error."""
+    shape = tuple(shape)
+    must = must or f"it must have the shape {shape}"
+    token = _MUST_HAVE_SHAPE.set(must)
+    try:
+        value = value_from_json(obj, rng=rng, max_elements=_size(shape), name=name)
+        if value.shape != shape:
+            raise AutodiffError("shape", f"the {name or 'value'} has shape {value.shape} but {must}")
+    except AutodiffError as err:
+        if err.kind == "shape" and err.hint is None:
+            err.hint = hint
+        raise
+    finally:
+        _MUST_HAVE_SHAPE.reset(token)
+    return value
 
 
 def _json_number(item, name, fail):

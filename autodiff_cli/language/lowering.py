@@ -204,14 +204,35 @@ def _result_shape(overload, a, b):
 
 
 def check_result_size(node, overload, args, limit, source):
-    """Refuse an op whose result would be over `limit` elements, before numpy allocates it. Only an
-    op of two arrays can make a result bigger than its inputs (a scalar operand cannot)."""
-    if not (len(args) == 2 and getattr(args[0], "ndim", 0) and getattr(args[1], "ndim", 0)):
+    """Refuse an op whose result would be over `limit` elements (as limits.counted_elements counts
+    them), before numpy allocates it. The one place results are sized: both array paths (the Tensor
+    engine's lowering and the tape's array trace) call it for every op; the tape's scalar compile,
+    where every value is one number, never does.
+
+    Only three kinds of op can give more elements than their largest input, and only they are sized:
+      - an op of two arrays: broadcasting (+ - * / ** max min pow) and matrix products;
+      - a list literal (stack): n equal-shaped elements give n times as many;
+      - reshape: its sizes may hold an empty dimension (reshape(x, 10**8, 0) of an empty x).
+    Every other op (elementwise functions, reductions, softmax, logsumexp, indexing, transpose) gives
+    at most as many elements as its input, which was sized when it was made (tests/test_limits.py
+    checks this for every op of the table). An op of scalars costs a len() and a type test or two."""
+    count = len(args)
+    if count == 2 and type(node) is not Stack:
+        if not (getattr(args[0], "ndim", 0) and getattr(args[1], "ndim", 0)):
+            return                              # a scalar operand: the result is the other's size
+        a, b = _shape_of(args[0]), _shape_of(args[1])
+        if limits.counted_elements(a) * limits.counted_elements(b) <= limit:   # a bound on the result's
+            return
+        shape = _result_shape(overload, a, b)
+    elif type(node) is Stack:
+        shapes = {_shape_of(a) for a in args}
+        if len(shapes) != 1:
+            return                              # unequal shapes: the stack refuses them (a shape error)
+        shape = (count,) + shapes.pop()
+    elif count == 1 and type(node) is Call and node.sizes is not None:
+        shape = tuple(1 if size == -1 else size for size in node.sizes)   # -1: what is left, at most the input
+    else:
         return
-    a, b = _shape_of(args[0]), _shape_of(args[1])
-    if limits.counted_elements(a) * limits.counted_elements(b) <= limit:   # a bound on the result's
-        return
-    shape = _result_shape(overload, a, b)
     if shape is not None and limits.counted_elements(shape) > limit:
         empty = ", an empty dimension counting as 1" if 0 in shape else ""
         raise AutodiffError("limit", f"{_where(node, source)}: the result would have shape {shape}, "
