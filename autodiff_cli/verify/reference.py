@@ -383,7 +383,7 @@ def _build(cas, program, result, mode, seed):
                   + spreads + [_magnitude(cas, s) for s in spreads])
     function = cas.compile(arguments + split_arguments, values + [scale for _, scale in entries] + per_switch)
     with cas.failures("show this derivative"):     # x*sin(x/0): SymEngine refuses to substitute
-        shown = {name: [e.subs(back) for e in exprs] if len(exprs) <= DISPLAYED else None
+        shown = {name: [e.subs(back) for e in exprs] if exprs is not None and len(exprs) <= DISPLAYED else None
                  for name, exprs in display.items()}
         switch_texts = [str(s.subs(back)) for s in switch_values]
     one = len(arguments)                     # the point's last element is a 1, for the tags
