@@ -450,3 +450,34 @@ def test_piped_output_has_no_trailing_spaces_and_one_precision():
     assert "largest:" in full.stdout and "--full" in full.stdout
     every = run(["grad", "sum(x)", "x=arange(500)", "--no-check", "--full"])
     assert "largest:" not in every.stdout and " 499" in every.stdout
+
+
+def test_the_readme_options_table_is_what_the_commands_take():
+    """README's table of options and commands: every row is true, and no option is left out."""
+    import re
+    from pathlib import Path
+
+    import typer
+    commands = typer.main.get_command(app).commands
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = text[text.index("| option | commands |"):]
+    table = table[:table.index("\n\n")]
+    listed = {}
+    for row in table.splitlines()[2:]:
+        options_cell, commands_cell = row.strip("|").split("|")
+        names = set(commands) if commands_cell.strip() == "all" else {
+            c.strip().split(" ")[0] for c in commands_cell.split(",")}
+        for option in re.findall(r"`(-[-\w/]+)", options_cell):
+            long = [o for o in option.split("/") if o.startswith("--")][0]
+            listed[long] = names
+    for name, command in commands.items():
+        takes = {o for p in command.params if p.param_type_name == "option" for o in p.opts if o.startswith("--")}
+        takes -= {"--help", "--optimizer", "--lr", "--momentum", "--tol", "--clip-value", "--clip-norm", "--trace",
+                  "--plot", "--jobs", "--timeout", "--files-root", "--dask", "--partition-size", "--output-dir",
+                  "--quiet", "--out", "--points"}     # options of one command, listed in its own section
+        for option in takes:
+            assert option in listed and name in listed[option], f"README: {name} takes {option}"
+    for option, names in listed.items():
+        for name in names:
+            takes = {o for p in commands[name].params if p.param_type_name == "option" for o in p.opts}
+            assert option in takes, f"README says {name} takes {option}"
