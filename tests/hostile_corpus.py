@@ -586,6 +586,20 @@ add(C, "check-seconds-1e10", ["grad", "x**2", "x=3", J], 2, env={"AUTODIFF_CHECK
 batch_stdin(C, "jobs-100000", "x | x=1\n" * 3, 0, extra=["--jobs", "100000"], records=3)
 
 
+# ------------------------------------------------------------------------------------------------
+# issue 29, round three (hardening-ui)
+
+# finding 13: COLUMNS=0 (or 5) emptied every human table with exit 0: a width below 40 counts as 80
+for width in ("0", "5"):
+    for args, shown in ((["grad", "x**2", "x=3"], "grad_norm"), (["hessian", "x**2*y", "x=1", "y=2"], "Hessian"),
+                        (["jacobian", "x*y", "x=[1,2]", "y=3"], "Jacobian"),
+                        (["minimize", "(x-1)**2", "x=0", "--steps", "5"], "grad_norm"),
+                        (["derivatives", "x**3", "x=1"], "value"), (["jvp", "sin(x)", "x=1", "--tangent", "x=1"], "J·t")):
+        add(K, f"columns-{width}-{args[0]}", args + ([NO] if args[0] != "minimize" else []), 0, env={"COLUMNS": width}, has=(shown,))
+    add(K, f"columns-{width}-batch-human", ["batch", "-", NO, "-q"], 0, stdin="x | x=1\n", env={"COLUMNS": width},
+        has=("records/s", "grad x=1"))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins
