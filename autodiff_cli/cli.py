@@ -608,6 +608,11 @@ def _run(mode, expr, binding_args, *, gradient=None, wrt=None, json_output=False
             options = {"grad": {"gradient": gradient}, "derivatives": {"order": order},
                        "jvp": {"tangents": _parse_bindings(tangents, "tangent") if tangents is not None else None},
                        }.get(mode, {})
+            if dot:                          # --dot g.svg without Graphviz: refused before the run
+                from .ui.graph import dot_problem
+                problem = dot_problem(dot)
+                if problem:
+                    raise AutodiffError("usage", problem)
         except AutodiffError as err:
             return _input_error(err, expr, json_output)
         if check:

@@ -589,6 +589,12 @@ batch_stdin(C, "jobs-100000", "x | x=1\n" * 3, 0, extra=["--jobs", "100000"], re
 # ------------------------------------------------------------------------------------------------
 # issue 29, round three (hardening-ui)
 
+# finding 16: --dot FILE.svg without Graphviz wrote FILE.dot, a file nobody named (here it would
+# land under markers/, which must stay empty); now exit 2 before the run, nothing written
+add(K, "dot-svg-without-graphviz", ["grad", "x*y", "x=2", "y=3", "--dot", "{marker}.svg", NO], 2,
+    env={"PATH": "{tmp}/no-such-dir"}, has=("Graphviz is not installed",))
+
+
 # finding 13: COLUMNS=0 (or 5) emptied every human table with exit 0: a width below 40 counts as 80
 for width in ("0", "5"):
     for args, shown in ((["grad", "x**2", "x=3"], "grad_norm"), (["hessian", "x**2*y", "x=1", "y=2"], "Hessian"),

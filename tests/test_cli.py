@@ -391,13 +391,18 @@ def test_dot_file(tmp_path):
     assert f"wrote {target}" in result.stderr
 
 
-def test_dot_image_without_graphviz_writes_dot(tmp_path, monkeypatch):
+def test_dot_image_without_graphviz_writes_nothing(tmp_path, monkeypatch):
+    """issue 29, finding 16: --dot g.svg without Graphviz wrote g.dot, a file nobody named (and
+    overwrote one that was there). Now: exit 2 before the run, nothing written."""
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    (tmp_path / "graph.dot").write_text("mine")
     target = tmp_path / "graph.svg"
     result = invoke(["grad", "x*y", "x=2", "y=3", "--dot", str(target), "--no-check"])
-    assert result.exit_code == 0
-    assert (tmp_path / "graph.dot").read_text().startswith("digraph")
-    assert "not installed" in result.stderr
+    assert result.exit_code == 2
+    assert "Graphviz is not installed" in result.stderr
+    assert result.stdout == ""
+    assert (tmp_path / "graph.dot").read_text() == "mine"
+    assert not target.exists()
 
 
 # --- start-up ----------------------------------------------------------------------------------
