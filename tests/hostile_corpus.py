@@ -606,6 +606,18 @@ for width in ("0", "5"):
         has=("records/s", "grad x=1"))
 
 
+# finding 18: minimize --plot with no trajectory (--trace 0) or no finite point (diverged at step
+# 0), and plot's output that cannot be written, were internal errors
+add(K, "minimize-trace-0-diverged-plot", ["minimize", "x + y", "x=inf", "y=0", "--trace", "0",
+                                          "--plot", "{tmp}/graphs/trace0.png"], 1, has=("wrote",))
+add(K, "minimize-diverged-at-0-plot", ["minimize", "x + y", "x=inf", "y=0", "--plot", "{tmp}/graphs/diverged.png"],
+    1, has=("wrote", "non-finite at step 0"))
+add(K, "stdout-full-plot", ["plot", "x**2", "x=-1:1"], 2, stdout_file=FULL,
+    has=("error: cannot write output: No space left on device",))
+add(K, "stdout-full-plot-json", ["plot", "x**2", "x=-1:1", J, NO], 2, stdout_file=FULL,
+    has=("error: cannot write output: No space left on device",))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins

@@ -150,3 +150,18 @@ def test_plot_writes_an_image_with_the_path_over_the_contours(tmp_path):
     assert b"<svg" in one_variable.read_bytes()[:400]
     bad = run(["minimize", "x**2", "x=1", "--plot", str(tmp_path / "run.txt")])
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "image format" in bad.stderr
+
+
+def test_plot_without_a_trajectory_or_a_finite_point(tmp_path):
+    """issue 29, finding 18: --trace 0 --plot (no trajectory entries) and a run that diverged at
+    step 0 (no finite point to frame the contours) were internal errors."""
+    pytest.importorskip("matplotlib")
+    image = tmp_path / "run.png"
+    proc = run(["minimize", "(x-1)**2 + (y-2)**2", "x=0", "y=0", "--trace", "0", "--plot", str(image)])
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stderr and "internal error" not in proc.stderr
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    diverged = run(["minimize", "x + y", "x=inf", "y=0", "--plot", str(tmp_path / "d.png")])
+    assert diverged.returncode == 1, diverged.stderr
+    assert "no contour plot" in diverged.stderr and "internal error" not in diverged.stderr
+    assert (tmp_path / "d.png").exists()

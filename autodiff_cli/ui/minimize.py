@@ -181,20 +181,33 @@ def _draw_path(figure, ax, result, field):
     filled = ax.contourf(x, y, np.ma.masked_invalid(field.value), levels=20, cmap="viridis", alpha=0.5)
     ax.contour(x, y, np.ma.masked_invalid(field.value), levels=20, colors="0.3", linewidths=0.6)
     figure.colorbar(filled, ax=ax, label="value")
-    path = np.array([[float(e["point"][name_x]), float(e["point"][name_y])] for e in result.trajectory])
-    ax.plot(path[:, 0], path[:, 1], ".-", color="tab:red", linewidth=1.2, markersize=3, label="path")
-    ax.plot(*path[0], "o", color="tab:red", label="start")
-    ax.plot(*path[-1], "*", color="white", markeredgecolor="black", markersize=12, label="end")
+    path = path_points(result, [name_x, name_y])
+    if len(path):
+        ax.plot(path[:, 0], path[:, 1], ".-", color="tab:red", linewidth=1.2, markersize=3, label="path")
+        ax.plot(*path[0], "o", color="tab:red", label="start")
+        ax.plot(*path[-1], "*", color="white", markeredgecolor="black", markersize=12, label="end")
     ax.set_xlabel(name_x)
     ax.set_ylabel(name_y)
     ax.legend(loc="best", fontsize=8)
 
 
+def path_points(result, names):
+    """The finite points of the trajectory (or, when --trace 0 kept none, where it stopped) of
+    scalar variables `names`, as an (n, len(names)) array; n may be 0 (a run that diverged at once)."""
+    entries = result.trajectory or [{"point": result.point}]
+    points = np.array([[float(np.asarray(e["point"][n]).reshape(())) for n in names] for e in entries],
+                      dtype=np.float64).reshape(-1, len(names))
+    return points[np.isfinite(points).all(axis=1)]
+
+
 def path_box(result, margin=0.15):
-    """{name: "lo:hi:80"} ranges around the finite trajectory of two scalar variables (for sampling)."""
+    """{name: "lo:hi:80"} ranges around the finite trajectory of two scalar variables (for sampling);
+    AutodiffError when no point of it is finite (then there is no contour plot)."""
+    from ..errors import AutodiffError
     names = list(result.point)
-    points = np.array([[float(e["point"][n]) for n in names] for e in result.trajectory], dtype=np.float64)
-    points = points[np.isfinite(points).all(axis=1)]
+    points = path_points(result, names)
+    if not len(points):
+        raise AutodiffError("usage", "no point of the path is finite")
     ranges = {}
     for k, name in enumerate(names):
         low, high = float(points[:, k].min()), float(points[:, k].max())
