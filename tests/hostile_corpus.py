@@ -618,6 +618,17 @@ add(K, "stdout-full-plot-json", ["plot", "x**2", "x=-1:1", J, NO], 2, stdout_fil
     has=("error: cannot write output: No space left on device",))
 
 
+# finding 19: minimize records silently ignored "order" and "tangents" (other modes refuse keys
+# that are not theirs)
+batch_stdin(K, "minimize-record-foreign-keys",
+            jl({"expr": "x**2", "bindings": {"x": 1}, "mode": "minimize", "order": 3},
+               {"expr": "x**2", "bindings": {"x": 1}, "mode": "minimize", "tangents": {"x": 1}},
+               {"expr": "x**2", "bindings": {"x": 1}, "mode": "minimize", "steps": 3})
+            + "x**2 | x=1 | --mode minimize --order 2\nx**2 | x=1 | --mode minimize --tangent x=1\n",
+            1, records=5, statuses=["error", "error", "ok", "error", "error"],
+            has=("an order goes with mode derivatives, not minimize", "tangents go with mode jvp, not minimize"))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins
