@@ -655,6 +655,9 @@ def _run_plot(expr, binding_args, *, order, out, points, json_output, check, ran
     from .ui.console import escape_text, quiet_output, write_stderr
     try:
         try:
+            problem = _settings_problem()
+            if problem:
+                raise problem
             from .sampling import sample
             from .ui import plot as plots
             samples = sample(expr, _parse_bindings(binding_args), order=order, points=points, check=check,

@@ -100,12 +100,18 @@ def check_time_budget():
 def display_time_budget():
     """Seconds simplifying one result's symbolic derivatives for display may take (then they are
     shown as derived). AUTODIFF_DISPLAY_SECONDS."""
-    return _env_number("AUTODIFF_DISPLAY_SECONDS", 0.5, float)
+    return _env_number("AUTODIFF_DISPLAY_SECONDS", 0.5, float, MAX_SECONDS)
 
 
 def record_timeout():
     """Seconds one batch record may run before it is stopped and reported (default of --timeout). AUTODIFF_TIMEOUT."""
     return _env_number("AUTODIFF_TIMEOUT", 10.0, float, MAX_SECONDS)
+
+
+def dask_connect_seconds():
+    """How long `batch --dask ADDRESS` tries to reach a scheduler (and waits for its first worker).
+    AUTODIFF_DASK_CONNECT_SECONDS."""
+    return _env_number("AUTODIFF_DASK_CONNECT_SECONDS", 10.0, float, MAX_SECONDS)
 
 
 def max_line_bytes():
@@ -123,7 +129,8 @@ def settings_problem():
     """The first environment variable set out of its range, as a message, or None: the CLI checks
     this before any work, so that a bad setting is one usage error, not one per record."""
     for setting in (max_elements, max_expression_length, max_nesting_depth, check_time_budget,
-                    record_timeout, max_line_bytes, max_minimize_steps):
+                    display_time_budget, record_timeout, dask_connect_seconds, max_line_bytes,
+                    max_minimize_steps):
         try:
             setting()
         except SettingOutOfRange as exc:

@@ -629,6 +629,18 @@ batch_stdin(K, "minimize-record-foreign-keys",
             has=("an order goes with mode derivatives, not minimize", "tangents go with mode jvp, not minimize"))
 
 
+# finding 12: every time variable is range-checked up front (AUTODIFF_DISPLAY_SECONDS=1e300 was an
+# internal error, AUTODIFF_DASK_CONNECT_SECONDS=1e300 a hang); plot checks the settings too
+add(C, "display-seconds-1e300", ["grad", "sin(x)**2", "x=1", J], 2, env={"AUTODIFF_DISPLAY_SECONDS": "1e300"},
+    kind="usage", has=("AUTODIFF_DISPLAY_SECONDS", "1000000"))
+add(C, "display-seconds-1e300-human", ["grad", "sin(x)**2", "x=1"], 2, env={"AUTODIFF_DISPLAY_SECONDS": "1e300"},
+    has=("AUTODIFF_DISPLAY_SECONDS",))
+add(C, "dask-connect-seconds-1e300", ["batch", "-", J, "--dask", "tcp://127.0.0.1:9"], 2, stdin="x | x=1\n",
+    env={"AUTODIFF_DASK_CONNECT_SECONDS": "1e300"}, has=("AUTODIFF_DASK_CONNECT_SECONDS",), timeout=QUICK)
+add(C, "plot-timeout-env-1e300", ["plot", "x", "x=0:1", J, NO], 2, env={"AUTODIFF_TIMEOUT": "1e300"},
+    kind="usage", has=("AUTODIFF_TIMEOUT",))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins

@@ -39,7 +39,6 @@ from collections import deque
 
 from .. import limits
 from ..deadline import AlarmScope
-from ..limits import _env_number
 from ..result import error_record
 from .execute import evaluator, run_record, timeout_message, unreadable_record
 from .pool import _describe_exit
@@ -60,7 +59,7 @@ COUNTS = ("ok", "mismatch", "error", "timeout")
 
 def connect_seconds():
     """How long to try to reach a scheduler (and to wait for its first worker). AUTODIFF_DASK_CONNECT_SECONDS."""
-    return _env_number("AUTODIFF_DASK_CONNECT_SECONDS", 10.0, float)
+    return limits.dask_connect_seconds()
 
 
 def parse_size(text):
