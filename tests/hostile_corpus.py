@@ -641,6 +641,11 @@ add(C, "plot-timeout-env-1e300", ["plot", "x", "x=0:1", J, NO], 2, env={"AUTODIF
     kind="usage", has=("AUTODIFF_TIMEOUT",))
 
 
+# finding 1 (minimize): a one-element array (x=[0]) broke the trajectory table (float() of a (1,) array)
+add(K, "minimize-one-element-array", ["minimize", "sum((x-1)**2)", "x=[0]", "--steps", "3"], 0,
+    has=("trajectory", "x[0]", "0.938"))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins

@@ -165,3 +165,16 @@ def test_plot_without_a_trajectory_or_a_finite_point(tmp_path):
     assert diverged.returncode == 1, diverged.stderr
     assert "no contour plot" in diverged.stderr and "internal error" not in diverged.stderr
     assert (tmp_path / "d.png").exists()
+
+
+def test_one_element_arrays_in_the_table_and_the_plot(tmp_path):
+    """issue 29, finding 1 (minimize part): x=[0] (a (1,) array) made the trajectory table and
+    --plot an internal error (numpy 2 refuses float() of a (1,) array)."""
+    pytest.importorskip("matplotlib")
+    proc = run(["minimize", "sum((x-1)**2)", "x=[0]", "--steps", "3", "--plot", str(tmp_path / "one.png")])
+    assert proc.returncode == 0, proc.stderr
+    assert "trajectory" in proc.stdout and "x[0]" in proc.stdout and "internal error" not in proc.stderr
+    both = run(["minimize", "sum((x-1)**2) + sum(y**2)", "x=[0]", "y=[[1]]", "--steps", "3",
+                "--plot", str(tmp_path / "two.png")])
+    assert both.returncode == 0, both.stderr
+    assert "no contour plot" not in both.stderr and (tmp_path / "two.png").exists()

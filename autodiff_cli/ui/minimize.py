@@ -100,8 +100,9 @@ def render_trajectory(result):
     table.add_column("value", justify="right")
     table.add_column("grad_norm", justify="right")
     if scalar_columns:
-        for name in names:
-            table.add_column(escape_text(name), justify="right")
+        for name in names:      # a one-element array x=[0] is shown as its element, headed x[0]
+            ndim = np.ndim(result.point[name])
+            table.add_column(escape_text(name) + (f"[{','.join('0' * ndim)}]" if ndim else ""), justify="right")
     else:
         table.add_column("point")
     for entry in rows:
