@@ -646,6 +646,11 @@ add(K, "minimize-one-element-array", ["minimize", "sum((x-1)**2)", "x=[0]", "--s
     has=("trajectory", "x[0]", "0.938"))
 
 
+# finding 6: a range whose width overflows (-1e308:1e308) gave nan and inf points (linspace's step)
+add(K, "plot-range-width-overflows", ["plot", "x", "x=-1e308:1e308:5", J], 0,
+    value=[-1e308, -5e307, 0.0, 5e307, 1e308])
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins
