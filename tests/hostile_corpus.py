@@ -651,6 +651,13 @@ add(K, "plot-range-width-overflows", ["plot", "x", "x=-1e308:1e308:5", J], 0,
     value=[-1e308, -5e307, 0.0, 5e307, 1e308])
 
 
+# finding 15: finite values whose spread overflows or is subnormal crashed the plots (and a
+# RuntimeWarning with its source line reached stderr); now drawn scaled, the axis label says by what
+add(K, "plot-spread-overflows", ["plot", "x*1e308", "x=-1.7:1.7", NO], 0, has=("value (×1e+308)",))
+add(K, "plot-heat-map-spread-overflows", ["plot", "x*1e308 + y", "x=-1.7:1.7", "y=0:1", NO], 0, has=("f (×1e+308)",))
+add(K, "plot-heat-map-subnormal", ["plot", "1e-320*x + 0*y", "x=0:1", "y=0:1", NO], 0, has=("f (×1e-3",))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins

@@ -535,3 +535,23 @@ def test_every_elementwise_op_of_the_table_is_sampled_in_one_pass(expr):
         assert samples.value[i] == pytest.approx(float(result.value), rel=1e-13)
         assert samples.derivatives["x"][i] == pytest.approx(float(result.gradients["x"]), rel=1e-13)
         assert samples.second_derivative[i] == pytest.approx(float(result.hessian["x"]["x"]), rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("args", [
+    ["x*1e308", "x=-1.7:1.7"], ["x", "x=-1e308:1e308"], ["1e-320*x", "x=0:1"],
+    ["x*1e308 + y", "x=-1.7:1.7", "y=0:1"], ["1e-320*x + 0*y", "x=0:1", "y=0:1"],
+])
+def test_values_whose_spread_overflows_or_is_subnormal_are_drawn(tmp_path, args):
+    """issue 29, finding 15: finite values whose spread overflows (max - min = inf) or is
+    subnormal crashed the terminal plot, the heat map and the image, and numpy's or matplotlib's
+    RuntimeWarning (with its source line) reached stderr. Now they are drawn scaled by a power of
+    ten that the axis label names."""
+    pytest.importorskip("matplotlib")
+    terminal = run(["plot", *args])
+    assert terminal.returncode == 0, terminal.stderr
+    assert terminal.stderr == "" and "(×1e" in terminal.stdout
+    path = tmp_path / "f.png"
+    image = run(["plot", *args, "--out", str(path)])
+    assert image.returncode == 0, image.stderr
+    assert image.stderr == f"wrote {path}\n"
+    assert path.read_bytes().startswith(b"\x89PNG")
