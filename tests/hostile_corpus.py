@@ -658,6 +658,13 @@ add(K, "plot-heat-map-spread-overflows", ["plot", "x*1e308 + y", "x=-1.7:1.7", "
 add(K, "plot-heat-map-subnormal", ["plot", "1e-320*x + 0*y", "x=0:1", "y=0:1", NO], 0, has=("f (×1e-3",))
 
 
+# finding 14: COLUMNS=1000000 aborted plot with SIGABRT (plotext's C++ std::bad_alloc); the plot's
+# width is clamped (400 columns)
+for args in (["plot", "x**2", "x=-1:1", NO], ["plot", "x**2 + y", "x=-1:1", "y=0:1", NO]):
+    add(K, f"plot-columns-1e6-{len(args)}", args, 0, env={"COLUMNS": "1000000", "LINES": "1000000"},
+        has=("points",), timeout=QUICK)
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins

@@ -26,6 +26,7 @@ CURVE_MARKERS = (("braille", "⣿"), ("·", "·"), ("+", "+"))
 SINGULAR_MARKER = "X"
 FAILURE_MARKER = "!"
 HEAT_RAMP = " .:-=+*#%@"       # low to high
+MAX_PLOT_WIDTH = 400           # columns of the terminal plot, whatever COLUMNS says (plotext's C++ aborts at 10^6)
 ARROWS_PER_AXIS = 20           # gradient arrows drawn across each axis of the image
 
 
@@ -52,7 +53,8 @@ def terminal_size_and_colour(stream=None):
     import sys
     stream = sys.stdout if stream is None else stream
     size = shutil.get_terminal_size((80, 24))
-    return {"width": max(40, size.columns), "height": max(12, min(size.lines, 40)),
+    width = 80 if size.columns < 40 else min(size.columns, MAX_PLOT_WIDTH)   # plotext aborts at 10^6
+    return {"width": width, "height": max(12, min(size.lines, 40)),
             "colour": isatty(stream) and "NO_COLOR" not in os.environ}
 
 
@@ -186,7 +188,9 @@ def summary_lines(samples, limit=3):
 # --- the terminal --------------------------------------------------------------------------------
 
 def terminal_plot(samples, *, width=80, height=24, colour=False):
-    """The plot as text: `height` lines of at most `width` columns (ANSI colours only if `colour`)."""
+    """The plot as text: `height` lines of at most `width` columns (ANSI colours only if `colour`);
+    the size is clamped to 40..MAX_PLOT_WIDTH columns and 12..200 lines."""
+    width, height = max(40, min(int(width), MAX_PLOT_WIDTH)), max(12, min(int(height), 200))
     if len(samples.variables) == 2:
         return heat_map(samples, width=width, height=height)
     return quietly(lambda: _terminal_curves(samples, width, height, colour))
