@@ -356,10 +356,13 @@ def minimize(
     json_output: JsonOpt = False,
     random_seed: SeedOpt = None,
     debug: DebugOpt = False,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Keep parameters of more than 1000 elements whole in the trajectory (else shape, "
+                       "min, max, norm).")] = False,
 ):
     """Minimize the scalar value of EXPR over its variables, starting at the bindings."""
     options = dict(wrt=wrt, optimizer=optimizer, lr=lr, momentum=momentum, steps=steps, tol=tol,
-                   clip_value=clip_value, clip_norm=clip_norm, trace=trace, random_seed=random_seed)
+                   clip_value=clip_value, clip_norm=clip_norm, trace=trace, random_seed=random_seed, full=full)
 
     def work(bindings):
         from .minimize import minimize as run_minimize

@@ -22,6 +22,7 @@ SYMPY_MAX_JACOBIAN_ENTRIES = 4096  # check: Jacobian entries (outputs x inputs) 
 CHECK_CACHE_SIZE = 256         # check: expressions whose compiled derivatives a process keeps (LRU)
 
 MAX_SECONDS = 1_000_000       # any time limit or budget (11.5 days; the OS timer overflows near 10^9)
+MAX_TRACE_ENTRIES = 10_000     # minimize --trace: most trajectory entries kept
 MAX_JOBS_PER_CPU = 4           # batch --jobs is clamped to this many workers per CPU
 
 _reported = set()

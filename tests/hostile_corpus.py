@@ -665,6 +665,20 @@ for args in (["plot", "x**2", "x=-1:1", NO], ["plot", "x**2 + y", "x=-1:1", "y=0
         has=("points",), timeout=QUICK)
 
 
+# finding 9: minimize kept a whole copy of the parameters per trajectory entry (w=ones(10^6),
+# 30 steps: 2.7 GB, a 589 MB record); now a summary past 1000 elements unless --full, and --trace is
+# bounded (10,000 entries; --full: trace x elements within AUTODIFF_MAX_ELEMENTS, checked up front)
+add(K, "minimize-big-parameter-trajectory", ["minimize", "sum((w-2)**2)", "w=ones(1000000)", "--steps", "30", J], 0,
+    has=('"summary": true',), address_space=SMALL_MEMORY, timeout=QUICK)
+add(K, "minimize-trace-1e6", ["minimize", "x**2", "x=1", "--trace", "1000000", J], 2, kind="limit",
+    has=("--trace",))
+batch_stdin(K, "minimize-record-trace-1e30", jl({"expr": "x**2", "bindings": {"x": 1}, "mode": "minimize",
+                                                 "trace": 1e30}), 1, records=1, statuses=["error"],
+            has=("10000 trajectory entries",))
+add(K, "minimize-full-trace-limit", ["minimize", "sum(w**2)", "w=ones(2000)", "--full", J], 2, kind="limit",
+    env={"AUTODIFF_MAX_ELEMENTS": "100000"}, has=("--full",))
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins

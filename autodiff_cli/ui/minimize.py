@@ -116,6 +116,9 @@ def render_trajectory(result):
 
 
 def _short(value):
+    if isinstance(value, dict):        # a large parameter, kept in the trajectory as a summary
+        norm = value.get("norm")
+        return f"shape {tuple(value['shape'])}, norm {format_number(norm, 5) if norm is not None else '—'}"
     a = np.asarray(value, dtype=np.float64)
     if a.size == 1:
         return format_number(a, 6)
