@@ -72,6 +72,13 @@ def max_elements():
     return _env_number("AUTODIFF_MAX_ELEMENTS", 10**8)
 
 
+def max_plot_values():
+    """What `plot` may cost: grid points times the values each point costs (sampling.grid.point_cost:
+    ~66 for a vectorised pass, 1000 per graph node point by point, plus the kink and pole arguments
+    kept), checked before sampling. AUTODIFF_MAX_PLOT_VALUES."""
+    return _env_number("AUTODIFF_MAX_PLOT_VALUES", 10**8)
+
+
 def max_derivative_entries():
     """Most entries (variables**1 + ... + variables**order) `derivatives --order N` may report.
     AUTODIFF_MAX_DERIVATIVES."""

@@ -679,6 +679,14 @@ add(K, "minimize-full-trace-limit", ["minimize", "sum(w**2)", "w=ones(2000)", "-
     env={"AUTODIFF_MAX_ELEMENTS": "100000"}, has=("--full",))
 
 
+# finding 8: plot's cost per point is budgeted up front (AUTODIFF_MAX_PLOT_VALUES): 10^7 points took
+# 129 s and 2.9 GB; now refused before sampling (tests/test_plot.py has the memory cases)
+add(K, "plot-points-1e7", ["plot", "sin(x)", "x=0:1:10000000", J, NO], 2, kind="limit",
+    has=("AUTODIFF_MAX_PLOT_VALUES",), address_space=SMALL_MEMORY, timeout=QUICK)
+add(K, "plot-point-by-point-kink-arguments", ["plot", "sum(abs(a*x))", "x=0:1:5000", "a=ones(100000)", J, NO], 2,
+    kind="limit", has=("a graph per point",), address_space=SMALL_MEMORY, timeout=QUICK)
+
+
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""
     import builtins

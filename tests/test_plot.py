@@ -555,3 +555,19 @@ def test_values_whose_spread_overflows_or_is_subnormal_are_drawn(tmp_path, args)
     assert image.returncode == 0, image.stderr
     assert image.stderr == f"wrote {path}\n"
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("args,note", [
+    (["sum(a*x)", "x=0:1:5000", "a=ones(100000)"], "point by point"),
+    (["abs(0*x)", "x=-1:1:1000000"], "singular points found; the first 2000 are marked"),
+])
+def test_plot_keeps_only_what_the_marks_need(args, note):
+    """issue 29, finding 8: point by point, every node's value was kept at every point
+    (sum(a*x) over 5000 points with a of 10^5 elements: MemoryError), and abs(0*x) at 10^6 points
+    built a mark per crossing before keeping 2000 (897 MB). In 512 MiB of address space now."""
+    from test_hostile import run_cli
+    proc = run_cli(["plot", *args, "--json", "--no-check"], address_space=512 * 1024**2, timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert note in err and "error" not in err
+    assert json.loads(proc.stdout)["variables"] == ["x"]
