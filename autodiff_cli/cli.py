@@ -757,7 +757,8 @@ def _print_minimize(result, *, json_output):
     if result.error is None and not json_output:
         from .ui.console import console, print_lines
         from .ui.minimize import render_minimize
-        print_lines(console(), render_minimize(result))
+        out = console()
+        print_lines(out, render_minimize(result, out.width))
     return result.exit_code
 
 

@@ -455,3 +455,25 @@ def test_piped_output_has_no_trailing_spaces_and_one_precision():
     assert "largest:" in full.stdout and "--full" in full.stdout
     every = run(["grad", "sum(x)", "x=arange(500)", "--no-check", "--full"])
     assert "largest:" not in every.stdout and " 499" in every.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["derivatives", "sin(x*y)*exp(x)", "x=1", "y=2", "--order", "2"],
+    ["grad", "sin(x)*y + exp(x*y)", "x=1", "y=2", "--steps"],
+    ["grad", "sum(20000000000000000000*x**3)", "x=[1,2,3]"],
+])
+def test_no_cell_is_cut_on_a_narrow_terminal(args):
+    """issue 29, finding 17: rich's default overflow ended cells in "…" when a table was wider than
+    the terminal (formulas, node names, index-form formulas). Cells now wrap instead."""
+    proc = run(args, env={"COLUMNS": "60"})
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+
+
+def test_batch_rows_show_error_messages_whole():
+    """issue 29, finding 17: batch rows cut error messages at 100 characters."""
+    record = json.dumps({"expr": "x", "bindings": {"x": "ones(" + "9" * 150 + ")"}})
+    proc = run(["batch", "-", "--no-check", "-q"], input=record + "\n")
+    assert proc.returncode == 1
+    row = next(line for line in proc.stdout.splitlines() if "error" in line)
+    assert not row.rstrip().endswith("...")

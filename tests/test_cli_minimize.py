@@ -178,3 +178,14 @@ def test_one_element_arrays_in_the_table_and_the_plot(tmp_path):
                 "--plot", str(tmp_path / "two.png")])
     assert both.returncode == 0, both.stderr
     assert "no contour plot" not in both.stderr and (tmp_path / "two.png").exists()
+
+
+def test_the_trajectory_is_never_cut_at_80_columns():
+    """issue 29, finding 17: at 80 columns rich shrank the trajectory's columns and cut numbers
+    (`9.9701392…` for 9.97e-08). Now the columns go in parts, each with the step column."""
+    proc = run(["minimize", "(x-1)**2 + (y-2)**2 + (z-3)**2 + (w-1)**2", "x=0", "y=0", "z=0", "w=0",
+                "--steps", "20"], env={"COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    assert "trajectory, part 1 of 2" in proc.stdout and "trajectory, part 2 of 2" in proc.stdout
+    assert "0.0002903829195" in proc.stdout and max(map(len, proc.stdout.splitlines())) <= 80

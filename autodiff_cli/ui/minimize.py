@@ -9,12 +9,11 @@ import math
 import numpy as np
 from rich import box
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from .arrays import View, brief, nested, number
 from .console import escape_text
-from .tables import shorten
+from .tables import Table, shorten
 
 DIGITS = 10              # significant digits of the values where it stopped (a minimum is read closely)
 
@@ -56,7 +55,7 @@ def settings_text(result):
     return ", ".join(parts)
 
 
-def render_minimize(result):
+def render_minimize(result, width=80):
     """The summary table and the trajectory table of a finished run."""
     header = Text()
     header.append("minimize ", style="bold")
@@ -75,7 +74,7 @@ def render_minimize(result):
     summary.add_row("stopped", Text(f"{result.stopped}: {escape_text(stop_reason(result))}", style=style))
     parts = [header, summary]
     if len(result.trajectory) > 1:
-        parts.append(render_trajectory(result))
+        parts.append(render_trajectory(result, width))
     return Group(*parts)
 
 
@@ -90,29 +89,47 @@ def table_rows(trajectory, limit=TABLE_ROWS, first=FIRST_ROWS):
     return [unique[k] for k in sorted(unique)]
 
 
-def render_trajectory(result):
+def render_trajectory(result, width=80):
+    """The trajectory table; when its columns are wider than `width`, in column blocks (each with
+    the step column), so that no number is cut or folded."""
     rows = table_rows(result.trajectory)
     names = list(result.point)
     scalar_columns = (len(names) <= POINT_COLUMNS
                       and all(np.asarray(result.point[n]).size == 1 for n in names))
-    table = Table(title="trajectory", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    table.add_column("step", justify="right")
-    table.add_column("value", justify="right")
-    table.add_column("grad_norm", justify="right")
+    headers = ["step", "value", "grad_norm"]
     if scalar_columns:
         for name in names:      # a one-element array x=[0] is shown as its element, headed x[0]
             ndim = np.ndim(result.point[name])
-            table.add_column(escape_text(name) + (f"[{','.join('0' * ndim)}]" if ndim else ""), justify="right")
+            headers.append(escape_text(name) + (f"[{','.join('0' * ndim)}]" if ndim else ""))
     else:
-        table.add_column("point")
+        headers.append("point")
+    cells = []
     for entry in rows:
-        cells = [str(entry["step"]), format_number(entry["value"]), format_number(entry["grad_norm"], 4)]
+        row = [str(entry["step"]), format_number(entry["value"]), format_number(entry["grad_norm"], 4)]
         if scalar_columns:
-            cells += [format_number(entry["point"][n]) for n in names]
+            row += [format_number(entry["point"][n]) for n in names]
         else:
-            cells.append("  ".join(f"{escape_text(n)}={_short(entry['point'][n])}" for n in names))
-        table.add_row(*cells)
-    return table
+            row.append("  ".join(f"{escape_text(n)}={_short(entry['point'][n])}" for n in names))
+        cells.append(row)
+    widths = [max([len(h)] + [len(r[k]) for r in cells]) + 2 for k, h in enumerate(headers)]
+    blocks, block = [], [0]
+    for k in range(1, len(headers)):
+        if block != [0] and sum(widths[c] for c in block) + widths[k] > width:
+            blocks.append(block)
+            block = [0]
+        block.append(k)
+    blocks.append(block)
+    parts = []
+    for number, block in enumerate(blocks):
+        title = "trajectory" if len(blocks) == 1 else f"trajectory, part {number + 1} of {len(blocks)}"
+        parts.append(Text(title, style="italic"))
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for k in block:
+            table.add_column(headers[k], justify="left" if headers[k] == "point" else "right")
+        for row in cells:
+            table.add_row(*[row[k] for k in block])
+        parts.append(table)
+    return Group(*parts)
 
 
 def _short(value):
