@@ -571,3 +571,29 @@ def test_plot_keeps_only_what_the_marks_need(args, note):
     assert proc.returncode == 0, err
     assert note in err and "error" not in err
     assert json.loads(proc.stdout)["variables"] == ["x"]
+
+
+def test_sympy_is_imported_before_the_check_budget_starts():
+    """issue 29, finding 20: plot imported SymPy inside the check's time budget (2 s), so on a
+    loaded machine even plot "x**2" fell back to finite differences, and the alarm could interrupt
+    the import half-way. In a fresh process (SymPy not yet imported): when the budget's timer is
+    armed, SymPy is already there."""
+    import subprocess
+    import sys
+    script = """if True:
+        import sys
+        import autodiff_cli.deadline as deadline
+        seen = []
+        real = deadline.time_limit
+        def spy(seconds):
+            seen.append("sympy" in sys.modules)
+            return real(seconds)
+        deadline.time_limit = spy
+        from autodiff_cli.sampling import sample
+        samples = sample("x**2", {"x": "0:1:5"})
+        assert samples.check.method == "sympy", samples.check.notes
+        print(seen)
+    """
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[True]"
