@@ -660,6 +660,105 @@ batch_stdin(K, "tangent-built-before-shape-check-batch",
             1, records=2, statuses=["error", "ok"], has=("elements (shape (100000000,)), but x has shape ()",),
             address_space=SMALL_MEMORY)
 
+# issue 29, round three (hardening-ui)
+
+# finding 16: --dot FILE.svg without Graphviz wrote FILE.dot, a file nobody named (here it would
+# land under markers/, which must stay empty); now exit 2 before the run, nothing written
+add(K, "dot-svg-without-graphviz", ["grad", "x*y", "x=2", "y=3", "--dot", "{marker}.svg", NO], 2,
+    env={"PATH": "{tmp}/no-such-dir"}, has=("Graphviz is not installed",))
+
+
+# finding 13: COLUMNS=0 (or 5) emptied every human table with exit 0: a width below 40 counts as 80
+for width in ("0", "5"):
+    for args, shown in ((["grad", "x**2", "x=3"], "grad_norm"), (["hessian", "x**2*y", "x=1", "y=2"], "Hessian"),
+                        (["jacobian", "x*y", "x=[1,2]", "y=3"], "Jacobian"),
+                        (["minimize", "(x-1)**2", "x=0", "--steps", "5"], "grad_norm"),
+                        (["derivatives", "x**3", "x=1"], "value"), (["jvp", "sin(x)", "x=1", "--tangent", "x=1"], "J·t")):
+        add(K, f"columns-{width}-{args[0]}", args + ([NO] if args[0] != "minimize" else []), 0, env={"COLUMNS": width}, has=(shown,))
+    add(K, f"columns-{width}-batch-human", ["batch", "-", NO, "-q"], 0, stdin="x | x=1\n", env={"COLUMNS": width},
+        has=("records/s", "grad x=1"))
+
+
+# finding 18: minimize --plot with no trajectory (--trace 0) or no finite point (diverged at step
+# 0), and plot's output that cannot be written, were internal errors
+add(K, "minimize-trace-0-diverged-plot", ["minimize", "x + y", "x=inf", "y=0", "--trace", "0",
+                                          "--plot", "{tmp}/graphs/trace0.png"], 1, has=("wrote",))
+add(K, "minimize-diverged-at-0-plot", ["minimize", "x + y", "x=inf", "y=0", "--plot", "{tmp}/graphs/diverged.png"],
+    1, has=("wrote", "non-finite at step 0"))
+add(K, "stdout-full-plot", ["plot", "x**2", "x=-1:1"], 2, stdout_file=FULL,
+    has=("error: cannot write output: No space left on device",))
+add(K, "stdout-full-plot-json", ["plot", "x**2", "x=-1:1", J, NO], 2, stdout_file=FULL,
+    has=("error: cannot write output: No space left on device",))
+
+
+# finding 19: minimize records silently ignored "order" and "tangents" (other modes refuse keys
+# that are not theirs)
+batch_stdin(K, "minimize-record-foreign-keys",
+            jl({"expr": "x**2", "bindings": {"x": 1}, "mode": "minimize", "order": 3},
+               {"expr": "x**2", "bindings": {"x": 1}, "mode": "minimize", "tangents": {"x": 1}},
+               {"expr": "x**2", "bindings": {"x": 1}, "mode": "minimize", "steps": 3})
+            + "x**2 | x=1 | --mode minimize --order 2\nx**2 | x=1 | --mode minimize --tangent x=1\n",
+            1, records=5, statuses=["error", "error", "ok", "error", "error"],
+            has=("an order goes with mode derivatives, not minimize", "tangents go with mode jvp, not minimize"))
+
+
+# finding 12: every time variable is range-checked up front (AUTODIFF_DISPLAY_SECONDS=1e300 was an
+# internal error, AUTODIFF_DASK_CONNECT_SECONDS=1e300 a hang); plot checks the settings too
+add(C, "display-seconds-1e300", ["grad", "sin(x)**2", "x=1", J], 2, env={"AUTODIFF_DISPLAY_SECONDS": "1e300"},
+    kind="usage", has=("AUTODIFF_DISPLAY_SECONDS", "1000000"))
+add(C, "display-seconds-1e300-human", ["grad", "sin(x)**2", "x=1"], 2, env={"AUTODIFF_DISPLAY_SECONDS": "1e300"},
+    has=("AUTODIFF_DISPLAY_SECONDS",))
+add(C, "dask-connect-seconds-1e300", ["batch", "-", J, "--dask", "tcp://127.0.0.1:9"], 2, stdin="x | x=1\n",
+    env={"AUTODIFF_DASK_CONNECT_SECONDS": "1e300"}, has=("AUTODIFF_DASK_CONNECT_SECONDS",), timeout=QUICK)
+add(C, "plot-timeout-env-1e300", ["plot", "x", "x=0:1", J, NO], 2, env={"AUTODIFF_TIMEOUT": "1e300"},
+    kind="usage", has=("AUTODIFF_TIMEOUT",))
+
+
+# finding 1 (minimize): a one-element array (x=[0]) broke the trajectory table (float() of a (1,) array)
+add(K, "minimize-one-element-array", ["minimize", "sum((x-1)**2)", "x=[0]", "--steps", "3"], 0,
+    has=("trajectory", "x[0]", "0.938"))
+
+
+# finding 6: a range whose width overflows (-1e308:1e308) gave nan and inf points (linspace's step)
+add(K, "plot-range-width-overflows", ["plot", "x", "x=-1e308:1e308:5", J], 0,
+    value=[-1e308, -5e307, 0.0, 5e307, 1e308])
+
+
+# finding 15: finite values whose spread overflows or is subnormal crashed the plots (and a
+# RuntimeWarning with its source line reached stderr); now drawn scaled, the axis label says by what
+add(K, "plot-spread-overflows", ["plot", "x*1e308", "x=-1.7:1.7", NO], 0, has=("value (×1e+308)",))
+add(K, "plot-heat-map-spread-overflows", ["plot", "x*1e308 + y", "x=-1.7:1.7", "y=0:1", NO], 0, has=("f (×1e+308)",))
+add(K, "plot-heat-map-subnormal", ["plot", "1e-320*x + 0*y", "x=0:1", "y=0:1", NO], 0, has=("f (×1e-3",))
+
+
+# finding 14: COLUMNS=1000000 aborted plot with SIGABRT (plotext's C++ std::bad_alloc); the plot's
+# width is clamped (400 columns)
+for args in (["plot", "x**2", "x=-1:1", NO], ["plot", "x**2 + y", "x=-1:1", "y=0:1", NO]):
+    add(K, f"plot-columns-1e6-{len(args)}", args, 0, env={"COLUMNS": "1000000", "LINES": "1000000"},
+        has=("points",), timeout=QUICK)
+
+
+# finding 9: minimize kept a whole copy of the parameters per trajectory entry (w=ones(10^6),
+# 30 steps: 2.7 GB, a 589 MB record); now a summary past 1000 elements unless --full, and --trace is
+# bounded (10,000 entries; --full: trace x elements within AUTODIFF_MAX_ELEMENTS, checked up front)
+add(K, "minimize-big-parameter-trajectory", ["minimize", "sum((w-2)**2)", "w=ones(1000000)", "--steps", "30", J], 0,
+    has=('"summary": true',), address_space=SMALL_MEMORY, timeout=QUICK)
+add(K, "minimize-trace-1e6", ["minimize", "x**2", "x=1", "--trace", "1000000", J], 2, kind="limit",
+    has=("--trace",))
+batch_stdin(K, "minimize-record-trace-1e30", jl({"expr": "x**2", "bindings": {"x": 1}, "mode": "minimize",
+                                                 "trace": 1e30}), 1, records=1, statuses=["error"],
+            has=("10000 trajectory entries",))
+add(K, "minimize-full-trace-limit", ["minimize", "sum(w**2)", "w=ones(2000)", "--full", J], 2, kind="limit",
+    env={"AUTODIFF_MAX_ELEMENTS": "100000"}, has=("--full",))
+
+
+# finding 8: plot's cost per point is budgeted up front (AUTODIFF_MAX_PLOT_VALUES): 10^7 points took
+# 129 s and 2.9 GB; now refused before sampling (tests/test_plot.py has the memory cases)
+add(K, "plot-points-1e7", ["plot", "sin(x)", "x=0:1:10000000", J, NO], 2, kind="limit",
+    has=("AUTODIFF_MAX_PLOT_VALUES",), address_space=SMALL_MEMORY, timeout=QUICK)
+add(K, "plot-point-by-point-kink-arguments", ["plot", "sum(abs(a*x))", "x=0:1:5000", "a=ones(100000)", J, NO], 2,
+    kind="limit", has=("a graph per point",), address_space=SMALL_MEMORY, timeout=QUICK)
+
 
 def make_files(tmp):
     """Write the files the corpus refers to under `tmp` (a pathlib.Path)."""

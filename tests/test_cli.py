@@ -391,13 +391,18 @@ def test_dot_file(tmp_path):
     assert f"wrote {target}" in result.stderr
 
 
-def test_dot_image_without_graphviz_writes_dot(tmp_path, monkeypatch):
+def test_dot_image_without_graphviz_writes_nothing(tmp_path, monkeypatch):
+    """issue 29, finding 16: --dot g.svg without Graphviz wrote g.dot, a file nobody named (and
+    overwrote one that was there). Now: exit 2 before the run, nothing written."""
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    (tmp_path / "graph.dot").write_text("mine")
     target = tmp_path / "graph.svg"
     result = invoke(["grad", "x*y", "x=2", "y=3", "--dot", str(target), "--no-check"])
-    assert result.exit_code == 0
-    assert (tmp_path / "graph.dot").read_text().startswith("digraph")
-    assert "not installed" in result.stderr
+    assert result.exit_code == 2
+    assert "Graphviz is not installed" in result.stderr
+    assert result.stdout == ""
+    assert (tmp_path / "graph.dot").read_text() == "mine"
+    assert not target.exists()
 
 
 # --- start-up ----------------------------------------------------------------------------------
@@ -481,3 +486,25 @@ def test_the_readme_options_table_is_what_the_commands_take():
         for name in names:
             takes = {o for p in commands[name].params if p.param_type_name == "option" for o in p.opts}
             assert option in takes, f"README says {name} takes {option}"
+
+
+@pytest.mark.parametrize("args", [
+    ["derivatives", "sin(x*y)*exp(x)", "x=1", "y=2", "--order", "2"],
+    ["grad", "sin(x)*y + exp(x*y)", "x=1", "y=2", "--steps"],
+    ["grad", "sum(20000000000000000000*x**3)", "x=[1,2,3]"],
+])
+def test_no_cell_is_cut_on_a_narrow_terminal(args):
+    """issue 29, finding 17: rich's default overflow ended cells in "…" when a table was wider than
+    the terminal (formulas, node names, index-form formulas). Cells now wrap instead."""
+    proc = run(args, env={"COLUMNS": "60"})
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+
+
+def test_batch_rows_show_error_messages_whole():
+    """issue 29, finding 17: batch rows cut error messages at 100 characters."""
+    record = json.dumps({"expr": "x", "bindings": {"x": "ones(" + "9" * 150 + ")"}})
+    proc = run(["batch", "-", "--no-check", "-q"], input=record + "\n")
+    assert proc.returncode == 1
+    row = next(line for line in proc.stdout.splitlines() if "error" in line)
+    assert not row.rstrip().endswith("...")

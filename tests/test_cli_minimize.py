@@ -150,3 +150,42 @@ def test_plot_writes_an_image_with_the_path_over_the_contours(tmp_path):
     assert b"<svg" in one_variable.read_bytes()[:400]
     bad = run(["minimize", "x**2", "x=1", "--plot", str(tmp_path / "run.txt")])
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "image format" in bad.stderr
+
+
+def test_plot_without_a_trajectory_or_a_finite_point(tmp_path):
+    """issue 29, finding 18: --trace 0 --plot (no trajectory entries) and a run that diverged at
+    step 0 (no finite point to frame the contours) were internal errors."""
+    pytest.importorskip("matplotlib")
+    image = tmp_path / "run.png"
+    proc = run(["minimize", "(x-1)**2 + (y-2)**2", "x=0", "y=0", "--trace", "0", "--plot", str(image)])
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stderr and "internal error" not in proc.stderr
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    diverged = run(["minimize", "x + y", "x=inf", "y=0", "--plot", str(tmp_path / "d.png")])
+    assert diverged.returncode == 1, diverged.stderr
+    assert "no contour plot" in diverged.stderr and "internal error" not in diverged.stderr
+    assert (tmp_path / "d.png").exists()
+
+
+def test_one_element_arrays_in_the_table_and_the_plot(tmp_path):
+    """issue 29, finding 1 (minimize part): x=[0] (a (1,) array) made the trajectory table and
+    --plot an internal error (numpy 2 refuses float() of a (1,) array)."""
+    pytest.importorskip("matplotlib")
+    proc = run(["minimize", "sum((x-1)**2)", "x=[0]", "--steps", "3", "--plot", str(tmp_path / "one.png")])
+    assert proc.returncode == 0, proc.stderr
+    assert "trajectory" in proc.stdout and "x[0]" in proc.stdout and "internal error" not in proc.stderr
+    both = run(["minimize", "sum((x-1)**2) + sum(y**2)", "x=[0]", "y=[[1]]", "--steps", "3",
+                "--plot", str(tmp_path / "two.png")])
+    assert both.returncode == 0, both.stderr
+    assert "no contour plot" not in both.stderr and (tmp_path / "two.png").exists()
+
+
+def test_the_trajectory_is_never_cut_at_80_columns():
+    """issue 29, finding 17: at 80 columns rich shrank the trajectory's columns and cut numbers
+    (`9.9701392…` for 9.97e-08). Now the columns go in parts, each with the step column."""
+    proc = run(["minimize", "(x-1)**2 + (y-2)**2 + (z-3)**2 + (w-1)**2", "x=0", "y=0", "z=0", "w=0",
+                "--steps", "20"], env={"COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    assert "trajectory, part 1 of 2" in proc.stdout and "trajectory, part 2 of 2" in proc.stdout
+    assert "0.0002903829195" in proc.stdout and max(map(len, proc.stdout.splitlines())) <= 80

@@ -538,3 +538,65 @@ def test_every_elementwise_op_of_the_table_is_sampled_in_one_pass(expr):
         assert samples.value[i] == pytest.approx(float(result.value), rel=1e-13)
         assert samples.derivatives["x"][i] == pytest.approx(float(result.gradients["x"]), rel=1e-13)
         assert samples.second_derivative[i] == pytest.approx(float(result.hessian["x"]["x"]), rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("args", [
+    ["x*1e308", "x=-1.7:1.7"], ["x", "x=-1e308:1e308"], ["1e-320*x", "x=0:1"],
+    ["x*1e308 + y", "x=-1.7:1.7", "y=0:1"], ["1e-320*x + 0*y", "x=0:1", "y=0:1"],
+])
+def test_values_whose_spread_overflows_or_is_subnormal_are_drawn(tmp_path, args):
+    """issue 29, finding 15: finite values whose spread overflows (max - min = inf) or is
+    subnormal crashed the terminal plot, the heat map and the image, and numpy's or matplotlib's
+    RuntimeWarning (with its source line) reached stderr. Now they are drawn scaled by a power of
+    ten that the axis label names."""
+    pytest.importorskip("matplotlib")
+    terminal = run(["plot", *args])
+    assert terminal.returncode == 0, terminal.stderr
+    assert terminal.stderr == "" and "(×1e" in terminal.stdout
+    path = tmp_path / "f.png"
+    image = run(["plot", *args, "--out", str(path)])
+    assert image.returncode == 0, image.stderr
+    assert image.stderr == f"wrote {path}\n"
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("args,note", [
+    (["sum(a*x)", "x=0:1:5000", "a=ones(100000)"], "point by point"),
+    (["abs(0*x)", "x=-1:1:1000000"], "singular points found; the first 2000 are marked"),
+])
+def test_plot_keeps_only_what_the_marks_need(args, note):
+    """issue 29, finding 8: point by point, every node's value was kept at every point
+    (sum(a*x) over 5000 points with a of 10^5 elements: MemoryError), and abs(0*x) at 10^6 points
+    built a mark per crossing before keeping 2000 (897 MB). In 512 MiB of address space now."""
+    from test_hostile import run_cli
+    proc = run_cli(["plot", *args, "--json", "--no-check"], address_space=512 * 1024**2, timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert note in err and "error" not in err
+    assert json.loads(proc.stdout)["variables"] == ["x"]
+
+
+def test_sympy_is_imported_before_the_check_budget_starts():
+    """issue 29, finding 20: plot imported SymPy inside the check's time budget (2 s), so on a
+    loaded machine even plot "x**2" fell back to finite differences, and the alarm could interrupt
+    the import half-way. In a fresh process (SymPy not yet imported): when the budget's timer is
+    armed, SymPy is already there."""
+    import subprocess
+    import sys
+    script = """if True:
+        import sys
+        import autodiff_cli.settings.deadline as deadline
+        seen = []
+        real = deadline.time_limit
+        def spy(seconds):
+            seen.append("sympy" in sys.modules)
+            return real(seconds)
+        deadline.time_limit = spy
+        from autodiff_cli.plot import sample
+        samples = sample("x**2", {"x": "0:1:5"})
+        assert samples.check.method == "sympy", samples.check.notes
+        print(seen)
+    """
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[True]"

@@ -39,7 +39,6 @@ from collections import deque
 
 from ..settings import limits
 from ..settings.deadline import AlarmScope
-from ..settings.limits import _env_number
 from ..result import error_record
 from .execute import evaluator, run_record, timeout_message, unreadable_record
 from .pool import _describe_exit
@@ -52,6 +51,7 @@ __all__ = ["run_batch_dask", "run_batch_dask_cli", "parse_size"]
 INSTALL_HINT = 'the Dask runner needs the dask extra: pip install "autodiff-cli[dask]"'
 MIN_PARTITION = 4 * 1024      # ~50 records: a checked record costs ~10 ms, a task ~1 ms
 MAX_PARTITION = 4 * 1024 * 1024
+MIN_PARTITION_OPTION = 1024   # --partition-size below this is raised to it (1 byte: a task per byte, 20x slower)
 PARTS_PER_THREAD = 4          # partitions per worker thread, for balance and early output
 STDIN_FIRST_PARTITION = 16 * 1024    # stdin's size is unknown: partitions start small and grow
 MANIFEST = "manifest.json"
@@ -60,7 +60,7 @@ COUNTS = ("ok", "mismatch", "error", "timeout")
 
 def connect_seconds():
     """How long to try to reach a scheduler (and to wait for its first worker). AUTODIFF_DASK_CONNECT_SECONDS."""
-    return _env_number("AUTODIFF_DASK_CONNECT_SECONDS", 10.0, float)
+    return limits.dask_connect_seconds()
 
 
 def parse_size(text):
@@ -590,6 +590,10 @@ def run_batch_dask_cli(source, *, dask, jobs, partition_size, output_dir, err=No
     if problem:
         err.write(f"error: {problem}\n")
         return 2
+    if partition_size is not None and partition_size < MIN_PARTITION_OPTION:
+        err.write(f"warning: --partition-size {partition_size} bytes is raised to {MIN_PARTITION_OPTION} bytes, "
+                  f"the smallest partition (each one is a Dask task)\n")
+        partition_size = MIN_PARTITION_OPTION
     return run_batch_dask(source, scheduler=None if dask == "local" else dask, partition_size=partition_size,
                           output_dir=output_dir, err=err, **options)
 

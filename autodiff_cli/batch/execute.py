@@ -51,6 +51,10 @@ def run_record(line, record, config):
                 if record.get("gradient") is not None:
                     raise AutodiffError("usage", "a gradient seed does not apply to mode minimize "
                                                  "(it minimizes a scalar output)")
+                if record.get("order") is not None:         # as evaluate() refuses them for grad
+                    raise AutodiffError("usage", "an order goes with mode derivatives, not minimize")
+                if record.get("tangents") is not None:
+                    raise AutodiffError("usage", "tangents go with mode jvp, not minimize")
                 options = {key: record[key] for key in MINIMIZE_KEYS if record.get(key) is not None}
                 result = minimize(expr, record.get("bindings") or {}, wrt=wrt,
                                   random_seed=config["random_seed"], **options)

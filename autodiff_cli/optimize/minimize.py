@@ -27,7 +27,7 @@ from ..api import errors_into
 from ..inputs import bind, differentiated   # the binding and --wrt rules of grad
 from ..language import lower_to_engine, parse
 from ..optim import SGD, Adam
-from ..result import dumps, error_record, json_array
+from ..result import INPUT_ECHO_LIMIT, dumps, error_record, input_echo, json_array
 from ..utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 
 OPTIMIZERS = ("sgd", "adam")
@@ -81,17 +81,21 @@ class MinimizeResult:
 
 
 def _jsonable_point(point):
-    return {name: json_array(value) for name, value in point.items()}
+    """{name: value}; a trajectory entry's large parameter is already a summary dict."""
+    return {name: value if isinstance(value, dict) else json_array(value) for name, value in point.items()}
 
 
 def minimize(expr, bindings=None, *, wrt=None, optimizer=DEFAULTS["optimizer"], lr=DEFAULTS["lr"],
              momentum=None, steps=DEFAULTS["steps"], tol=DEFAULTS["tol"], clip_value=None, clip_norm=None,
-             trace=DEFAULTS["trace"], random_seed=None, on_step=None):
+             trace=DEFAULTS["trace"], random_seed=None, on_step=None, full=False):
     """Minimize the scalar value of `expr` over the `wrt` variables, starting at `bindings`.
 
     optimizer: "sgd" (with `momentum`, default 0.9) or "adam" (betas 0.9, 0.999); lr: step size.
     clip_value / clip_norm: clip the gradient by value or by total 2-norm before each step (not both).
-    trace: at most this many trajectory entries are kept (first steps, every k-th, the last).
+    trace: at most this many trajectory entries are kept (first steps, every k-th, the last), at most
+    limits.MAX_TRACE_ENTRIES; a parameter of more than INPUT_ECHO_LIMIT elements is kept in them as a
+    summary (shape, min, max, norm) unless `full` (then trace x its elements must stay within
+    AUTODIFF_MAX_ELEMENTS, checked before the first step).
     on_step: optional `on_step(step)` after every evaluated step (a progress bar).
     """
     started = time.perf_counter()
@@ -101,7 +105,7 @@ def minimize(expr, bindings=None, *, wrt=None, optimizer=DEFAULTS["optimizer"], 
         options = result.options = _checked_options(optimizer, lr, momentum, steps, tol, clip_value, clip_norm,
                                                     trace)
         with quiet_numpy():
-            _run(result, expr, bindings or {}, wrt, options, random_seed, on_step)
+            _run(result, expr, bindings or {}, wrt, options, random_seed, on_step, bool(full))
     result.elapsed = time.perf_counter() - started
     return result
 
@@ -132,7 +136,15 @@ def _checked_options(optimizer, lr, momentum, steps, tol, clip_value, clip_norm,
             raise AutodiffError("usage", f"{name} must be a finite number > 0, got {clip}")
     return {"optimizer": optimizer, "lr": lr, "momentum": momentum, "steps": steps, "tol": tol,
             "clip_value": None if clip_value is None else float(clip_value),
-            "clip_norm": None if clip_norm is None else float(clip_norm), "trace": _count("--trace", trace)}
+            "clip_norm": None if clip_norm is None else float(clip_norm), "trace": _trace(trace)}
+
+
+def _trace(value):
+    trace = _count("--trace", value)
+    if trace > limits.MAX_TRACE_ENTRIES:
+        raise AutodiffError("limit", f"--trace {value} is over the limit of {limits.MAX_TRACE_ENTRIES} "
+                                     "trajectory entries")
+    return trace
 
 
 def _number(name, value):
@@ -153,7 +165,7 @@ def _count(name, value):
     return int(number)
 
 
-def _run(result, expr, bindings, wrt, options, random_seed, on_step):
+def _run(result, expr, bindings, wrt, options, random_seed, on_step, full):
     if not isinstance(expr, str):
         raise AutodiffError("usage", "the expression must be a string")
     program = parse(expr)
@@ -169,7 +181,13 @@ def _run(result, expr, bindings, wrt, options, random_seed, on_step):
         optimizer = SGD(params, lr=options["lr"], momentum=options["momentum"])
     else:
         optimizer = Adam(params, lr=options["lr"])
-    trajectory = _Trajectory(options["trace"])
+    if full:     # every kept entry holds a copy of the parameters: bounded like any array, up front
+        kept = options["trace"] * sum(limits.counted_elements(np.shape(values[n])) for n in result.wrt)
+        if kept > limits.max_elements():
+            raise AutodiffError("limit", f"--full keeps the parameters whole in up to {options['trace']} trajectory "
+                                         f"entries: {kept} elements, over the limit of {limits.max_elements()} "
+                                         "(lower --trace, drop --full, or set AUTODIFF_MAX_ELEMENTS)")
+    trajectory = _Trajectory(options["trace"], full)
 
     for step in range(options["steps"] + 1):
         optimizer.zero_grad()
@@ -216,8 +234,9 @@ class _Trajectory:
     Points are kept only for the entries shown, so memory stays bounded on long runs of big arrays.
     """
 
-    def __init__(self, limit):
+    def __init__(self, limit, full=False):
         self.limit = limit
+        self.full = full
         self.first = min(_FIRST_STEPS, limit // 4)
         self.stride = 1
         self.kept = {}
@@ -229,14 +248,23 @@ class _Trajectory:
         room = self.limit - 1          # one place stays free for the last step
         if room <= 0 or not (step < self.first or step % self.stride == 0):
             return
-        self.kept[step] = entry
+        self.kept[step] = self._summarised(entry)
         while len(self.kept) > room:
             self.stride *= 2
             self.kept = {k: e for k, e in self.kept.items() if k < self.first or k % self.stride == 0}
+
+    def _summarised(self, entry):
+        """The entry with each parameter of more than INPUT_ECHO_LIMIT elements as a summary
+        (shape, elements, min, max, norm; `input_echo`), unless full: a run of w=ones(10^6) kept
+        100 copies of w (2.7 GB, a 589 MB record)."""
+        if self.full or all(np.size(v) <= INPUT_ECHO_LIMIT for v in entry["point"].values()):
+            return entry
+        point = {name: v if np.size(v) <= INPUT_ECHO_LIMIT else input_echo(v) for name, v in entry["point"].items()}
+        return dict(entry, point=point)
 
     def entries(self):
         if self.limit == 0 or self.last is None:
             return []
         kept = dict(self.kept)
-        kept[self.last["step"]] = self.last
+        kept[self.last["step"]] = self._summarised(self.last)
         return [kept[k] for k in sorted(kept)]

@@ -28,7 +28,7 @@ from ..engine import quiet_numpy
 from ..errors import AutodiffError
 from ..language import parse
 from .curve_check import check_curve, failure_marks
-from .grid import Sampler
+from .grid import Sampler, not_elementwise, point_cost
 from .ranges import DEFAULT_POINTS, DEFAULT_POINTS_2D, DEFAULT_RANGE, Sweep, is_range, parse_sweep
 from .samples import CurveCheck, Mark, Samples
 from .singular import singular_marks
@@ -63,6 +63,15 @@ def sample(expr, bindings, *, order=1, points=None, check=True, random_seed=None
     if grid_size > limits.max_elements():
         raise AutodiffError("limit", f"the grid would have {grid_size} points; the limit is {limits.max_elements()} "
                                      f"(set AUTODIFF_MAX_ELEMENTS to raise it)")
+    vectorised = not_elementwise(program, [s.name for s in sweeps], fixed) is None
+    cost = point_cost(program, fixed, vectorised)
+    budget = limits.max_plot_values()
+    if grid_size * cost > budget:        # before anything is allocated
+        raise AutodiffError("limit", f"plotting {grid_size} points costs about {cost} stored values each "
+                                     f"({'one vectorised pass' if vectorised else 'a graph per point'}): "
+                                     f"{grid_size * cost} in all, over the limit of {budget}; at most "
+                                     f"{budget // cost} points here (fewer with --points or a:b:n, or set "
+                                     f"AUTODIFF_MAX_PLOT_VALUES)")
     with quiet_numpy():
         sampler = Sampler(program, sweeps, fixed)
         samples = sampler.run(order)

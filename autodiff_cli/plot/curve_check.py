@@ -30,6 +30,7 @@ def _sympy_within_budget(program, sampler, samples, notes):
     budget = limits.check_time_budget()
     try:
         _require_small_for_sympy(program, sampler)
+        prepare_sympy()                  # outside the budget: an import is not the check's time
         with time_limit(budget):
             return _sympy_references(program, sampler, samples)
     except _Unsuitable as why:
@@ -42,6 +43,28 @@ def _sympy_within_budget(program, sampler, samples, notes):
         reason = f"SymPy could not serve this ({type(err).__name__})"
     notes.append(f"{reason}; finite differences used instead")
     return None
+
+
+_prepared = False
+
+
+def prepare_sympy():
+    """Import SymPy and warm up what the check along the curve uses (diff, lambdify to numpy) once,
+    with every deadline held: check.prepare() (as the CLI and the batch do) and a first lambdify.
+    On a loaded machine the import alone took the 2 s budget (then finite differences were used),
+    and an alarm could interrupt it half-way (a half-imported module stays broken)."""
+    global _prepared
+    if _prepared:
+        return
+    from ..verify import prepare
+    from ..settings.deadline import held
+    prepare()
+    with held():
+        import sympy as sp
+        x = sp.Symbol("x", real=True)
+        modules = [{"DiracDelta": lambda v, *order: np.zeros(np.shape(v))}, "numpy"]
+        sp.lambdify([x], sp.diff(sp.sin(x) * sp.Abs(x), x), modules=modules)(np.array([0.5]))
+    _prepared = True
 
 
 class _Unsuitable(Exception):

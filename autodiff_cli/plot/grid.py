@@ -1,5 +1,7 @@
 """Run a program over a grid of points: vectorised when it is elementwise in the swept variables,
-else point by point; every node's values are kept for the analysis of kinks and poles."""
+else point by point; of every node's values only what the marks need is kept (the arguments of
+kinks and poles whole, of the other nodes where they are finite). `point_cost` is what a grid point
+costs, for the budget checked before sampling (AUTODIFF_MAX_PLOT_VALUES)."""
 import numpy as np
 
 from .. import engine
@@ -7,8 +9,37 @@ from ..engine import Tensor
 from ..errors import AutodiffError
 from ..language import lower_to_engine
 from ..language.lowering import overload_of
-from ..language.nodes import Name, children, column, label
+from ..language.nodes import Binary, Call, Name, Unary, children, column, label
 from .samples import Samples
+
+
+POINT_VALUES = 64        # numbers a vectorised pass keeps per grid point beside its nodes (grids, f, f', f'',
+                         # the check's references, the drawing's copies): ~0.5 KB, as measured
+NODE_VALUES = 2          # vectorised: a node's value and gradient at each point
+GRAPH_NODE_COST = 1000   # point by point: one graph node per point costs the Python work of ~1000 values
+
+
+def point_cost(program, fixed, vectorised):
+    """What one grid point costs, in stored values: the budget of a plot is AUTODIFF_MAX_PLOT_VALUES
+    of them (limits.max_plot_values, checked before sampling). Point by point, a graph of the program is built at every point,
+    and the arguments of kinks and poles (all the marks need of a node's values) are kept whole."""
+    nodes = sum(len(statement.postorder()) for statement in program.statements)
+    if vectorised:
+        return POINT_VALUES + NODE_VALUES * nodes
+    largest = max([int(np.size(v)) for v in fixed.values()] + [1])
+    return POINT_VALUES + GRAPH_NODE_COST * nodes + largest * len(marked_arguments(program))
+
+
+def marked_arguments(program):
+    """ids of the nodes whose values the marks need whole: the arguments of ops with a kink or a
+    pole (their `where` is computed from them). Of every other node only finiteness is needed."""
+    wanted = set()
+    for statement in program.statements:
+        for node in statement.postorder():
+            spec = overload_of(node) if isinstance(node, (Binary, Unary, Call)) else None
+            if spec is not None and any(what is not None and what.where is not None for what in (spec.kink, spec.pole)):
+                wanted.update(id(child) for child in children(node))
+    return wanted
 
 
 class Sampler:
@@ -87,7 +118,9 @@ class Sampler:
     def _vectorised(self, order):
         out, leaves = self._lower(self.grids, on_node=self._record, requires_grad=True)
         value = self._grid_shaped(out.data)
-        self.node_values = {k: (node, np.broadcast_to(v, self.shape)) for k, (node, v) in self.node_values.items()}
+        wanted = marked_arguments(self.program)      # kept whole; of the others only finiteness
+        self.node_values = {k: (node, np.broadcast_to(v if k in wanted else _finiteness(v), self.shape))
+                            for k, (node, v) in self.node_values.items()}
         seed = np.ones(np.shape(out.data))
         firsts, second = self._derivatives(out, leaves, order, seed)
         firsts = [np.broadcast_to(g, self.shape).copy() for g in firsts]
@@ -98,6 +131,7 @@ class Sampler:
         firsts = [np.empty(self.shape) for _ in self.names]
         second = np.empty(self.shape) if order == 2 else None
         per_node = {}
+        wanted = marked_arguments(self.program)      # kept whole; of the others only finiteness
         for index in np.ndindex(*self.shape):
             self.node_values = {}
             out, leaves = self._lower([g[index] for g in self.grids], on_node=self._record, requires_grad=True)
@@ -108,12 +142,25 @@ class Sampler:
             if second is not None:
                 second[index] = h
             for key, (node, v) in self.node_values.items():
-                per_node.setdefault(key, (node, []))[1].append(np.asarray(v))
+                v = np.asarray(v)
+                kept = v if key in wanted else (0.0 if np.isfinite(v).all() else np.nan, v.shape)
+                per_node.setdefault(key, (node, []))[1].append(kept)
+            del out, leaves
         self.node_values = {}
         for key, (node, values) in per_node.items():
-            if len(values) == value.size and len({v.shape for v in values}) == 1:
-                self.node_values[key] = (node, np.stack(values).reshape(self.shape + values[0].shape))
+            if len(values) != value.size:
+                continue
+            if key in wanted:
+                if len({v.shape for v in values}) == 1:
+                    self.node_values[key] = (node, np.stack(values).reshape(self.shape + values[0].shape))
+            elif len({shape for _, shape in values}) == 1:
+                self.node_values[key] = (node, np.array([f for f, _ in values]).reshape(self.shape))
         return value, firsts, second
+
+
+def _finiteness(values):
+    """A stand-in for a node's values keeping what the marks need of it: 0 where finite, else nan."""
+    return np.where(np.isfinite(values), 0.0, np.nan) if np.ndim(values) else (0.0 if np.isfinite(values) else np.nan)
 
 
 def not_elementwise(program, swept, fixed):

@@ -30,7 +30,13 @@ class Sweep:
     count: int
 
     def points(self):
-        return np.linspace(self.start, self.stop, self.count)
+        width = self.stop - self.start
+        if np.isfinite(width):
+            return np.linspace(self.start, self.stop, self.count)
+        # the width overflows (-1e308:1e308): linspace's step would be inf and its points nan/inf;
+        # a weighted mean of the ends stays finite (and exact at both ends)
+        t = np.linspace(0.0, 1.0, self.count)
+        return self.start * (1.0 - t) + self.stop * t
 
 
 def parse_sweep(name, text, *, default_count=DEFAULT_POINTS):

@@ -5,6 +5,8 @@ argument, a max's a - b, a denominator, ...) changing sign between grid points o
 non-finite origins: nodes whose inputs are finite and output is not, point by point
 (the engine's rule, per point).
 """
+import itertools
+
 import numpy as np
 
 from ..language.lowering import overload_of
@@ -28,10 +30,11 @@ def _singular_arguments(node, args):
             if what is not None and what.where is not None]
 
 
-def _crossings(s, axes):
+def _crossings(s, axes, limit=None):
     """Where the array `s` (grid axes first, then any element axes) is 0 or changes sign between
-    neighbours: [(edges, point)], the point interpolated linearly, `edges` the grid edges it lies
-    on (an edge: (numpy axis, index of its first point)); an exact 0 touches the edges around it."""
+    neighbours: ([(edges, point)], how many there are), the point interpolated linearly, `edges`
+    the grid edges it lies on (an edge: (numpy axis, index of its first point)); an exact 0 touches
+    the edges around it. At most `limit` are made (abs(0*x) at 10^6 points has 10^6 of them)."""
     grid_ndim = len(axes)
     flat = np.asarray(s, dtype=np.float64)
     flat = flat.reshape(flat.shape[:grid_ndim] + (-1,))          # element axes flattened into one
@@ -39,20 +42,25 @@ def _crossings(s, axes):
     # 1-D: the only axis is x; 2-D grid (ny, nx): numpy axis 1 runs along x, axis 0 along y
     directions = ((0, 0),) if grid_ndim == 1 else ((1, 0), (0, 1))
     found = []
-    for index in zip(*np.nonzero(np.any(flat == 0, axis=-1))):
+    zeros = np.nonzero(np.any(flat == 0, axis=-1))
+    total = int(zeros[0].size)
+    for index in itertools.islice(zip(*zeros), limit):
         edges = [(axis, _step(index, axis, -1)) for axis, _ in directions if index[axis] > 0]
         edges += [(axis, index) for axis, _ in directions if index[axis] < flat.shape[axis] - 1]
         found.append((edges, tuple(float(g[index]) for g in grids)))
     for axis, variable in directions:
         left = np.take(flat, range(flat.shape[axis] - 1), axis=axis)
         right = np.take(flat, range(1, flat.shape[axis]), axis=axis)
-        for index in zip(*np.nonzero(left * right < 0)):
+        changes = np.nonzero(left * right < 0)
+        total += int(changes[0].size)
+        room = None if limit is None else max(limit - len(found), 0)
+        for index in itertools.islice(zip(*changes), room):
             fraction = left[index] / (left[index] - right[index])
             start = index[:grid_ndim]
             point = [float(g[start]) for g in grids]
             point[variable] += fraction * float(grids[variable][_step(start, axis, 1)] - grids[variable][start])
             found.append(([(axis, start)], tuple(point)))
-    return found
+    return found, total
 
 
 def _step(index, axis, by):
@@ -70,6 +78,7 @@ def singular_marks(program, sampler, samples):
     values = sampler.node_values
     statement_of = {s.name: s.expr for s in program.statements if s.name is not None}
     pole_edges = {}          # id(node) -> edges where the node or anything it is computed from has a pole
+    unmade = 0               # crossings past the cap, never made into marks
     for key, (node, out) in values.items():
         inputs = list(children(node)) + ([statement_of[node.id]] if isinstance(node, Name) and
                                          node.id in statement_of else [])
@@ -79,7 +88,9 @@ def singular_marks(program, sampler, samples):
         found = _singular_arguments(node, args) if len(args) == len(children(node)) else []
         snippet = program.source[node.start:node.end]
         for kind, s, why in found:
-            for edges, point in _crossings(s, sampler.axes):
+            crossings, total = _crossings(s, sampler.axes, limit=2 * MAX_MARKS)
+            unmade += total - len(crossings)
+            for edges, point in crossings:
                 if inherited.intersection(edges):
                     continue
                 if kind == "pole":
@@ -89,8 +100,9 @@ def singular_marks(program, sampler, samples):
                               for p, a in zip(point, sampler.axes))
                 marks.append(Mark(kind, point, f"{why}: {snippet} at column {column(node)}"))
     marks = _deduplicate(marks, sampler.axes)
-    if len(marks) > MAX_MARKS:
-        samples.notes.append(f"{len(marks)} singular points found; the first {MAX_MARKS} are marked")
+    if len(marks) > MAX_MARKS or unmade:
+        samples.notes.append(f"{len(marks) + unmade}{' or so' if unmade else ''} singular points found; "
+                             f"the first {min(MAX_MARKS, len(marks))} are marked")
         marks = marks[:MAX_MARKS]
     samples.notes.extend(_non_finite_notes(program, sampler, samples))
     return marks

@@ -22,6 +22,7 @@ SYMPY_MAX_JACOBIAN_ENTRIES = 4096  # check: Jacobian entries (outputs x inputs) 
 CHECK_CACHE_SIZE = 256         # check: expressions whose compiled derivatives a process keeps (LRU)
 
 MAX_SECONDS = 1_000_000       # any time limit or budget (11.5 days; the OS timer overflows near 10^9)
+MAX_TRACE_ENTRIES = 10_000     # minimize --trace: most trajectory entries kept
 MAX_JOBS_PER_CPU = 4           # batch --jobs is clamped to this many workers per CPU
 
 _reported = set()
@@ -71,6 +72,13 @@ def max_elements():
     return _env_number("AUTODIFF_MAX_ELEMENTS", 10**8)
 
 
+def max_plot_values():
+    """What `plot` may cost: grid points times the values each point costs (sampling.grid.point_cost:
+    ~66 for a vectorised pass, 1000 per graph node point by point, plus the kink and pole arguments
+    kept), checked before sampling. AUTODIFF_MAX_PLOT_VALUES."""
+    return _env_number("AUTODIFF_MAX_PLOT_VALUES", 10**8)
+
+
 def max_derivative_entries():
     """Most entries (variables**1 + ... + variables**order) `derivatives --order N` may report.
     AUTODIFF_MAX_DERIVATIVES."""
@@ -100,12 +108,18 @@ def check_time_budget():
 def display_time_budget():
     """Seconds simplifying one result's symbolic derivatives for display may take (then they are
     shown as derived). AUTODIFF_DISPLAY_SECONDS."""
-    return _env_number("AUTODIFF_DISPLAY_SECONDS", 0.5, float)
+    return _env_number("AUTODIFF_DISPLAY_SECONDS", 0.5, float, MAX_SECONDS)
 
 
 def record_timeout():
     """Seconds one batch record may run before it is stopped and reported (default of --timeout). AUTODIFF_TIMEOUT."""
     return _env_number("AUTODIFF_TIMEOUT", 10.0, float, MAX_SECONDS)
+
+
+def dask_connect_seconds():
+    """How long `batch --dask ADDRESS` tries to reach a scheduler (and waits for its first worker).
+    AUTODIFF_DASK_CONNECT_SECONDS."""
+    return _env_number("AUTODIFF_DASK_CONNECT_SECONDS", 10.0, float, MAX_SECONDS)
 
 
 def max_line_bytes():
@@ -123,7 +137,8 @@ def settings_problem():
     """The first environment variable set out of its range, as a message, or None: the CLI checks
     this before any work, so that a bad setting is one usage error, not one per record."""
     for setting in (max_elements, max_expression_length, max_nesting_depth, check_time_budget,
-                    record_timeout, max_line_bytes, max_minimize_steps):
+                    display_time_budget, record_timeout, dask_connect_seconds, max_line_bytes,
+                    max_minimize_steps):
         try:
             setting()
         except SettingOutOfRange as exc:

@@ -31,7 +31,10 @@ class View:
 
 
 def number(x, precision=6):
-    """One float: `precision` significant digits, integers without a point, nan/inf as words."""
+    """One float: `precision` significant digits, integers without a point, nan/inf as words. A
+    one-element array of any shape is its element (numpy 2 refuses float() of a (1,) array)."""
+    if isinstance(x, np.ndarray):
+        x = x.reshape(())
     x = float(x)
     if math.isnan(x):
         return "nan"

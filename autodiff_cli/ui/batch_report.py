@@ -12,6 +12,9 @@ from .arrays import View, brief, nested
 from .console import console, escape_text, print_lines
 
 
+ERROR_WIDTH = 2000          # an error message is shown whole (the terminal wraps it) up to this many characters
+
+
 def _short(value, view, width=36):
     """A number or nested list of a record in a few characters: in full if it fits, else its shape
     and norm (never a number cut in the middle)."""
@@ -64,7 +67,7 @@ class BatchReport:
         expr = _clip(escape_text(out.get("expression") or ""), self.EXPR_WIDTH).ljust(self.EXPR_WIDTH)
         if status == "error":
             err = out["error"]
-            detail = f"{err['kind']}: {_clip(escape_text(err['message']), 100)}"
+            detail = f"{err['kind']}: {_clip(escape_text(err['message']), ERROR_WIDTH)}"   # whole, as a rule
         else:
             parts = [f"= {_short(out.get('value'), self.view)}"]
             if "point" in out:                       # mode minimize: where it stopped
@@ -94,8 +97,8 @@ class BatchReport:
 
 def print_summary(target, stats, elapsed):
     """The counts of a finished batch, and its slowest records, on the console `target`."""
-    from rich.table import Table
     from rich.text import Text
+    from .tables import Table
     total = stats["records"]
     rate = total / elapsed if elapsed > 0 else 0.0
     table = Table(title=None, show_header=True, header_style="bold", box=None, pad_edge=False)

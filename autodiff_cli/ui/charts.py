@@ -26,6 +26,7 @@ CURVE_MARKERS = (("braille", "⣿"), ("·", "·"), ("+", "+"))
 SINGULAR_MARKER = "X"
 FAILURE_MARKER = "!"
 HEAT_RAMP = " .:-=+*#%@"       # low to high
+MAX_PLOT_WIDTH = 400           # columns of the terminal plot, whatever COLUMNS says (plotext's C++ aborts at 10^6)
 ARROWS_PER_AXIS = 20           # gradient arrows drawn across each axis of the image
 
 
@@ -52,7 +53,8 @@ def terminal_size_and_colour(stream=None):
     import sys
     stream = sys.stdout if stream is None else stream
     size = shutil.get_terminal_size((80, 24))
-    return {"width": max(40, size.columns), "height": max(12, min(size.lines, 40)),
+    width = 80 if size.columns < 40 else min(size.columns, MAX_PLOT_WIDTH)   # plotext aborts at 10^6
+    return {"width": width, "height": max(12, min(size.lines, 40)),
             "colour": isatty(stream) and "NO_COLOR" not in os.environ}
 
 
@@ -83,6 +85,63 @@ def display_limits(arrays):
     if high == low:
         low, high = low - 1.0, high + 1.0
     return low, high
+
+
+SAFE_MAGNITUDES = (1e-150, 1e150)   # finite values drawn as they are; beyond, scaled by a power of ten
+
+
+def _power_of_ten(arrays):
+    """1.0, or a power of ten to divide the finite values of `arrays` by, so that their spread
+    neither overflows (x*1e308: max - min is inf) nor is subnormal (1e-320*x): the libraries'
+    axis and tick arithmetic fails on both."""
+    finite = [np.abs(a[np.isfinite(a)]) for a in (np.asarray(a, dtype=np.float64) for a in arrays)]
+    finite = [a for a in finite if a.size]
+    if not finite:
+        return 1.0
+    big = max(float(a.max()) for a in finite)
+    if big == 0 or SAFE_MAGNITUDES[0] <= big <= SAFE_MAGNITUDES[1]:
+        return 1.0
+    return 10.0 ** math.floor(math.log10(big))
+
+
+def for_display(samples):
+    """(samples to draw, {"x": scale, ..., "value": scale, "gradient": scale}): the axes and the
+    values divided by a power of ten where their magnitudes would break the drawing (a scale of
+    1.0 leaves them as they are); axis labels say the scale (`scaled_label`)."""
+    import dataclasses
+    scales = {name: _power_of_ten([axis]) for name, axis in zip(samples.variables, samples.axes)}
+    if len(samples.variables) == 1:
+        curves = [samples.value, samples.derivatives[samples.variables[0]]]
+        if samples.second_derivative is not None:
+            curves.append(samples.second_derivative)
+        scales["value"] = scales["gradient"] = _power_of_ten(curves)
+    else:
+        scales["value"] = _power_of_ten([samples.value])
+        scales["gradient"] = _power_of_ten(list(samples.derivatives.values()))
+    if all(scale == 1.0 for scale in scales.values()):
+        return samples, scales
+    with np.errstate(all="ignore"):
+        axes = [axis / scales[name] for name, axis in zip(samples.variables, samples.axes)]
+        marks = [dataclasses.replace(m, at=tuple(a / scales[n] for a, n in zip(m.at, samples.variables)))
+                 for m in samples.marks]
+        shown = dataclasses.replace(
+            samples, axes=axes, marks=marks, value=samples.value / scales["value"],
+            derivatives={n: d / scales["gradient"] for n, d in samples.derivatives.items()},
+            second_derivative=None if samples.second_derivative is None else samples.second_derivative / scales["gradient"])
+    return shown, scales
+
+
+def scaled_label(label, scale):
+    return label if scale == 1.0 else f"{label} (×{scale:.0e})"
+
+
+def quietly(draw):
+    """`draw()` with numpy's floating-point warnings and Python warnings (matplotlib's overflow
+    RuntimeWarnings, with their source lines) kept off stderr."""
+    import warnings
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return draw()
 
 
 def curve_pieces(samples, k, values, low, high, max_points):
@@ -129,10 +188,17 @@ def summary_lines(samples, limit=3):
 # --- the terminal --------------------------------------------------------------------------------
 
 def terminal_plot(samples, *, width=80, height=24, colour=False):
-    """The plot as text: `height` lines of at most `width` columns (ANSI colours only if `colour`)."""
+    """The plot as text: `height` lines of at most `width` columns (ANSI colours only if `colour`);
+    the size is clamped to 40..MAX_PLOT_WIDTH columns and 12..200 lines."""
+    width, height = max(40, min(int(width), MAX_PLOT_WIDTH)), max(12, min(int(height), 200))
     if len(samples.variables) == 2:
         return heat_map(samples, width=width, height=height)
+    return quietly(lambda: _terminal_curves(samples, width, height, colour))
+
+
+def _terminal_curves(samples, width, height, colour):
     plotext = _require("plotext", "the terminal plot")
+    samples, scales = for_display(samples)
     fig = plotext.figure
     fig.clear()
     plotext.terminal.limit(False, False)    # our size, not the terminal's (there may be none)
@@ -157,14 +223,19 @@ def terminal_plot(samples, *, width=80, height=24, colour=False):
     fig.ruler(axis="x").lim(float(x[0]), float(x[-1]))
     fig.ruler(axis="y").lim(low, high)
     fig.title(printable(function_title(samples), width - 10))
-    fig.label(samples.variables[0], axis="x")
-    fig.label("value", axis="y")
+    fig.label(scaled_label(samples.variables[0], scales[samples.variables[0]]), axis="x")
+    fig.label(scaled_label("value", scales["value"]), axis="y")
     lines = fig.build().string(colorless=not colour).rstrip("\n").split("\n")
     return "\n".join(line.rstrip() for line in lines) + "\n" + "   ".join(legend)[:width] + "\n"
 
 
 def heat_map(samples, *, width=80, height=24):
     """Two variables in the terminal: f as characters from light to dark, y up, x across."""
+    return quietly(lambda: _heat_map(samples, width, height))
+
+
+def _heat_map(samples, width, height):
+    samples, scales = for_display(samples)
     x, y = samples.axes
     label_width = 9
     columns, rows = width - label_width - 1, (height - 4) // 2 * 2 - 1      # odd: a middle row
@@ -182,7 +253,8 @@ def heat_map(samples, *, width=80, height=24):
     axis = f"{x[0]:.3g}".ljust(columns // 2) + f"{x[-1]:.3g}".rjust(columns - columns // 2)
     lines.append(" " * (label_width + 1) + axis)
     name_x, name_y = samples.variables
-    lines.append(f"{name_x} across, {name_y} up; f from {low:.4g} to {high:.4g} as '{HEAT_RAMP}'"
+    lines.append(f"{scaled_label(name_x, scales[name_x])} across, {scaled_label(name_y, scales[name_y])} up; "
+                 f"{scaled_label('f', scales['value'])} from {low:.4g} to {high:.4g} as '{HEAT_RAMP}'"
                  + ("; ? not finite" if finite.size < grid.size else ""))
     lines.append("(contour lines and the gradient field: --out plot.png)")
     return "\n".join(line[:width] for line in lines) + "\n"
@@ -202,7 +274,7 @@ def image_format(path):
 def write_image(samples, path, *, dpi=100):
     """Draw the samples with matplotlib (Agg, no window) and save them to `path`."""
     fmt = image_format(path)
-    save_figure(draw_figure(samples, dpi=dpi), path, fmt, dpi)
+    quietly(lambda: save_figure(draw_figure(samples, dpi=dpi), path, fmt, dpi))
 
 
 def save_figure(figure, path, fmt, dpi):
@@ -223,10 +295,11 @@ def draw_figure(samples, *, dpi=100):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     figure, ax = plt.subplots(figsize=(8, 5), dpi=dpi, layout="constrained")
+    shown, scales = for_display(samples)
     if len(samples.variables) == 1:
-        _draw_curves(ax, samples)
+        quietly(lambda: _draw_curves(ax, shown, scales))
     else:
-        _draw_field(figure, ax, samples)
+        quietly(lambda: _draw_field(figure, ax, shown, scales))
     title = printable(function_title(samples), 80).replace("$", r"\$")     # no mathtext from input
     ax.set_title(f"{title}\n{_check_caption(samples)}", fontsize=11)
     return figure
@@ -242,7 +315,7 @@ def _check_caption(samples):
     return f"engine derivatives vs {method}: {verdict}"
 
 
-def _draw_curves(ax, samples):
+def _draw_curves(ax, samples, scales):
     x = samples.axes[0]
     curves = curve_labels(samples)
     low, high = display_limits([values for _, values in curves])
@@ -265,21 +338,21 @@ def _draw_curves(ax, samples):
                 markeredgewidth=2, label="check failed")
     ax.set_ylim(*_padded(low, high))
     ax.set_xlim(x[0], x[-1])
-    ax.set_xlabel(samples.variables[0])
-    ax.set_ylabel("value")
+    ax.set_xlabel(scaled_label(samples.variables[0], scales[samples.variables[0]]))
+    ax.set_ylabel(scaled_label("value", scales["value"]))
     ax.axhline(0, color="0.6", linewidth=0.8)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best")
 
 
-def _draw_field(figure, ax, samples):
+def _draw_field(figure, ax, samples, scales):
     x, y = samples.axes
     name_x, name_y = samples.variables
     value = np.ma.masked_invalid(samples.value)
     filled = ax.contourf(x, y, value, levels=15, cmap="viridis", alpha=0.45)
     lines = ax.contour(x, y, value, levels=15, colors="0.25", linewidths=0.8)
     ax.clabel(lines, fontsize=7, fmt="%.3g")
-    figure.colorbar(filled, ax=ax, label="f")
+    figure.colorbar(filled, ax=ax, label=scaled_label("f", scales["value"]))
     sx = max(1, x.size // ARROWS_PER_AXIS)
     sy = max(1, y.size // ARROWS_PER_AXIS)
     gx = samples.derivatives[name_x][::sy, ::sx]
@@ -291,8 +364,8 @@ def _draw_field(figure, ax, samples):
         marks = [m.at for m in samples.marks if m.kind == kind]
         if marks:
             ax.plot(*np.array(marks).T, marker, color=colour, markersize=3, linestyle="none", label=label)
-    ax.set_xlabel(name_x)
-    ax.set_ylabel(name_y)
+    ax.set_xlabel(scaled_label(name_x, scales[name_x]))
+    ax.set_ylabel(scaled_label(name_y, scales[name_y]))
     if 1 / 3 <= (y[-1] - y[0]) / (x[-1] - x[0]) <= 3:
         ax.set_aspect("equal")       # circles look round
     ax.legend(loc="upper right", fontsize=8)

@@ -46,7 +46,25 @@ def console(file=None, *, quiet_broken_pipe=False, **options):
             if not quiet_broken_pipe:
                 raise BrokenPipeError
 
-    return PipeAwareConsole(file=file, **options)
+    out = PipeAwareConsole(file=file, **options)
+    if "width" not in options:
+        out.width = usable_width(out.width)
+    return out
+
+
+MIN_WIDTH = 40          # a narrower COLUMNS (0, 5) or terminal is treated as DEFAULT_WIDTH
+DEFAULT_WIDTH = 80
+MAX_WIDTH = 4096        # a wider one is treated as this (COLUMNS=1000000)
+
+
+def usable_width(width):
+    """The width to lay output out in: `width` (COLUMNS, the terminal's), DEFAULT_WIDTH when it is
+    below MIN_WIDTH (COLUMNS=0 used to empty every table), at most MAX_WIDTH."""
+    try:
+        width = int(width)
+    except (TypeError, ValueError):
+        return DEFAULT_WIDTH
+    return DEFAULT_WIDTH if width < MIN_WIDTH else min(width, MAX_WIDTH)
 
 
 def print_lines(out, renderable):

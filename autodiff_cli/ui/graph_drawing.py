@@ -141,30 +141,38 @@ def graph_to_dot(output, leaves=None, *, title=None):
 IMAGE_FORMATS = ("svg", "png", "pdf")
 
 
-def write_dot(path, dot_text):
-    """Write DOT text to `path`; .svg/.png/.pdf go through Graphviz when it is installed, else the
-    DOT text goes next to it (FILE.dot) and the message says how to render it.
-    Returns (written?, one line for stderr)."""
+def dot_problem(path):
+    """Why `--dot path` cannot be honoured, as one line (checked before the run), or None: an image
+    name (.svg/.png/.pdf) needs Graphviz's `dot`; without it nothing is written (never a file
+    the user did not name)."""
     import os
     import shutil
+    image_format = os.path.splitext(path)[1].lower().lstrip(".")
+    if image_format in IMAGE_FORMATS and not shutil.which("dot"):
+        base = os.path.splitext(path)[0]
+        return (f"--dot {path}: Graphviz is not installed (no 'dot' program), so the graph cannot be "
+                f"rendered as {image_format}; name a .dot file (--dot {base}.dot) to get the DOT text")
+    return None
+
+
+def write_dot(path, dot_text):
+    """Write DOT text to `path`; .svg/.png/.pdf go through Graphviz. Only `path` is ever written:
+    without Graphviz, or when it fails, nothing is. Returns (written?, one line for stderr)."""
     import subprocess
-    base, extension = os.path.splitext(path)
-    image_format = extension.lower().lstrip(".")
-    image = image_format in IMAGE_FORMATS
-    why = "Graphviz 'dot' is not installed"
+    problem = dot_problem(path)
+    if problem is not None:
+        return False, f"error: {problem}"
+    import os
+    image_format = os.path.splitext(path)[1].lower().lstrip(".")
     try:
-        if image and shutil.which("dot"):
+        if image_format in IMAGE_FORMATS:
             run = subprocess.run(["dot", f"-T{image_format}", "-o", path],
                                  input=dot_text, text=True, capture_output=True, timeout=60)
             if run.returncode == 0:
                 return True, f"wrote {path}"
-            why = f"Graphviz 'dot' failed: {run.stderr.strip()[:200]}"
-        target = base + ".dot" if image else path
-        with open(target, "w", encoding="utf-8") as f:
+            return False, f"error: cannot write {path}: Graphviz 'dot' failed: {run.stderr.strip()[:200]}"
+        with open(path, "w", encoding="utf-8") as f:
             f.write(dot_text)
     except (OSError, subprocess.SubprocessError) as exc:
         return False, f"error: cannot write {path}: {exc}"
-    if image:
-        return True, (f"wrote {target} instead of {path} ({why}; "
-                      f"render it with: dot -T{image_format} {target} -o {path})")
-    return True, f"wrote {target}"
+    return True, f"wrote {path}"

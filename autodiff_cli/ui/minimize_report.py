@@ -9,12 +9,11 @@ import math
 import numpy as np
 from rich import box
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from .arrays import View, brief, nested, number
 from .console import escape_text
-from .tables import shorten
+from .tables import Table, shorten
 
 DIGITS = 10              # significant digits of the values where it stopped (a minimum is read closely)
 
@@ -56,7 +55,7 @@ def settings_text(result):
     return ", ".join(parts)
 
 
-def render_minimize(result):
+def render_minimize(result, width=80):
     """The summary table and the trajectory table of a finished run."""
     header = Text()
     header.append("minimize ", style="bold")
@@ -75,7 +74,7 @@ def render_minimize(result):
     summary.add_row("stopped", Text(f"{result.stopped}: {escape_text(stop_reason(result))}", style=style))
     parts = [header, summary]
     if len(result.trajectory) > 1:
-        parts.append(render_trajectory(result))
+        parts.append(render_trajectory(result, width))
     return Group(*parts)
 
 
@@ -90,31 +89,53 @@ def table_rows(trajectory, limit=TABLE_ROWS, first=FIRST_ROWS):
     return [unique[k] for k in sorted(unique)]
 
 
-def render_trajectory(result):
+def render_trajectory(result, width=80):
+    """The trajectory table; when its columns are wider than `width`, in column blocks (each with
+    the step column), so that no number is cut or folded."""
     rows = table_rows(result.trajectory)
     names = list(result.point)
     scalar_columns = (len(names) <= POINT_COLUMNS
                       and all(np.asarray(result.point[n]).size == 1 for n in names))
-    table = Table(title="trajectory", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    table.add_column("step", justify="right")
-    table.add_column("value", justify="right")
-    table.add_column("grad_norm", justify="right")
+    headers = ["step", "value", "grad_norm"]
     if scalar_columns:
-        for name in names:
-            table.add_column(escape_text(name), justify="right")
+        for name in names:      # a one-element array x=[0] is shown as its element, headed x[0]
+            ndim = np.ndim(result.point[name])
+            headers.append(escape_text(name) + (f"[{','.join('0' * ndim)}]" if ndim else ""))
     else:
-        table.add_column("point")
+        headers.append("point")
+    cells = []
     for entry in rows:
-        cells = [str(entry["step"]), format_number(entry["value"]), format_number(entry["grad_norm"], 4)]
+        row = [str(entry["step"]), format_number(entry["value"]), format_number(entry["grad_norm"], 4)]
         if scalar_columns:
-            cells += [format_number(entry["point"][n]) for n in names]
+            row += [format_number(entry["point"][n]) for n in names]
         else:
-            cells.append("  ".join(f"{escape_text(n)}={_short(entry['point'][n])}" for n in names))
-        table.add_row(*cells)
-    return table
+            row.append("  ".join(f"{escape_text(n)}={_short(entry['point'][n])}" for n in names))
+        cells.append(row)
+    widths = [max([len(h)] + [len(r[k]) for r in cells]) + 2 for k, h in enumerate(headers)]
+    blocks, block = [], [0]
+    for k in range(1, len(headers)):
+        if block != [0] and sum(widths[c] for c in block) + widths[k] > width:
+            blocks.append(block)
+            block = [0]
+        block.append(k)
+    blocks.append(block)
+    parts = []
+    for number, block in enumerate(blocks):
+        title = "trajectory" if len(blocks) == 1 else f"trajectory, part {number + 1} of {len(blocks)}"
+        parts.append(Text(title, style="italic"))
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for k in block:
+            table.add_column(headers[k], justify="left" if headers[k] == "point" else "right")
+        for row in cells:
+            table.add_row(*[row[k] for k in block])
+        parts.append(table)
+    return Group(*parts)
 
 
 def _short(value):
+    if isinstance(value, dict):        # a large parameter, kept in the trajectory as a summary
+        norm = value.get("norm")
+        return f"shape {tuple(value['shape'])}, norm {format_number(norm, 5) if norm is not None else '—'}"
     a = np.asarray(value, dtype=np.float64)
     if a.size == 1:
         return format_number(a, 6)
@@ -181,20 +202,33 @@ def _draw_path(figure, ax, result, field):
     filled = ax.contourf(x, y, np.ma.masked_invalid(field.value), levels=20, cmap="viridis", alpha=0.5)
     ax.contour(x, y, np.ma.masked_invalid(field.value), levels=20, colors="0.3", linewidths=0.6)
     figure.colorbar(filled, ax=ax, label="value")
-    path = np.array([[float(e["point"][name_x]), float(e["point"][name_y])] for e in result.trajectory])
-    ax.plot(path[:, 0], path[:, 1], ".-", color="tab:red", linewidth=1.2, markersize=3, label="path")
-    ax.plot(*path[0], "o", color="tab:red", label="start")
-    ax.plot(*path[-1], "*", color="white", markeredgecolor="black", markersize=12, label="end")
+    path = path_points(result, [name_x, name_y])
+    if len(path):
+        ax.plot(path[:, 0], path[:, 1], ".-", color="tab:red", linewidth=1.2, markersize=3, label="path")
+        ax.plot(*path[0], "o", color="tab:red", label="start")
+        ax.plot(*path[-1], "*", color="white", markeredgecolor="black", markersize=12, label="end")
     ax.set_xlabel(name_x)
     ax.set_ylabel(name_y)
     ax.legend(loc="best", fontsize=8)
 
 
+def path_points(result, names):
+    """The finite points of the trajectory (or, when --trace 0 kept none, where it stopped) of
+    scalar variables `names`, as an (n, len(names)) array; n may be 0 (a run that diverged at once)."""
+    entries = result.trajectory or [{"point": result.point}]
+    points = np.array([[float(np.asarray(e["point"][n]).reshape(())) for n in names] for e in entries],
+                      dtype=np.float64).reshape(-1, len(names))
+    return points[np.isfinite(points).all(axis=1)]
+
+
 def path_box(result, margin=0.15):
-    """{name: "lo:hi:80"} ranges around the finite trajectory of two scalar variables (for sampling)."""
+    """{name: "lo:hi:80"} ranges around the finite trajectory of two scalar variables (for sampling);
+    AutodiffError when no point of it is finite (then there is no contour plot)."""
+    from ..errors import AutodiffError
     names = list(result.point)
-    points = np.array([[float(e["point"][n]) for n in names] for e in result.trajectory], dtype=np.float64)
-    points = points[np.isfinite(points).all(axis=1)]
+    points = path_points(result, names)
+    if not len(points):
+        raise AutodiffError("usage", "no point of the path is finite")
     ranges = {}
     for k, name in enumerate(names):
         low, high = float(points[:, k].min()), float(points[:, k].max())

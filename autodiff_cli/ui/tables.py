@@ -13,13 +13,13 @@ import itertools
 import numpy as np
 from rich import box
 from rich.console import Group
-from rich.table import Table
+from rich.table import Table as _RichTable
 from rich.text import Text
 
 from .arrays import View, array_lines, brief, element_labels, inline, labelled_matrix_lines, number, shape_text
 from .console import escape_text
 
-__all__ = ["View", "render_result", "render_steps", "check_summary", "shorten", "shape_text",
+__all__ = ["View", "Table", "render_result", "render_steps", "check_summary", "shorten", "shape_text",
            "element_labels"]
 
 STEPS_MAX_ROWS = 200        # most rows shown by --steps (first and last halves)
@@ -29,6 +29,14 @@ CELL_MAX = 24               # widest array shown inside a table cell (else print
 FORMULA_CELL_MAX = 40       # widest formula shown inside a table cell (else printed below the table)
 FORMULAS_BELOW_MAX = 1200   # most characters of one variable's formulas printed below (unless --full)
 BELOW = "below"
+
+
+class Table(_RichTable):
+    """A rich Table whose cells wrap (fold) when the terminal is too narrow for it, instead of
+    ending in "…": a number, a formula or a node name is never cut (rich's default overflow)."""
+
+    def add_column(self, *args, overflow="fold", **options):
+        return super().add_column(*args, overflow=overflow, **options)
 
 CHECK_METHODS = {
     "sympy": "checked with SymPy",

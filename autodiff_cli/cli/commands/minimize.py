@@ -50,10 +50,13 @@ def minimize(
     json_output: opt.Json = False,
     random_seed: opt.RandomSeed = None,
     debug: opt.Debug = False,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Keep parameters of more than 1000 elements whole in the trajectory (else shape, "
+                       "min, max, norm).")] = False,
 ):
     """Minimize the scalar value of EXPR over its variables, starting at the bindings."""
     options = dict(wrt=wrt, optimizer=optimizer, lr=lr, momentum=momentum, steps=steps, tol=tol,
-                   clip_value=clip_value, clip_norm=clip_norm, trace=trace, random_seed=random_seed)
+                   clip_value=clip_value, clip_norm=clip_norm, trace=trace, random_seed=random_seed, full=full)
 
     def work():
         from ...optimize.minimize import minimize as run_minimize
@@ -104,5 +107,6 @@ def _print_minimize(result, *, json_output):
     if result.error is None and not json_output:
         from ...ui.console import console, print_lines
         from ...ui.minimize_report import render_minimize
-        print_lines(console(), render_minimize(result))
+        out = console()
+        print_lines(out, render_minimize(result, out.width))
     return result.exit_code

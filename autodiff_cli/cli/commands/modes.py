@@ -2,6 +2,7 @@
 the mode's own declaration: its summary, its examples, its options and what it can show."""
 import inspect
 
+from ...errors import AutodiffError
 from .. import options as opt
 from ..boundary import ExitCode, guarded, print_record_and_messages, reported
 
@@ -61,6 +62,11 @@ def run(mode, *, expr, bindings, wrt, json_output, check, random_seed, debug, pr
     def work():
         from ...api import evaluate
         values = opt.checked_bindings(bindings)
+        if dot:                          # --dot g.svg without Graphviz: refused before the run
+            from ...ui.graph_drawing import dot_problem
+            problem = dot_problem(dot)
+            if problem:
+                raise AutodiffError("usage", problem)
         if mode_options.get("tangents") is not None:
             mode_options["tangents"] = opt.parse_bindings(mode_options["tangents"], "tangent")
         if check:

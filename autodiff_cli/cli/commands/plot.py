@@ -51,11 +51,19 @@ def plot(
             text = charts.terminal_plot(samples, **charts.terminal_size_and_colour())
         for note in samples.notes:
             write_stderr(f"note: {escape_text(note)}")
-        if json_output:
-            from ...result import dumps
-            sys.stdout.write(dumps(samples.as_dict()) + "\n")
-        else:
-            sys.stdout.write(("" if out else text) + "\n".join(charts.summary_lines(samples)) + "\n")
+        try:
+            if json_output:
+                from ...result import dumps
+                sys.stdout.write(dumps(samples.as_dict()) + "\n")
+            else:
+                sys.stdout.write(("" if out else text) + "\n".join(charts.summary_lines(samples)) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:           # a full disk, /dev/full: one line, as the other commands
+            from ...ui.console import cannot_write
+            write_stderr(cannot_write(exc))
+            return ExitCode.USAGE
         if out:
             write_stderr(f"wrote {escape_text(out)}")
         if samples.check is not None and samples.check.passed is False:
