@@ -72,12 +72,14 @@ def _as_values(visited, data):
 
 
 def _replay(program, values):
-    """The forward pass again, recording every node: only needed to explain a nan or inf."""
+    """The forward pass again, recording every node: only needed to explain a nan or inf.
+    (Values are read per Tensor by _as_values, so a name of an intermediate shares its value's
+    identity: a 0-d result's data is a numpy scalar, and np.asarray makes a new array per call.)"""
     visited = []
     with engine.no_grad():
         lower_to_engine(program, {n: Tensor(v) for n, v in values.items()},
-                        on_node=lambda node, t: visited.append((node, np.asarray(t.data))))
-    return visited
+                        on_node=lambda node, t: visited.append((node, t)))
+    return _as_values(visited, None)
 
 
 def _non_finite_origins(source, visited):

@@ -29,6 +29,7 @@ CELL_MAX = 24               # widest array shown inside a table cell (else print
 FORMULA_CELL_MAX = 40       # widest formula shown inside a table cell (else printed below the table)
 FORMULAS_BELOW_MAX = 1200   # most characters of one variable's formulas printed below (unless --full)
 BELOW = "below"
+NUMBERS = "fold"            # a column of numbers too narrow for them folds them onto more lines, never cuts them
 
 
 class Table(_RichTable):
@@ -177,11 +178,11 @@ def _gradients_part(result, view):
     formulas = {name: _formula(result, name, view) for name in result.gradients}
     show_formulas = any(f is not None for f in formulas.values())
     table = _table("Gradients", "variable")
-    table.add_column("value")
-    table.add_column("gradient")
+    table.add_column("value", overflow=NUMBERS)
+    table.add_column("gradient", overflow=NUMBERS)
     if show_formulas:
         table.add_column("derivative (LaTeX)" if view.latex else "derivative (SymPy)")
-    table.add_column("check")
+    table.add_column("check", overflow=NUMBERS)
     shown_elsewhere = set(getattr(check, "notes", None) or []) if check is not None else set()
 
     def note_of(name):
@@ -214,8 +215,8 @@ def _gradients_part(result, view):
 
 def _intermediates_part(result, view):
     table = _table("Named intermediates", "name")
-    table.add_column("value")
-    table.add_column("gradient")
+    table.add_column("value", overflow=NUMBERS)
+    table.add_column("gradient", overflow=NUMBERS)
     below = []
     for name, entry in result.intermediates.items():
         cells = [_cell(entry.get("value"), view), _cell(entry.get("gradient"), view)]
@@ -277,7 +278,7 @@ def _derivatives_part(result, view):
     table = Table(title="Derivatives by order", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("order", justify="right")
     table.add_column("derivative", style="bold")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow=NUMBERS)
     names = list(result.derivatives[1]) if result.derivatives else []
     rows = 0
     for order, level in result.derivatives.items():
