@@ -1,7 +1,6 @@
 """Lowering parsed programs to the engine and to SymPy: values, errors, limits, and agreement."""
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -136,23 +135,31 @@ def test_missing_variable_is_a_name_error():
 
 # --- limits --------------------------------------------------------------------------------------
 
-def test_tower_of_powers_is_inf_quickly():
-    started = time.monotonic()
+def test_tower_of_powers_is_inf_in_float64():
+    """Evaluated in float64 (inf), never as exact big numbers: 9**9**9**9 exactly would not end,
+    and float() of an exact huge integer raises OverflowError instead of giving inf."""
     assert engine_value("9**9**9**9") == np.inf
     out, _ = lower_to_sympy(parse("9**9**9**9"), {})
-    assert float(out[()]) == np.inf
+    assert not getattr(out[()], "is_Integer", False) and float(out[()]) == np.inf
     out, _ = lower_to_sympy(parse("exp(exp(exp(exp(3.5))))"), {})
     assert float(out[()]) == np.inf
-    assert time.monotonic() - started < 5
 
 
 def test_flat_sum_of_200000_terms_lowers_to_the_engine():
+    """Linear work, counted rather than timed (the machine may be loaded): one engine op per '+'."""
     program = parse("+".join(["x"] * 200_000))
     x = Tensor(1.5, requires_grad=True)
-    started = time.monotonic()
     out, _ = lower_to_engine(program, {"x": x})
     assert out.item() == pytest.approx(300_000)
-    assert time.monotonic() - started < 60     # ~1.5 s idle; mostly the engine's per-op cost
+    nodes, stack, seen = 0, [out.grad_fn], set()
+    while stack:                       # the recorded graph's op nodes, walked without recursion
+        node = stack.pop()
+        if node is None or id(node) in seen or not hasattr(node, "edges"):
+            continue
+        seen.add(id(node))
+        nodes += 1
+        stack.extend(node.edges)
+    assert nodes == 199_999 + 1          # the additions, and x's AccumulateGrad
 
 
 def test_deep_right_chain_lowers_without_recursion():
