@@ -364,6 +364,13 @@ def test_the_check_never_calls_the_correct_engine_wrong(expr, bindings, mode):
     assert result.status != "mismatch", result.to_json()[:800]
 
 
+@pytest.mark.xfail(strict=True, reason="known: a derivative below the smallest normal float (2e-308 against "
+                   "SymPy's exact 0) is judged against a tolerance that underflows; found by the property test")
+def test_a_derivative_near_the_underflow_is_not_a_mismatch():
+    result = evaluate("x / (x * 1e308)", {"x": 0.5}, gradient="ones", random_seed=1)
+    assert result.status == "ok", result.to_json()[:600]
+
+
 @pytest.mark.parametrize("expr", ["x**y", "pow(x, y)"])
 def test_the_hessian_of_x_to_a_variable_power_of_two(expr):
     """x**y at y == 2: the engine's fast path for a square (g*y*x) was taken with y a variable too,
