@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 MIXED_OPTIONS = dict(check=False, timeout=60, random_seed=7)
 MIXED_ARGS = ["--json", "--no-check", "--timeout", "60", "--random-seed", "7"]
-VERY_SLOW_EXPR = "+".join(["sin(x)*x"] * 450000)   # seconds of pure-Python work: parse + forward + backward
+# A Jacobian of 3000 outputs, each a backward pass over 4000 ops: about a minute of Python work on a
+# fast core, so a 1 s limit stops it on any machine; 14 KB of text (a 450,000-term expression, the
+# previous slow record, took minutes to read, echo and compare on a loaded machine).
+SLOW_EXPR, SLOW_X = "+".join(["sin(x)"] * 2000), "ones(3000)"
 
 
 def cli(args, timeout=300, **kwargs):
@@ -287,8 +290,8 @@ def test_tiny_partitions_long_lines_and_line_ends(tmp_path, local_cluster, monke
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")   # see deadline.py
 def test_time_limits_as_locally(tmp_path, local_cluster):
     path = tmp_path / "slow.txt"
-    path.write_text(f"x | x=1 --id quick\n{VERY_SLOW_EXPR} | x=1 --id slow1\nx**2 | x=3\n"
-                    f'{{"expr": "{VERY_SLOW_EXPR}", "bindings": {{"x": 2}}, "id": "slow2"}}\n')
+    path.write_text(f"x | x=1 --id quick\n{SLOW_EXPR} | x={SLOW_X} --mode jacobian --id slow1\nx**2 | x=3\n"
+                    f'{{"expr": "{SLOW_EXPR}", "bindings": {{"x": "{SLOW_X}"}}, "mode": "jacobian", "id": "slow2"}}\n')
     expected = locally(path, check=False, timeout=1)
     assert [json.loads(line)["status"] for line in expected[1].splitlines()] == ["ok", "error", "ok", "error"]
     assert expected[1].count('"kind": "timeout"') == 2

@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from autodiff_cli import verify as check
@@ -21,6 +22,14 @@ from test_fuzz import expressions as fuzz_expressions
 from test_lowering import expressions as scalar_expressions
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def a_budget_no_machine_reaches(monkeypatch):
+    """SymPy's budget (2 s by default) is set far out of reach, so that which route checks a
+    result (SymPy or finite differences) never depends on the machine's load; the tests of the
+    budget itself set theirs."""
+    monkeypatch.setenv("AUTODIFF_CHECK_SECONDS", "600")
 
 
 @pytest.fixture
@@ -211,36 +220,71 @@ def test_constants_enter_as_symbols_and_are_shown_as_numbers():
 
 # --- the budget, memory, big numbers, our own bugs ------------------------------------------------
 
-def _batch(text, *args, env=None):
+def _batch(text, *args, env=None, pythonpath=()):
     return subprocess.run([sys.executable, "-m", "autodiff_cli", "batch", "-", *args], input=text,
                           capture_output=True, text=True, cwd=REPO,
-                          env=dict(os.environ, PYTHONPATH=REPO, **(env or {})))
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([*map(str, pythonpath), REPO]),
+                                   **(env or {})))
 
 
-@pytest.mark.parametrize("args, env", [
-    (["--json"], {"AUTODIFF_CHECK_SECONDS": "0.04"}),
-    (["--json", "--timeout", "0.5"], {}),
-    (["--json", "--timeout", "0.5", "--jobs", "2"], {}),
-])
-def test_the_cas_import_is_outside_every_timer(args, env):
+# Loaded by the subprocess (a sitecustomize on its PYTHONPATH, inherited by forked workers): when
+# the CAS (SymPy or SymEngine) is imported, it reports every deadline in force that could stop the
+# import half-way (one not held) or that the import is charged to (the check's own budget, held or not).
+CAS_IMPORT_GUARD = """
+import sys
+
+class _CasImportGuard:
+    def find_spec(self, name, path=None, target=None):
+        deadline = sys.modules.get("autodiff_cli.settings.deadline")
+        if name in ("sympy", "symengine") and deadline is not None:
+            bad = [type(d.exception).__name__ for d in deadline._active
+                   if not deadline._state["held"] or isinstance(d.exception, deadline.TimeLimitExceeded)]
+            if bad:
+                sys.stderr.write(f"CAS-IMPORT-UNDER-A-TIMER {name} {bad}\\n")
+        return None
+
+sys.meta_path.insert(0, _CasImportGuard())
+"""
+
+
+@pytest.fixture
+def cas_import_guard(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(CAS_IMPORT_GUARD)
+    return tmp_path
+
+
+def test_the_cas_import_guard_sees_an_import_under_a_timer(cas_import_guard):
+    code = ("from autodiff_cli.settings.deadline import Deadline, time_limit\n"
+            "with time_limit(600):\n    import sympy\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(cas_import_guard), REPO])))
+    assert proc.returncode == 0 and "CAS-IMPORT-UNDER-A-TIMER sympy ['TimeLimitExceeded']" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--json"], ["--json", "--timeout", "600"], ["--json", "--timeout", "600", "--jobs", "2"]])
+def test_the_cas_import_is_outside_every_timer(args, cas_import_guard):
+    """Where the import happens is seen (the guard), not inferred from a tight budget: the budgets
+    are generous, so that a loaded machine cannot turn a record into a finite-difference check."""
     records = "x**2 | x=2\nx**3 | x=2\nsin(x)*y | x=1 y=2\nabs(x) | x=0\n"
-    proc = _batch(records, *args, env=env)
+    proc = _batch(records, *args, env={"AUTODIFF_CHECK_SECONDS": "600"}, pythonpath=[cas_import_guard])
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["status"] for r in out] == ["ok"] * 4, proc.stdout
     assert [r["check"]["method"] for r in out] == ["sympy"] * 4
+    assert "CAS-IMPORT-UNDER-A-TIMER" not in proc.stderr, proc.stderr
     assert "NameError" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
 
 
 def test_a_tiny_record_limit_stops_records_not_the_process():
     """With --timeout 0.03 a record may be stopped (the machine may be slow), but never by the CAS's
-    import, and the records after it are evaluated as usual: no NameError, no warnings."""
+    import, and the records after it are evaluated as usual: no NameError, no warnings. (The check's
+    budget is then at most half of what is left of the 0.03 s: SymPy's or, past it, finite differences.)"""
     proc = _batch("x**2 | x=2\nx**3 | x=2\n" * 5, "--json", "--timeout", "0.03")
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(out) == 10
     for record in out:
         assert record["status"] == "ok" or record["error"]["kind"] == "timeout", record
         if record["status"] == "ok":
-            assert record["check"]["method"] == "sympy"
+            assert record["check"]["method"] in ("sympy", "finite-difference"), record
     assert "NameError" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
 
 
@@ -310,7 +354,29 @@ POINTS = st.sampled_from([{"x": 0.5, "y": 2.0, "z": 0.7}, {"x": [0.5, -1.0], "y"
 @settings(max_examples=300, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.one_of(fuzz_expressions(), scalar_expressions), POINTS, st.sampled_from(["grad", "hessian", "jacobian"]))
+@example("pow(x, y)", {"x": 0.5, "y": 2.0, "z": 0.7}, "hessian")     # x**y's mixed derivative at y == 2
+@example("x**y + y**x", {"x": 1.0, "y": 2.0, "z": 1.0}, "hessian")
 def test_the_check_never_calls_the_correct_engine_wrong(expr, bindings, mode):
+    """The check is always SymPy's here (a budget no machine reaches): under load, a 2 s budget
+    made some examples finite-difference ones, and which examples were is not this test's subject."""
     options = {"gradient": "ones"} if mode == "grad" else {}
-    result = evaluate(expr, bindings, mode=mode, random_seed=1, **options)
+    with mock.patch.dict(os.environ, {"AUTODIFF_CHECK_SECONDS": "600"}):
+        result = evaluate(expr, bindings, mode=mode, random_seed=1, **options)
     assert result.status != "mismatch", result.to_json()[:800]
+
+
+@pytest.mark.xfail(strict=True, reason="known: a derivative below the smallest normal float (2e-308 against "
+                   "SymPy's exact 0) is judged against a tolerance that underflows; found by the property test")
+def test_a_derivative_near_the_underflow_is_not_a_mismatch():
+    result = evaluate("x / (x * 1e308)", {"x": 0.5}, gradient="ones", random_seed=1)
+    assert result.status == "ok", result.to_json()[:600]
+
+
+@pytest.mark.parametrize("expr", ["x**y", "pow(x, y)"])
+def test_the_hessian_of_x_to_a_variable_power_of_two(expr):
+    """x**y at y == 2: the engine's fast path for a square (g*y*x) was taken with y a variable too,
+    and d/dy of y*x is not d/dy of y*x**(y-1): the mixed entry was x**(y-1) alone (0.5, not -0.193)."""
+    result = evaluate(expr, {"x": 0.5, "y": 2.0}, mode="hessian")
+    mixed = 0.5 + 2 * 0.5 * np.log(0.5)
+    assert result.hessian["x"]["y"] == pytest.approx(mixed) and result.hessian["y"]["x"] == pytest.approx(mixed)
+    assert result.hessian["x"]["x"] == pytest.approx(2.0) and result.status == "ok"

@@ -48,8 +48,9 @@ def cmd_variants():
 
 
 def run(args, cmd=None, env=None, **kwargs):
-    """The CLI in a subprocess, with colour-free, fixed-width output."""
-    full_env = dict(os.environ, COLUMNS="120", NO_COLOR="1")
+    """The CLI in a subprocess, with colour-free, fixed-width output, and a SymPy budget no machine
+    reaches (a loaded one must not turn the check into finite differences); `env` may set its own."""
+    full_env = dict(os.environ, COLUMNS="120", NO_COLOR="1", AUTODIFF_CHECK_SECONDS="600")
     full_env.update(env or {})
     return subprocess.run((cmd or [sys.executable, "-m", "autodiff_cli"]) + list(args),
                           capture_output=True, text=True, env=full_env, timeout=120, **kwargs)

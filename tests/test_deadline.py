@@ -1,5 +1,6 @@
 """deadline.py: the one nestable SIGALRM deadline (batch records' --timeout, the SymPy budget)."""
 import signal
+import sys
 import threading
 import time
 
@@ -82,6 +83,29 @@ def test_an_alarm_inside_enter_fires_in_the_block(monkeypatch):
             spin()
     assert entered
     monkeypatch.setattr(deadline, "_arm", arm)
+    assert_clean()
+
+
+def test_an_alarm_inside_exit_does_not_escape_the_block(monkeypatch):
+    """The check's budget fell due just as its block ended (a loaded machine): the alarm came inside
+    Deadline.__exit__, before the deadline was removed, and TimeLimitExceeded escaped the handlers
+    around the block (and the deadline stayed in force, firing again later in unrelated code)."""
+    from autodiff_cli.settings import deadline
+
+    class RingingList(list):
+        ring = True
+
+        def __contains__(self, item):                   # `if self in _active:`, first in __exit__
+            if self.ring:
+                self.ring = False
+                item.expiry = time.monotonic() - 1      # due: the alarm comes now, inside __exit__
+                deadline._on_alarm(signal.SIGALRM, sys._getframe(1))
+            return super().__contains__(item)
+    monkeypatch.setattr(deadline, "_active", RingingList())
+    with time_limit(30):
+        pass
+    assert deadline._active == [] and not deadline._active.ring
+    monkeypatch.undo()
     assert_clean()
 
 

@@ -8,7 +8,8 @@ RFC 8259 JSON on stdout (the error record too: status "error" and {kind, message
 in batch mode print one record per input record, in input order. No injection payload may
 create its marker file.
 
-The sweep runs in ONE test on a small thread pool and reports every failing case at once; known
+The sweep runs in 4 tests (interleaved parts, for pytest-xdist's workers), each on a small thread
+pool reporting every failing case of its part at once; known
 defects, once fixed, stay in the corpus as regression cases (category "fixed").
 """
 import collections
@@ -247,9 +248,14 @@ def test_corpus_size_and_categories():
     assert len({c.id for c in corpus.CASES}) == len(corpus.CASES)
 
 
-def test_hostile_corpus(corpus_dir):
-    """Every non-bug case of the corpus, 3 at a time; all failures reported together."""
-    cases = [c for c in corpus.CASES if not c.bug]
+PARTS = 4     # the sweep in 4 interleaved parts, so that pytest-xdist's workers share it
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_hostile_corpus(corpus_dir, part):
+    """Every non-bug case of the corpus (every PARTS-th one from `part` on), 3 at a time; all
+    failures of the part reported together."""
+    cases = [c for c in corpus.CASES if not c.bug][part::PARTS]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         results = list(pool.map(lambda c: (c, check_case(c, corpus_dir)), cases))
     failures = [f"{case.id} {case.args[:3]!r:.100}: " + "; ".join(problems)

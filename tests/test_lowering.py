@@ -1,7 +1,6 @@
 """Lowering parsed programs to the engine and to SymPy: values, errors, limits, and agreement."""
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -136,23 +135,31 @@ def test_missing_variable_is_a_name_error():
 
 # --- limits --------------------------------------------------------------------------------------
 
-def test_tower_of_powers_is_inf_quickly():
-    started = time.monotonic()
+def test_tower_of_powers_is_inf_in_float64():
+    """Evaluated in float64 (inf), never as exact big numbers: 9**9**9**9 exactly would not end,
+    and float() of an exact huge integer raises OverflowError instead of giving inf."""
     assert engine_value("9**9**9**9") == np.inf
     out, _ = lower_to_sympy(parse("9**9**9**9"), {})
-    assert float(out[()]) == np.inf
+    assert not getattr(out[()], "is_Integer", False) and float(out[()]) == np.inf
     out, _ = lower_to_sympy(parse("exp(exp(exp(exp(3.5))))"), {})
     assert float(out[()]) == np.inf
-    assert time.monotonic() - started < 5
 
 
 def test_flat_sum_of_200000_terms_lowers_to_the_engine():
+    """Linear work, counted rather than timed (the machine may be loaded): one engine op per '+'."""
     program = parse("+".join(["x"] * 200_000))
     x = Tensor(1.5, requires_grad=True)
-    started = time.monotonic()
     out, _ = lower_to_engine(program, {"x": x})
     assert out.item() == pytest.approx(300_000)
-    assert time.monotonic() - started < 60     # ~1.5 s idle; mostly the engine's per-op cost
+    nodes, stack, seen = 0, [out.grad_fn], set()
+    while stack:                       # the recorded graph's op nodes, walked without recursion
+        node = stack.pop()
+        if node is None or id(node) in seen or not hasattr(node, "edges"):
+            continue
+        seen.add(id(node))
+        nodes += 1
+        stack.extend(node.edges)
+    assert nodes == 199_999 + 1          # the additions, and x's AccumulateGrad
 
 
 def test_deep_right_chain_lowers_without_recursion():
@@ -246,8 +253,11 @@ def test_engine_and_sympy_lowerings_agree(text, x, y, z):
 
     # The reference evaluates SymPy's exact forms in float64, where log1p(y) is log(1 + y): for
     # |y| below eps that rounds to log(1) = 0 while the engine's log1p keeps y (found: pow(log1p(y), y)
-    # at y=1.7e-132). Such points test the reference's rounding, not the engine.
-    assume(all(v == 0 or abs(v) > 1e-15 for v in point.values()))
+    # at y=1.7e-132). Such points test the reference's rounding, not the engine. Above eps, log(1 + y)
+    # is still off by about eps/|y| relatively (x/log1p(x) at x=1e-8: 6e-9), beyond rel=1e-9: with
+    # log1p, only |y| > 1e-6 (eps/1e-6 = 2e-10).
+    smallest = 1e-6 if "log1p" in text else 1e-15
+    assume(all(v == 0 or abs(v) > smallest for v in point.values()))
     symbols = {name: symbol_array(name) for name in program.inputs}
     out, _ = lower_to_sympy(program, symbols)
     expr = out[()]
@@ -261,3 +271,4 @@ def test_engine_and_sympy_lowerings_agree(text, x, y, z):
             reference = complex(np.nan)
     assume(np.isfinite(reference) and abs(reference.imag) <= 1e-12 * max(1.0, abs(reference.real)))
     assert reference.real == pytest.approx(value, rel=1e-9, abs=1e-9 * scale), (text, point)
+

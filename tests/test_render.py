@@ -92,6 +92,21 @@ def test_large_arrays_are_summarised():
     assert len(full) > 100
 
 
+def test_the_largest_entries_break_ties_by_index():
+    """Among equal magnitudes the summary lists the lowest indices, largest first, whatever order
+    np.argpartition leaves ties in (it differs between numpy versions and array sizes)."""
+    rng = np.random.default_rng(0)
+    cases = [np.ones(1000), 2 * np.eye(50).ravel(), np.tile([1.0, -3.0, 3.0, 2.0], 300),
+             np.array([np.inf, 1.0, np.nan, -np.inf] * 100), rng.integers(-3, 4, 5000).astype(float)]
+    for a in cases:
+        magnitude = np.abs(a)
+        magnitude[np.isnan(a)] = np.inf
+        expected = np.lexsort((np.arange(a.size), -magnitude))[:arrays.LARGEST_SHOWN].tolist()
+        assert arrays._largest(a) == expected, a
+    text = "\n".join(arrays.array_lines(np.ones((30, 30)), VIEW))
+    assert "largest: [0,0] 1, [0,1] 1, [0,2] 1, [0,3] 1, [0,4] 1" in text
+
+
 def test_element_labels():
     assert arrays.element_labels("x", ()) == ["x"]
     assert arrays.element_labels("x", (2,)) == ["x[0]", "x[1]"]
@@ -133,7 +148,7 @@ def test_design_card_layout():
     text = text_of(tables.render_result(fake_result()))
     assert "3*x**2+2*x*y+y**2" in text and "x = 2, y = 1" in text
     assert re.search(r"value\s+17", text)
-    assert re.search(r"x\s+2\s+14\s+6\*x \+ 2\*y\s+✓ 0\.0e\+00", text)
+    assert re.search(r"x\s+2\s+14\s+6\*x \+ 2\*y\s+✓\s*$", text, re.M)
     assert re.search(r"y\s+1\s+6\s+2\*x \+ 2\*y\s+✓", text)
     assert "checked with SymPy: agrees" in text
 
@@ -158,6 +173,22 @@ def test_mismatch_is_a_red_row():
     assert "\x1b[31m" not in y_row
     plain = text_of(tables.render_result(result))
     assert "MISMATCH" in plain
+
+
+def test_an_agreeing_check_shows_no_rounding_noise():
+    """An error within the check's tolerance is noise (8.9e-16 here, 4.4e-16 on another machine):
+    the human output says "agrees" without the figure, so snapshots do not pin it; a mismatch
+    keeps its figures (--json keeps them all)."""
+    for method in ("sympy", "finite-difference"):
+        agreeing = fake_result(check=check_report(method=method, error=8.9e-16, per_variable={
+            "x": variable_check(8.9e-16), "y": variable_check(4.4e-16)}))
+        text = text_of(tables.render_result(agreeing))
+        assert "agrees" in text and "e-16" not in text and "error" not in text
+        assert re.search(r"^\s*x\s.*✓\s*$", text, re.M) and re.search(r"^\s*y\s.*✓\s*$", text, re.M)
+    wrong = fake_result(status="mismatch", check=check_report(passed=False, error=0.6, per_variable={
+        "x": variable_check(0.6, False), "y": variable_check(4.4e-16)}))
+    text = text_of(tables.render_result(wrong))
+    assert "MISMATCH (max abs error 0.6)" in text and "✗ 6.0e-01" in text and "e-16" not in text
 
 
 def test_check_methods_and_notes():

@@ -34,8 +34,9 @@ def _pow_vjp_base(F, g, ans, x, y):
     if not isinstance(y, Tensor) and not np.any(y):   # x**0 is constant: every derivative is 0, not 0*inf
         return g * 0.0
     if np.ndim(raw(y)) == 0 and raw(y) != 0:   # one nonzero exponent: no mask needed; ** is numpy's
-        if raw(y) == 2:                        # fast path for x**2, x**0.5; x**1 would be a copy
-            return g * (y * x)                 # of x: one array pass fewer, the same numbers
+        if raw(y) == 2 and not isinstance(y, Tensor):   # fast path for x**2 (a constant exponent:
+            return g * (y * x)                 # y*x is not y*x**(y-1) as a function of y); x**1 would be
+                                               # a copy of x: one array pass fewer, the same numbers
         return g * (y * x ** (y - 1))
     return F.where(raw(y) == 0, 0.0, g * y * F.power(x, y - 1))
 

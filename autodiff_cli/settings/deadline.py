@@ -125,8 +125,21 @@ def _arm():
     signal.setitimer(signal.ITIMER_REAL, max(min(expiries) - time.monotonic(), 1e-4) if expiries else 0)
 
 
+def _in_exit(frame):
+    """Whether the alarm came inside a Deadline's __exit__ (or what it calls): raised there, the
+    exception would escape the block's own handlers and leave the deadline in force (a loaded
+    machine: the check's budget falling due as its block ends)."""
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code is Deadline.__exit__.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_alarm(signum, frame):
-    if _state["held"]:
+    if _state["held"] or _in_exit(frame):
         signal.setitimer(signal.ITIMER_REAL, RETRY)      # ask again once the held block may be over
         return
     now = time.monotonic()

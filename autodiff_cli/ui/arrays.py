@@ -142,14 +142,22 @@ def summary_lines(matrix, view, entry_label=None):
 
 
 def _largest(flat):
-    """Indices of the LARGEST_SHOWN entries of largest magnitude (nan first), largest first."""
+    """Indices of the LARGEST_SHOWN entries of largest magnitude (nan first), largest first; among
+    equal magnitudes, the lowest indices (deterministic: not whichever a partition happens to pick)."""
     with np.errstate(all="ignore"):
         magnitude = np.abs(flat)
         magnitude[np.isnan(magnitude)] = np.inf
     count = min(LARGEST_SHOWN, flat.size)
     if count == 0:
         return []
-    top = np.argpartition(-magnitude, count - 1)[:count] if flat.size > count else np.arange(flat.size)
+    if flat.size > count:
+        # Ties are taken by index, whatever the partition picks: the count-th largest magnitude,
+        # every entry above it, then the entries equal to it from the first index on. Linear time.
+        kth = np.partition(magnitude, flat.size - count)[flat.size - count]
+        above = np.flatnonzero(magnitude > kth)
+        top = np.concatenate([above, np.flatnonzero(magnitude == kth)[:count - above.size]])
+    else:
+        top = np.arange(flat.size)
     return sorted(top.tolist(), key=lambda k: (-magnitude[k], k))
 
 

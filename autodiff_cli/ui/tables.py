@@ -125,7 +125,9 @@ def _check_cell(per_variable, name, checked):
     if vc is None:
         return (Text("—", style="dim") if not checked else Text("?", style="dim")), False
     error = getattr(vc, "error", None)
-    amount = f" {error:.1e}" if isinstance(error, (int, float)) else ""
+    # An agreeing variable's error is within the check's tolerance (rounding noise that differs
+    # between machines): only a mismatch shows its figure; --json has every error.
+    amount = f" {error:.1e}" if isinstance(error, (int, float)) and vc.passed is not True else ""
     if vc.passed is False:
         return Text(f"✗{amount}", style="bold red"), True
     if vc.passed is None:
@@ -318,7 +320,9 @@ def check_summary(result):
             text.append(": agrees", style="green")
         elif check.passed is False:
             text.append(": MISMATCH", style="bold red")
-        if check.max_abs_error is not None:
+        # agreeing, the error is below the check's tolerance: rounding noise that differs between
+        # machines, not shown (--json has it); a mismatch or an unjudged check shows its figure
+        if check.max_abs_error is not None and check.passed is not True:
             text.append(f" (max abs error {check.max_abs_error:.2g})")
     for note in getattr(check, "notes", None) or []:
         text.append(f"\n{escape_text(note)}", style="dim")
