@@ -46,10 +46,11 @@ _simplified = OrderedDict()     # str(expr) -> simplified expr
 
 def describe_all(program, result, seed, derivatives, *, latex=False, simplify=False):
     """({name: symbolic entry}, {name: LaTeX entry}) of a checked result, from `derivatives`
-    {name: (shape, [SymPy expressions], indexed_by_variable)}: with `simplify` (for people:
-    it costs up to AUTODIFF_DISPLAY_SECONDS twice), a closed matrix form where one is found
-    (matrix_form.py; a scalar output only) and simplified formulas; else `describe`'s index form
-    and exact numbers only (batch throughput). A variable's entry is None when too long to show."""
+    {name: (shape, [the check's CAS expressions], indexed_by_variable)}: with `simplify` (for
+    people: it costs up to AUTODIFF_DISPLAY_SECONDS twice), a closed matrix form where one is found
+    (matrix_form.py; a scalar output only) and simplified formulas; else the index form and exact
+    numbers only (batch throughput). Formulas neither simplified nor in LaTeX are printed by the
+    CAS itself (`plain`: no SymPy). A variable's entry is None when too long to show."""
     forms = {}
     first_derivatives = all(by_variable for _, _, by_variable in derivatives.values())
     if simplify and first_derivatives and seed is None and any(
