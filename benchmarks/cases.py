@@ -37,24 +37,32 @@ def rss_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def children_cpu():
+    """CPU seconds (user + system) of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(run, repeat, budget, process=False):
     """One warm-up call, then up to `repeat` timed calls (fewer if the warm-up says they won't fit the budget).
 
     A whole-process run (W4, W6) has nothing to warm up but the OS file cache: when one run alone exceeds
-    the budget, that first run is the measurement."""
+    the budget, that first run is the measurement. A run with `clock` (W9) is timed by that clock, not
+    wall time, and divided by its `per_call` processes."""
+    clock, per = getattr(run, "clock", perf), getattr(run, "per_call", 1)
     gc.collect()
-    t = perf()
+    t, w = clock(), perf()
     answer = run()
-    first = perf() - t
-    if process and first > budget:
+    first, first_wall = (clock() - t) / per, perf() - w
+    if process and first_wall > budget:
         return first, [first], answer
-    n = max(1, min(repeat, int(budget // max(first, 1e-9))))
+    n = max(1, min(repeat, int(budget // max(first_wall, 1e-9))))
     times = []
     for _ in range(n):
         gc.collect()
-        t = perf()
+        t = clock()
         answer = run()
-        times.append(perf() - t)
+        times.append((clock() - t) / per)
     return first, times, answer
 
 
@@ -454,6 +462,52 @@ def w4_case(system):
     raise Unavailable(f"no {system} implementation for W4")
 
 
+class CpuRuns(ProcessRun):
+    """W9: a command run `runs` times in a row, one after the other; timed by the CPU time (user +
+    system) of the finished processes, per process: on a shared machine CPU time is what the
+    command costs, wall time also what the others cost it."""
+    clock = staticmethod(children_cpu)
+
+    def __init__(self, argv, parse, runs):
+        super().__init__(argv, parse)
+        self.per_call = runs
+
+    def __call__(self):
+        answer = None
+        for _ in range(self.per_call):
+            answer = super().__call__()
+        return answer
+
+
+def _bytecode_written():
+    """autodiff_cli's bytecode written, as `pip install` writes it for an installed package (numpy's
+    is): an editable install run with PYTHONDONTWRITEBYTECODE=1 would otherwise compile all its
+    modules from source at every start, a third of a one-shot's CPU time that no user pays twice."""
+    import compileall
+    import importlib.util
+    spec = importlib.util.find_spec("autodiff_cli")
+    if spec is not None and spec.origin:
+        compileall.compile_dir(os.path.dirname(spec.origin), quiet=1)
+
+
+def w9_case(system):
+    """One-shot CPU time: `autodiff grad EXPR x=2 y=1 --json` with the check on (and, for reference,
+    --no-check and the human output) against the floor `python -c "import numpy"`."""
+    names = ("x", "y")
+    runs = W.W9_RUNS
+    _bytecode_written()
+    if system == "python-numpy":
+        return CpuRuns([sys.executable, "-c", "import numpy"], lambda out: None, runs)
+    argv = [autodiff_bin(), *W.W9_ARGS]
+    if system == "autodiff-check":
+        return CpuRuns(argv + ["--json"], lambda out: _json_answer(out, names), runs)
+    if system == "autodiff-nocheck":
+        return CpuRuns(argv + ["--json", "--no-check"], lambda out: _json_answer(out, names), runs)
+    if system == "autodiff-human":       # the terminal output (rich tables), stdout a pipe here
+        return CpuRuns(argv, lambda out: None, runs)
+    raise Unavailable(f"no {system} implementation for W9")
+
+
 def _batch_answer(out):
     """Every record's value and derivatives, flattened (gradients, Hessian or Jacobian alike)."""
     values, grads = [], []
@@ -560,6 +614,8 @@ def make_case(case, system, quick, workdir):
         return w7_case(case, system, quick, workdir)
     if case == "W8":
         return w8_case(system, s["W8_terms"], workdir)
+    if case == "W9":
+        return w9_case(system)
     raise Unavailable(f"unknown case {case}")
 
 
@@ -645,6 +701,9 @@ def main(argv=None):
         if isinstance(run, ProcessRun):   # the started processes, not this one
             children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             record.update(rss_base_kb=0, rss_peak_kb=children, note="whole process timed from outside")
+        if isinstance(run, CpuRuns):
+            record.update(clock="cpu", note=f"CPU time (user + system) per process, over {run.per_call} "
+                                            "processes per timed call")
     except Unavailable as exc:
         record.update(status="unavailable", note=str(exc))
     except ImportError as exc:

@@ -84,6 +84,12 @@ def case_table(quick):
         ("W8", "W8", f"one record, a flat sum of {s['W8_terms']:,} terms over 5 variables, through `autodiff batch "
                      "FILE --json` (default flags, the check on) and with --no-check; whole process",
          ["autodiff-batch", "autodiff-batch-nocheck"], None),
+        ("W9", "W9", f"one-shot CPU time: `autodiff {' '.join(W.W9_ARGS[:1])} \"{W.W4_EXPR}\" x=2 y=1 --json` (the check "
+                     "on; also --no-check, and the human output to a pipe) against `python -c \"import numpy\"`, "
+                     f"CPU seconds (user + system) per process, {W.W9_RUNS} processes per timed call, autodiff_cli's "
+                     "bytecode written first (as an installed package's is): the **median** and **first call** "
+                     "columns are CPU times here",
+         ["python-numpy", "autodiff-check", "autodiff-nocheck", "autodiff-human"], None),
     ]
     return cases
 
@@ -301,6 +307,8 @@ def targets(results):
                  "autodiff-check", "autodiff-nocheck", 2.0)
     ratio_target("W7d: checked time ≤ 4 × unchecked (throughput ≥ 0.25 ×; distinct expressions)", "W7d",
                  "autodiff-check", "autodiff-nocheck", 4.0)
+    ratio_target("W9: one-shot `autodiff grad ... --json` (check on) CPU time ≤ 3 × `python -c \"import numpy\"`'s",
+                 "W9", "autodiff-check", "python-numpy", 3.0)
     w8 = _get(results, "W8", "autodiff-batch")
     if w8 is not None:
         ok = w8["status"] == "ok"
@@ -506,7 +514,8 @@ def chart_data(results):
     pairs += [(c, s, "torch", None) for c in results if c.startswith("W2-") for s in ("autodiff", "autodiff-tensor")]
     pairs += [("W3", "autodiff", "torch", 0.5), ("W3", "autodiff-tensor", "torch-loop", 0.5),
               ("W4", "autodiff-nocheck", "torch", 0.2), ("W4", "autodiff-check", "torch", 0.5),
-              ("W5", "autodiff", "torch", 1.0), ("W6", "autodiff-batch", "torch-loop", 1.0)]
+              ("W5", "autodiff", "torch", 1.0), ("W6", "autodiff-batch", "torch-loop", 1.0),
+              ("W9", "autodiff-check", "python-numpy", 3.0)]
     data = []
     for case, system, ref, target in pairs:
         a, b = _get(results, case, system), _get(results, case, ref)

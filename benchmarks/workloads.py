@@ -142,6 +142,11 @@ W4_EXPR = "3*x**2+2*x*y+y**2"
 W4_POINT = {"x": 2.0, "y": 1.0}
 
 
+# --- W9: a one-shot command's CPU time ---------------------------------------------------------------
+W9_ARGS = ("grad", W4_EXPR, "x=2", "y=1")      # `autodiff grad "3*x**2+2*x*y+y**2" x=2 y=1`
+W9_RUNS = 20                                    # processes per timed call (CPU time is summed over them)
+
+
 # --- W6: batch ------------------------------------------------------------------------------------
 _W6_TEMPLATES = (
     "{a}*x*y + sin({b}*x)",

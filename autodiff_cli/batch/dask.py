@@ -204,9 +204,9 @@ def evaluator_main(fd):
         except (EOFError, OSError):
             return
         _use_environment(config["environment"])
-        if config["check"]:       # imported before the first record's check starts its time budget
-            from .. import verify as check  # noqa: F401
-            import sympy  # noqa: F401
+        if config["check"]:       # the CAS imported before the first record's check starts its time budget
+            from .. import display    # (SymPy only when a record needs it: verify.import_sympy, deadlines held)
+            display.prepare()
         conn.send_bytes(pickle.dumps(("ready",)))
         try:
             with AlarmScope():

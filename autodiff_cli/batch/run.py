@@ -168,8 +168,9 @@ def run_batch(source, *, json_output, jobs=1, timeout=None, check=True, random_s
         evaluator()                      # import once, before any fork
         parallel = jobs > 1 and "fork" in _start_methods()
         if check:                         # the CAS too: before any timer, shared by forked workers
-            # forked workers share what is imported before the fork; serially, SymPy is imported
-            # when a record first needs it (display.prepare, verify.import_sympy)
+            # forked workers share what is imported before the fork; SymPy is imported (in each
+            # worker) only when a record needs it (verify.import_sympy): a record's formulas are
+            # printed by the CAS itself
             from .. import display, verify
             if parallel:
                 display.prepare()

@@ -81,7 +81,87 @@ class ExprCommand(HelpCommand):
     """A command whose positional EXPR and NAME=VALUE arguments may start with '-'."""
 
     def parse_args(self, ctx, args):
+        plain_coercion(self, ctx)
         return super().parse_args(ctx, positionals_last(self, ctx, list(args)))
+
+
+# --- typer's value coercion, without Pydantic where there is nothing to coerce -------------------
+# typer (>= 0.2x) checks every value of a str, int or Optional[...] parameter with a Pydantic
+# TypeAdapter: importing Pydantic and building the adapters is a quarter of a one-shot command's
+# CPU time. Every value our commands take is a string, a list of strings, a bool or a bounded
+# int; those that are plainly valid are passed through here, and anything else (a bad int, a value
+# out of range) goes to typer's own coercion, so its error messages are typer's.
+
+_PLAIN_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+class _PlainCoercion:
+    """A typer RuntimeParam for str / bool / bounded int / list[str] values, Optional or not, that
+    hands every value it does not find plainly valid to typer's own (Pydantic) coercion."""
+
+    def __init__(self, kind, info):
+        self.kind, self.info = kind, info
+
+    def coerce(self, value, param, ctx):
+        multi = param.multiple or param.nargs == -1
+        if value is None:
+            return () if multi else None
+        done = self._plain(value, multi)
+        if done is not _NOT_PLAIN:
+            return done
+        from typer._coercion import build_runtime_param
+        param._runtime_param = build_runtime_param(param.type_descriptor)
+        return param._runtime_param.coerce(value, param=param, ctx=ctx)
+
+    def _plain(self, value, multi):
+        if multi:
+            if self.kind == "list[str]" and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                return list(value)
+            return _NOT_PLAIN
+        if self.kind == "str" and isinstance(value, str):
+            return value
+        if self.kind == "bool" and isinstance(value, bool):
+            return value
+        if self.kind == "int" and not isinstance(value, bool):
+            if isinstance(value, str) and _PLAIN_INT.fullmatch(value):
+                value = int(value)
+            if isinstance(value, int) and (self.info.min is None or value >= self.info.min) and (
+                    self.info.max is None or value <= self.info.max):
+                return value
+        return _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
+
+
+def _kind(annotation):
+    """"str", "int", "bool" or "list[str]" for such an annotation (Optional or not), else None."""
+    import typing
+    if typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) != 1:
+            return None
+        annotation = args[0]
+    if annotation in (str, int, bool):
+        return annotation.__name__
+    if typing.get_origin(annotation) is list and typing.get_args(annotation) == (str,):
+        return "list[str]"
+    return None
+
+
+def plain_coercion(command, ctx):
+    """Give each of the command's parameters whose values need no Pydantic the plain coercion
+    (only where typer's parameters are as this module knows them; else typer's own is used)."""
+    for param in command.get_params(ctx):
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or getattr(param, "_runtime_param", False) is not None:
+            continue
+        info = descriptor.parameter_info
+        kind = _kind(descriptor.annotation)
+        if kind is None or descriptor.file_annotation is not None or getattr(info, "parser", None) is not None or (
+                getattr(info, "clamp", False)) or not all(hasattr(info, a) for a in ("min", "max")):
+            continue
+        param._runtime_param = _PlainCoercion(kind, info)
 
 
 def _lower_first(message):
@@ -90,6 +170,10 @@ def _lower_first(message):
 
 class AutodiffGroup(TyperGroup):
     """The top-level group: turns click's usage errors into one `error: ...` line and exit 2."""
+
+    def parse_args(self, ctx, args):
+        plain_coercion(self, ctx)
+        return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:

@@ -3,29 +3,43 @@ matrix forms, made from the CAS expressions the verifier derived. Nothing here c
 
     describe(report, program, result, seed, latex=..., simplify=...)    fills report.symbolic / .latex
 """
-from ..verify import import_sympy, prepare as prepare_cas
+from ..verify import prepare as prepare_cas
 from ..verify.reference import backend
 
-_prepared = False
+_prepared = set()      # what prepare() has done: "cas", "sympy"
 
 
-def prepare():
-    """The CAS and SymPy imported, and every step of the display run once (idempotent), with every
-    deadline held: call it before arming a timer, or let `describe` call it on first use."""
-    global _prepared
-    if not _prepared:
-        cas = prepare_cas()
-        import_sympy()
-        if cas is not None:
-            from .formulas import prepare as warm_up
-            warm_up(backend().module)
-        _prepared = True
+def prepare(sympy=False):
+    """The check's CAS imported and every step of the plain display run once (idempotent), with
+    every deadline held: call it before arming a timer, or let `describe` call it on first use.
+    `sympy`: SymPy too (LaTeX, simplification, matrix forms; a forked pool's workers share it);
+    without it SymPy is imported only when a formula needs it (formulas._import_sympy)."""
+    wanted = {"cas", "sympy"} if sympy else {"cas"}
+    if wanted <= _prepared:
+        return
+    cas = prepare_cas()
+    if cas is not None:
+        from .formulas import prepare as warm_up
+        warm_up(backend().module, sympy=sympy)
+    if sympy:
+        from .formulas import _import_sympy
+        _import_sympy()
+    _prepared.update(wanted)
 
 
 def describe(report, program, result, seed, *, latex=False, simplify=False):
     """The report's derivatives as the record's `symbolic` (and `latex`) entries; a formula too long
-    to read is None. Display has its own budget and never slows the verdict."""
+    to read is None. Display has its own budget and never slows the verdict.
+
+    A record's plain text (no LaTeX, no simplification) is made once per Derivation when no input
+    is shown as its number (the same text at every point) and kept on it (`Derivation.texts`)."""
     if not report.derivatives:           # not derived symbolically: nothing to show
+        return
+    derivation = report.derivation
+    cache = (derivation.texts if derivation is not None and not derivation.parameters and not latex
+             and not simplify else None)
+    if cache is not None and "symbolic" in cache:
+        report.symbolic = dict(cache["symbolic"])
         return
     shown = {name: d for name, d in report.derivatives.items() if d is not None}
     prepare()
@@ -34,3 +48,5 @@ def describe(report, program, result, seed, *, latex=False, simplify=False):
     report.symbolic = {name: symbolic.get(name) for name in result.wrt}
     if latex:
         report.latex = {name: shown_latex.get(name) for name in result.wrt}
+    if cache is not None:
+        cache["symbolic"] = dict(report.symbolic)

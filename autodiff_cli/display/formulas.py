@@ -8,6 +8,14 @@ What `describe` returns is the record's `symbolic` entry for one variable (docs/
 a string for a scalar variable, nested lists of strings shaped like the variable (a Jacobian's
 block: the output's shape, then the variable's), or {"kind": "index", "variable", "text"}.
 
+Two routes:
+  - plain (`plain`): the check's CAS prints its own expressions (SymEngine's C++ printer), whole
+    floats made integers, the index form found on the printed text. No SymPy: this is every
+    `--json` and batch record's route, and the human output's wherever nothing is simplified.
+  - SymPy (`describe`): LaTeX, simplification (expressions of SIMPLIFY_MIN_OPS to SIMPLIFY_MAX_OPS
+    operations) and expressions SymPy built (the check's SymPy back end); SymPy is imported on
+    first use, with every deadline held.
+
 Display must never slow the check down or hang: simplification is tried only on small expressions
 and under a time budget for the whole result (after which the formulas are shown as derived), and
 the result of each simplification is cached by expression.
@@ -38,13 +46,16 @@ _simplified = OrderedDict()     # str(expr) -> simplified expr
 
 def describe_all(program, result, seed, derivatives, *, latex=False, simplify=False):
     """({name: symbolic entry}, {name: LaTeX entry}) of a checked result, from `derivatives`
-    {name: (shape, [SymPy expressions], indexed_by_variable)}: with `simplify` (for people:
-    it costs up to AUTODIFF_DISPLAY_SECONDS twice), a closed matrix form where one is found
-    (matrix_form.py; a scalar output only) and simplified formulas; else `describe`'s index form
-    and exact numbers only (batch throughput). A variable's entry is None when too long to show."""
+    {name: (shape, [the check's CAS expressions], indexed_by_variable)}: with `simplify` (for
+    people: it costs up to AUTODIFF_DISPLAY_SECONDS twice), a closed matrix form where one is found
+    (matrix_form.py; a scalar output only) and simplified formulas; else the index form and exact
+    numbers only (batch throughput). Formulas neither simplified nor in LaTeX are printed by the
+    CAS itself (`plain`: no SymPy). A variable's entry is None when too long to show."""
     forms = {}
     first_derivatives = all(by_variable for _, _, by_variable in derivatives.values())
-    if simplify and first_derivatives and seed is None:
+    if simplify and first_derivatives and seed is None and any(
+            np.ndim(result.inputs[name]) in (1, 2) for name in derivatives):   # else no matrix form to find
+        _import_sympy()
         from .matrix_form import matrix_gradients
         try:
             with time_limit(limits.display_time_budget()):
@@ -60,6 +71,10 @@ def describe_all(program, result, seed, derivatives, *, latex=False, simplify=Fa
             latexes[name] = {"kind": "matrix", "variable": name, "text": form_latex}
         else:
             try:
+                if not latex and _plain_enough(exprs, shape, by_variable, simplify):
+                    symbolic[name], latexes[name] = plain(name, shape, exprs, indexed_by_variable=by_variable), None
+                    continue
+                _import_sympy()
                 symbolic[name], latexes[name] = describe(name, shape, exprs, latex=latex,
                                                          indexed_by_variable=by_variable,
                                                          budget=None if simplify else 0)
@@ -70,13 +85,139 @@ def describe_all(program, result, seed, derivatives, *, latex=False, simplify=Fa
     return symbolic, (latexes if latex else {})
 
 
-def prepare(cas_module):
-    """Import SymPy and run every step of `describe` once on a tiny example built with the check's
-    CAS (display.prepare calls this before any timer): a record's time limit then never interrupts
-    an import half-way, which would leave SymPy broken for the records after it."""
+def prepare(cas_module, sympy=True):
+    """Run every step of `plain` (and with `sympy`, of `describe`, importing SymPy) once on a tiny
+    example built with the check's CAS (display.prepare calls this before any timer): a record's
+    time limit then never interrupts an import half-way, which would leave SymPy broken for the
+    records after it."""
     x = [cas_module.Symbol("x[0]"), cas_module.Symbol("x[1]")]
-    describe("x", (2,), [2.0 * x[0] * cas_module.cos(x[0]), 2.0 * x[1] * cas_module.cos(x[1])], latex=True, budget=0)
-    describe("y", (2,), [x[0] + 0.5, x[1] ** 2], latex=True, budget=0)
+    examples = [[2.0 * x[0] * cas_module.cos(x[0]), 2.0 * x[1] * cas_module.cos(x[1])], [x[0] + 0.5, x[1] ** 2]]
+    if _is_symengine(examples[0]):
+        for exprs in examples:
+            plain("x", (2,), exprs)
+    if sympy:
+        for exprs in examples:
+            describe("x", (2,), exprs, latex=True, budget=0)
+
+
+def _import_sympy():
+    """SymPy imported and warmed up (once), every deadline held meanwhile (see prepare)."""
+    global _sympy_ready
+    if not _sympy_ready:
+        from ..settings.deadline import held
+        from ..verify import import_sympy
+        import_sympy()
+        with held():
+            import sympy as sp
+            x = real_symbol("x[0]")
+            describe("x", (), [2.0 * x * sp.cos(x) + 0.5], latex=True, budget=0)
+        _sympy_ready = True
+
+
+_sympy_ready = False
+
+
+# --- the plain route: the CAS's own printer, no SymPy ----------------------------------------------
+
+def _is_symengine(exprs):
+    return bool(exprs) and type(exprs[0]).__module__.startswith("symengine")
+
+
+def plain(name, shape, expressions, *, indexed_by_variable=True):
+    """The symbolic entry of `describe` (budget 0, no LaTeX) for SymEngine expressions, printed by
+    SymEngine: whole floats as integers (4*x, not 4.0*x), the index form read off the printed
+    formulas. SymEngine orders terms and writes some forms its own way (0.3 + y, 0 < x - 1,
+    (1 + x)**(-1)) where SymPy writes y + 0.3, x - 1 > 0, 1/(x + 1): the same expressions."""
+    flat = [str(_exact_cas(e)) for e in expressions]
+    if len(flat) == 1 and shape == ():
+        return None if len(flat[0]) > FORMULA_MAX_CHARS else flat[0]
+    indexed = _index_text(flat, shape) if indexed_by_variable else None
+    if indexed is not None:
+        template, letters, _ = indexed
+        return None if len(template) > FORMULA_MAX_CHARS else {
+            "kind": "index", "variable": f"{name}[{','.join(letters)}]", "text": template}
+    if sum(map(len, flat)) > FORMULA_MAX_CHARS:
+        return None
+    return np.array(flat, dtype=object).reshape(shape).tolist()
+
+
+def _plain_enough(exprs, shape, by_variable, simplify):
+    """Whether a variable's formulas are shown by the plain route: SymEngine's expressions that
+    simplification would leave as derived (with `simplify`: each under SIMPLIFY_MIN_OPS operations,
+    or one over SIMPLIFY_MAX_OPS, which shows them all as derived), as `describe` decides."""
+    if not _is_symengine(exprs):
+        return False
+    if not simplify:
+        return True
+    candidates = exprs
+    if by_variable and len(shape) and len(exprs) >= 2:
+        indexed = _index_text([str(_exact_cas(e)) for e in exprs], shape)
+        if indexed is not None:
+            candidates = [exprs[indexed[2]]]        # the index form's template is simplified alone
+    counts = [_count_ops(e) for e in candidates]
+    return all(c < SIMPLIFY_MIN_OPS for c in counts) or max(counts) > SIMPLIFY_MAX_OPS
+
+
+def _count_ops(expr):
+    """Operations in a SymEngine expression, counted as SymPy's count_ops counts them (close
+    enough to choose what to simplify): n - 1 per sum or product of n terms, one per power,
+    function, condition, negative number or fraction."""
+    count, stack = 0, [expr]
+    while stack:
+        e = stack.pop()
+        args = e.args
+        if not args:
+            if e.is_Number:
+                try:
+                    value = float(e)
+                    count += value < 0 or not value.is_integer()
+                except (RuntimeError, TypeError, ValueError, OverflowError):
+                    pass
+            continue
+        count += len(args) - 1 if e.is_Add or e.is_Mul else 1
+        stack.extend(args)
+    return count
+
+
+def _exact_cas(expr):
+    """SymEngine's floats that are whole numbers become integers, infinities oo (as _exact does)."""
+    module = _se()
+    floats = {}
+    for f in expr.atoms(module.RealDouble):
+        value = float(f)
+        if math.isfinite(value):
+            if value.is_integer() and abs(value) < 2**53:
+                floats[f] = module.Integer(int(value))
+        elif not math.isnan(value):
+            floats[f] = module.oo if value > 0 else -module.oo
+    return expr.xreplace(floats) if floats else expr
+
+
+@functools.cache
+def _se():
+    import symengine
+    return symengine
+
+
+def _index_text(texts, shape):
+    """(template text, index letters, the element it was read off) when every element's printed
+    formula is the same up to its own index (see index_form), else None."""
+    if len(shape) == 0 or len(texts) < 2 or len(texts) != int(np.prod(shape)):
+        return None
+    letters = _letters(shape)
+    indices = list(np.ndindex(*shape))
+    distinct = (k for k in reversed(range(len(indices))) if len(set(indices[k])) == len(shape))
+    for k in itertools.islice(distinct, 2):      # the last two such elements (the highest index values)
+        names = {str(value): letter for value, letter in zip(indices[k], letters)}
+        template = _SUBSCRIPT.sub(_subscripts(names), texts[k])
+        if all(_SUBSCRIPT.sub(_subscripts(_values(letters, index)), template) == t for t, index in zip(texts, indices)):
+            return template, letters, k
+    return None
+
+
+def _letters(shape):
+    return list(INDEX_LETTERS[:len(shape)]) if len(shape) <= len(INDEX_LETTERS) else [
+        f"i{d}" for d in range(len(shape))]
 
 
 def describe(name, shape, expressions, *, latex=False, budget=None, indexed_by_variable=True):
@@ -147,8 +288,7 @@ def index_form(exprs, shape, texts=None):
     if len({len(e.free_symbols) for e in exprs}) > 1:        # cheap: such formulas cannot match
         return None
     texts = [text(e) for e in exprs] if texts is None else texts
-    letters = list(INDEX_LETTERS[:len(shape)]) if len(shape) <= len(INDEX_LETTERS) else [
-        f"i{d}" for d in range(len(shape))]
+    letters = _letters(shape)
     indices = list(np.ndindex(*shape))
     distinct = (k for k in reversed(range(len(indices))) if len(set(indices[k])) == len(shape))
     for k in itertools.islice(distinct, 2):      # the last two such elements (the highest index values)

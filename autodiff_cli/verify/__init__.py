@@ -152,6 +152,7 @@ def _symbolic_check(derivation, result, mode, seed, reasons):
     reference, scale, switches = derivation.evaluate(result.inputs, seed)
     entries = np.asarray(mode.entries(result), dtype=np.float64)
     report = judge_entries(entries, reference, scale, switches, derivation, reasons)
+    report.derivation = derivation
     for name in result.wrt:
         exprs = _shown(derivation, name, result, seed)
         if exprs is None:

@@ -25,7 +25,7 @@ import importlib
 import os
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -244,6 +244,8 @@ class Derivation:
     display: dict           # wrt name -> first-derivative expressions (to show), or None when too long
     parameters: list        # (symbol, input name, flat index) of inputs not differentiated and of the
                             # seed: shown as their numbers
+    texts: dict = field(default_factory=dict)   # display/'s: the derivatives' text, made once per
+                            # Derivation (when there are no parameters: the same for every point)
 
     def point(self, inputs, seed):
         """The flat float64 point: every input's elements, then the seed's, then a 1 (for the tags)."""

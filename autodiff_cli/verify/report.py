@@ -32,6 +32,8 @@ class CheckReport:
     judged: int = 0                                   # entries compared
     latex: dict = field(default_factory=dict)         # var -> the same as LaTeX (when asked for)
     derivatives: dict = field(default_factory=dict)   # var -> (shape, [expressions], indexed by var) to show
+    derivation: object = None                         # the reference.Derivation judged against (display caches
+                                                      # the derivatives' text on it: made once per shape)
 
     def conclude(self):
         """The overall verdict from the variables': a mismatch if any failed, None if none was judged."""

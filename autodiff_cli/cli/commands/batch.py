@@ -38,7 +38,9 @@ class BatchCommand(HelpCommand):
 
 
 def register(app, expr_command):
-    from ...batch.records import MODES
+    # batch.records.MODES, without importing the batch package on every start of the CLI
+    from ...calculus import MODES as CALCULUS_MODES
+    MODES = (*CALCULUS_MODES, "minimize")
     epilog = EPILOG.replace("one of MODES", "one of " + ", ".join(f'"{m}"' for m in MODES))
     app.command(cls=BatchCommand, epilog=epilog, short_help="Every record of a file (or stdin), in input order.")(batch)
 

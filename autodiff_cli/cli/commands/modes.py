@@ -70,8 +70,8 @@ def run(mode, *, expr, bindings, wrt, json_output, check, random_seed, debug, pr
         if mode_options.get("tangents") is not None:
             mode_options["tangents"] = opt.parse_bindings(mode_options["tangents"], "tangent")
         if check:
-            from ...display import prepare   # the CAS and SymPy imported outside the check's time budget
-            prepare()
+            from ...display import prepare   # the CAS (and SymPy for LaTeX) imported outside the check's time budget
+            prepare(sympy=latex)
         result = evaluate(expr, values, wrt=wrt, mode=mode.name, check=check, random_seed=random_seed,
                           trace=bool(steps or graph or dot), latex=latex, simplify=not json_output, **mode_options)
         shown = {"precision": precision, "full": full, "latex": latex}
