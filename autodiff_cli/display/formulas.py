@@ -287,16 +287,12 @@ def index_form(exprs, shape, texts=None):
         return None
     if len({len(e.free_symbols) for e in exprs}) > 1:        # cheap: such formulas cannot match
         return None
-    texts = [text(e) for e in exprs] if texts is None else texts
-    letters = _letters(shape)
-    indices = list(np.ndindex(*shape))
-    distinct = (k for k in reversed(range(len(indices))) if len(set(indices[k])) == len(shape))
-    for k in itertools.islice(distinct, 2):      # the last two such elements (the highest index values)
-        names = {str(value): letter for value, letter in zip(indices[k], letters)}
-        template = _SUBSCRIPT.sub(_subscripts(names), texts[k])
-        if all(_SUBSCRIPT.sub(_subscripts(_values(letters, index)), template) == t for t, index in zip(texts, indices)):
-            return _rename(exprs[k], lambda part: names.get(part, part)), letters
-    return None
+    found = _index_text([text(e) for e in exprs] if texts is None else texts, shape)
+    if found is None:
+        return None
+    _, letters, k = found
+    names = {str(value): letter for value, letter in zip(list(np.ndindex(*shape))[k], letters)}
+    return _rename(exprs[k], lambda part: names.get(part, part)), letters
 
 
 _SUBSCRIPT = re.compile(r"(?<![\w\]])([A-Za-z_]\w*)\[([0-9a-z,]+)\]")     # W[2,0] in a printed formula
