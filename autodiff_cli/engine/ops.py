@@ -49,6 +49,13 @@ def _as_constant(value):
     return np.float64(value) if np.ndim(value) == 0 else np.asarray(value, np.float64)
 
 
+def _power_at_a_kink(ans, x, y):
+    """Base 0 with an exponent that is not a whole number >= 1: x**2 is smooth at 0 in both x and
+    y (0**y is 0 for every y > 0), x**0.5, x**0 and x**y at y = 0 take PyTorch's convention."""
+    y = np.asarray(y)
+    return (np.asarray(x) == 0) & ~((y >= 1) & (y == np.round(y)))
+
+
 def _power_front(F, nodes):
     both, number_exponent, number_base = nodes["PowBackward1"], nodes["PowBackward0"], nodes["PowBackward2"]
 
@@ -427,7 +434,7 @@ OPS = (
            scalar=math.pow,
            front=_power_front, aliases=("pow",), language=("pow", "**"), methods=("pow",),
            operators=("__pow__", "__rpow__"), sympy=sym.elementwise(sym.power, 2),
-           kink=Kink(lambda ans, x, y: np.asarray(x) == 0, "has base 0",
+           kink=Kink(_power_at_a_kink, "has base 0",
                      "(d/dy x**y = 0 where x == 0, d/dx x**y = 0 where y == 0)",
                      where=_power_base(lambda y: (y > 0) & (y < 1)), text="a power with base 0"),   # x**0.5
            pole=Pole(_power_base(lambda y: y < 0), "a power with base 0"),                          # x**-1

@@ -120,3 +120,18 @@ def test_through_evaluate_with_and_without_the_check(check):
     # without the check a scalar grad run records no visits: diagnose replays the program
     result = evaluate("a = log(x); b = a * 2; b + 1", {"x": 0}, check=check)
     assert result.warnings == ["log at column 5 (log(x)) produced -inf from 0", "the gradient of x is not finite"]
+
+
+@pytest.mark.parametrize("expr, bindings, noted", [
+    ("(x-1)**2", {"x": 1}, False),            # smooth: a whole exponent >= 1 (issue 28, item 6)
+    ("x**3", {"x": 0}, False),
+    ("x**y", {"x": 0, "y": 2}, False),        # 0**y is 0 for every y > 0: smooth in y too
+    ("x**0.5", {"x": 0}, True),               # PyTorch's convention: d/dx = inf
+    ("x**y", {"x": 0, "y": 0.5}, True),
+    ("x**0", {"x": 0}, True),                 # d/dx x**0 = 0 by convention
+])
+def test_a_power_with_base_0_is_a_kink_only_where_the_exponent_makes_it_one(expr, bindings, noted):
+    from autodiff_cli import evaluate
+    result = evaluate(expr, bindings)
+    notes = " ".join(result.check.notes)
+    assert ("has base 0" in notes) is noted, notes
