@@ -173,6 +173,12 @@ class _Backend:
         u, derivative = self._slopes[function]
         return derivative.subs({u: expr.args[0]})
 
+    def replace(self, expr, mapping):
+        """expr with some subexpressions replaced, as they are (no evaluation of numbers)."""
+        if self.name == "symengine":
+            return expr.subs(mapping)
+        return expr.xreplace(mapping)
+
     def rebuild(self, expr, args):
         return type(expr)(*args) if self.name == "symengine" else expr.func(*args)
 
@@ -237,13 +243,19 @@ class Derivation:
                             # of `engine_entries` (a Hessian's rows follow the gradient of their name)
     variables: list         # entry -> set of variable names it differentiates by
     blocks: dict            # wrt name -> slice of the entries that belong to it
-    switches: list          # entry -> array of switch indices
-    switch_text: list       # switch -> its expression as text
-    function: object        # flat point -> values (N), scales (N), then per switch (K each): its value,
-                            # its scale, the spread of the branches it selects, the spread's scale
+    switches: list          # entry -> array of the switches (indices into `switch_kinds`) in it
+    switch_text: list       # switch -> its condition's arguments as text
+    function: object        # flat point -> values (N), scales (N), the output's values (V) and scales (V),
+                            # then every relational argument (R: value, scale) and branch value (B: value, scale)
     display: dict           # wrt name -> first-derivative expressions (to show), or None when too long
     parameters: list        # (symbol, input name, flat index) of inputs not differentiated and of the
                             # seed: shown as their numbers
+    switch_kinds: list = None   # switch -> ("piecewise", [(branch index, condition tree)]) or ("jump", relational)
+    sizes: tuple = (0, 0, 0)    # (V output values, R relational arguments, B branch values)
+    expressions: list = None    # entry -> its CAS expression (for the values a convention allows at a kink)
+    switch_exprs: list = None   # switch -> its CAS expression (a Piecewise)
+    branch_exprs: list = None   # branch -> its CAS expression
+    arguments: list = None      # the compiled function's arguments (CAS symbols), in order
 
     def point(self, inputs, seed):
         """The flat float64 point: every input's elements, then the seed's, then a 1 (for the tags)."""
@@ -251,9 +263,44 @@ class Derivation:
         return np.concatenate(parts + [[1.0]]).astype(np.float64)
 
     def evaluate(self, inputs, seed):
-        out = self.function(self.point(inputs, seed)[self.gather])
-        n, k = len(self.labels), len(self.switch_text)
-        return out[:n], out[n:2 * n], out[2 * n:].reshape(4, k)
+        """An `At`: every number the compiled function gives at this point, by kind."""
+        arguments = self.point(inputs, seed)[self.gather]
+        out = self.function(arguments)
+        n = len(self.labels)
+        v, r, b = self.sizes
+        parts = np.split(out, np.cumsum([n, n, v, v, r, r, b]))
+        return At(*parts, arguments=arguments)
+
+    def convention_values(self, entry, choices, arguments):
+        """The entry's value with every switch `s` of `choices` {s: [CAS values]} replaced by each of
+        its values in turn (every combination), evaluated at `arguments`: what a convention at a kink
+        may give. None when the CAS cannot say."""
+        cas = backend()
+        combinations = [[]]
+        for s, values in choices.items():
+            combinations = [c + [(s, v)] for c in combinations for v in values]
+        expressions = []
+        for combination in combinations:
+            expressions.append(cas.replace(self.expressions[entry],
+                                           {self.switch_exprs[s]: v for s, v in combination}))
+        try:
+            return cas.compile(self.arguments, expressions)(arguments)
+        except (Unsuitable, RuntimeError, TypeError, ValueError, ZeroDivisionError):
+            return None
+
+
+@dataclass
+class At:
+    """A Derivation evaluated at a point."""
+    reference: np.ndarray       # entry -> its symbolic value
+    scale: np.ndarray           # entry -> its terms' magnitude
+    value: np.ndarray           # output element -> its value
+    value_scale: np.ndarray
+    relational: np.ndarray      # relational argument -> its value (a switch's condition is lhs - rhs <=> 0)
+    relational_scale: np.ndarray
+    branch: np.ndarray          # branch value -> its value
+    branch_scale: np.ndarray
+    arguments: np.ndarray = None
 
 
 _cache = OrderedDict()
@@ -266,7 +313,8 @@ def derive(program, result, mode, seed, *, require=None, budget=None, cacheable_
     finite differences), unless `cacheable_timeout` is False (a budget cut short by a record's limit)."""
     cas = backend()
     shapes = tuple((name, np.shape(value)) for name, value in result.inputs.items())
-    key = (program.source, mode.name, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name)
+    key = (program.source, mode.name, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name,
+           mode.symbolic_key(result))
     if key in _cache:
         _cache.move_to_end(key)
         entry = _cache[key]
@@ -342,7 +390,7 @@ def _build(cas, program, result, mode, seed):
     outputs = list(output.ravel())
     seed_symbols = None
     if seed is not None:
-        seed_symbols = [cas.symbol(f"<seed>[{i}]") for i in range(len(outputs))]
+        seed_symbols = [cas.symbol(f"<seed>[{i}]") for i in range(int(np.size(seed)))]
         layout.append(("<seed>", np.shape(seed)))
         parameters.extend((s, "<seed>", len(arguments) + i) for i, s in enumerate(seed_symbols))
         arguments += seed_symbols
@@ -359,7 +407,8 @@ def _build(cas, program, result, mode, seed):
     out_labels = [f"f{list(idx)}".replace(" ", "") if output.ndim else "f" for idx in np.ndindex(*output.shape)]
     entries, entry_labels, entry_variables, blocks, display = [], [], [], {}, {}
     for name in result.wrt:
-        found, names, display[name] = mode.reference_entries(name, functions, by, labels, out_labels, result.wrt)
+        found, names, display[name] = mode.reference_entries(name, functions, by, labels, out_labels, result.wrt,
+                                                             result=result, parameters=seed_symbols)
         entries += found
         entry_labels += [label for label, _ in names]
         entry_variables += [variables for _, variables in names]
@@ -368,28 +417,136 @@ def _build(cas, program, result, mode, seed):
     values = [d for d, _ in entries]
     if cas.name == "sympy" and any(cas.contains(d, cas.undefined) for d in values):   # SymEngine's fail to compile
         raise Unsuitable(f"{cas.name} cannot differentiate a function of this expression")
-    switch_index, switch_exprs, entry_switches = {}, [], []
-    for d in values:
-        found = []
-        for switch in _switches(cas, d):
-            if switch not in switch_index:
-                switch_index[switch] = len(switch_exprs)
-                switch_exprs.append(switch)
-            found.append(switch_index[switch])
-        entry_switches.append(np.array(sorted(set(found)), dtype=np.intp))
-    switch_values = [s for s, _ in switch_exprs]
-    spreads = [cas.module.Float(1e300) if spread is None else spread for _, spread in switch_exprs]
-    per_switch = (switch_values + [_magnitude(cas, s) for s in switch_values]
-                  + spreads + [_magnitude(cas, s) for s in spreads])
-    function = cas.compile(arguments + split_arguments, values + [scale for _, scale in entries] + per_switch)
+    switches = _Switches(cas)
+    entry_switches = [np.array(switches.of(d), dtype=np.intp) for d in values]
+    value_scales = [_magnitude(cas, o) for o in outputs]
+    compiled_exprs = (values + [scale for _, scale in entries] + outputs + value_scales
+                      + switches.relationals + [_magnitude(cas, r) for r in switches.relationals]
+                      + switches.branches + [_magnitude(cas, b) for b in switches.branches])
+    _require_compilable(compiled_exprs)
+    function = cas.compile(arguments + split_arguments, compiled_exprs)
     with cas.failures("show this derivative"):     # x*sin(x/0): SymEngine refuses to substitute
         shown = {name: [e.subs(back) for e in exprs] if len(exprs) <= DISPLAYED else None
                  for name, exprs in display.items()}
-        switch_texts = [str(s.subs(back)) for s in switch_values]
+        switch_texts = [switches.text(k, back) for k in range(len(switches.kinds))]
     one = len(arguments)                     # the point's last element is a 1, for the tags
     gather = np.concatenate([np.arange(len(arguments)), gather, [one] * len(tags)]).astype(np.intp)
     return Derivation(cas.name, layout, gather, entry_labels, entry_variables, blocks, entry_switches,
-                      switch_texts, function, shown, parameters)
+                      switch_texts, function, shown, parameters, switches.kinds,
+                      (len(outputs), len(switches.relationals), len(switches.branches)),
+                      values, switches.expressions, switches.branches, arguments + split_arguments)
+
+
+# The compiled function is built in one call into the CAS that no time limit interrupts (SymEngine's
+# Lambdify is C++): its size is what it costs, so a derivation larger than this is refused up front
+# (the check then uses finite differences) instead of running past --timeout / AUTODIFF_CHECK_SECONDS.
+MAX_COMPILED_NODES = 200_000
+
+
+def _require_compilable(expressions):
+    """Refuse (Unsuitable) expressions whose trees, written out (the compiled code does not share
+    subexpressions), have more than MAX_COMPILED_NODES nodes; counted over the shared DAG, so the
+    count itself costs the DAG's size."""
+    sizes, total = {}, 0
+    for root in expressions:
+        stack = [(root, False)]
+        while stack:
+            e, done = stack.pop()
+            if done:
+                sizes[e] = 1 + sum(sizes[a] for a in e.args)
+                continue
+            if e in sizes:
+                continue
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in sizes)
+        total += sizes[root]
+        if total > MAX_COMPILED_NODES:
+            raise Unsuitable(f"the symbolic derivatives have more than {MAX_COMPILED_NODES} terms written out "
+                             "(compiling them could not be stopped in time)")
+
+
+_RELATIONS = {"StrictLessThan": "<", "LessThan": "<=", "StrictGreaterThan": ">", "GreaterThan": ">=",
+              "Equality": "==", "Unequality": "!="}
+
+
+class _Switches:
+    """The switches of the derivatives (each Piecewise, and each sign/Heaviside/DiracDelta), with
+    what deciding their branches needs: every relational argument (lhs - rhs) and every branch value,
+    numbered once over all entries."""
+
+    def __init__(self, cas):
+        self.cas = cas
+        self.kinds, self.expressions = [], []      # switch -> ("piecewise", pieces) | ("jump", relational)
+        self.relationals, self.branches = [], []
+        self._switch, self._relational, self._branch = {}, {}, {}
+
+    def of(self, expr):
+        """The switches in expr (numbered on first sight), sorted."""
+        found, stack = set(), [expr]
+        cas = self.cas
+        while stack:
+            e = stack.pop()
+            if isinstance(e, cas.Piecewise):
+                found.add(self._number(e, lambda: ("piecewise", [(self._number_branch(v), self._condition(c))
+                                                                 for v, c in cas.pieces(e)])))
+            elif isinstance(e, cas.switch_functions):
+                found.add(self._number(e, lambda: ("jump", self._number_relational(e.args[0]))))
+            stack.extend(e.args)
+        return sorted(found)
+
+    def _number(self, e, kind):
+        if e not in self._switch:
+            self._switch[e] = len(self.kinds)
+            self.kinds.append(None)
+            self.expressions.append(e)
+            self.kinds[self._switch[e]] = kind()
+        return self._switch[e]
+
+    def _number_relational(self, r):
+        if r not in self._relational:
+            self._relational[r] = len(self.relationals)
+            self.relationals.append(r)
+        return self._relational[r]
+
+    def _number_branch(self, v):
+        if v not in self._branch:
+            self._branch[v] = len(self.branches)
+            self.branches.append(v)
+        return self._branch[v]
+
+    def _condition(self, c):
+        """A condition as a tree: ("rel", op, relational), ("and"|"or", [trees]), ("not", tree), ("const", bool)."""
+        cas = self.cas
+        if isinstance(c, cas.relationals):
+            op = _RELATIONS.get(type(c).__name__)
+            if op is None:
+                return ("unknown",)
+            return ("rel", op, self._number_relational(c.args[0] - c.args[1]))
+        if isinstance(c, cas.booleans):
+            kind = type(c).__name__.lower()
+            children = [self._condition(a) for a in c.args]
+            return ("not", children[0]) if kind == "not" else (kind, children)
+        if c == True:           # noqa: E712  (SymEngine's and SymPy's true compare equal to True)
+            return ("const", True)
+        if c == False:          # noqa: E712
+            return ("const", False)
+        return ("unknown",)
+
+    def text(self, k, back):
+        kind = self.kinds[k]
+        if kind[0] == "jump":
+            indices = [kind[1]]
+        else:
+            indices, stack = [], [tree for _, tree in kind[1]]
+            while stack:
+                tree = stack.pop()
+                if tree[0] == "rel":
+                    indices.append(tree[2])
+                elif tree[0] in ("and", "or"):
+                    stack.extend(tree[1])
+                elif tree[0] == "not":
+                    stack.append(tree[1])
+        return " and ".join(dict.fromkeys(str(self.relationals[i].subs(back)) for i in sorted(indices)[:2]))
 
 
 def _split_uses(program):
@@ -462,32 +619,3 @@ def _positive_number(value):
         return float(value) > 0
     except (RuntimeError, TypeError):   # zoo, nan: not a number float() knows
         return False
-
-
-def _switches(cas, expr):
-    """(argument, spread) pairs: an argument whose sign selects a branch of expr, and how far apart
-    the branches' values are (None: a jump, as sign's). At 0 with a spread, the entry is at a kink."""
-    found, stack = [], [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, cas.Piecewise):
-            pieces = cas.pieces(e)
-            spread = cas.Add(*[abs(v - pieces[0][0]) for v, _ in pieces[1:]])
-            for _, condition in pieces:
-                found.extend((s, spread) for s in _relational_arguments(cas, condition))
-        elif isinstance(e, cas.switch_functions):
-            found.append((e.args[0], None))
-        stack.extend(e.args)
-    return found
-
-
-def _relational_arguments(cas, condition):
-    """lhs - rhs of every comparison in a condition (through And/Or/Not)."""
-    out, stack = [], [condition]
-    while stack:
-        c = stack.pop()
-        if isinstance(c, cas.relationals):
-            out.append(c.args[0] - c.args[1])
-        elif isinstance(c, cas.booleans):
-            stack.extend(c.args)
-    return out

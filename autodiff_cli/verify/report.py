@@ -32,10 +32,13 @@ class CheckReport:
     judged: int = 0                                   # entries compared
     latex: dict = field(default_factory=dict)         # var -> the same as LaTeX (when asked for)
     derivatives: dict = field(default_factory=dict)   # var -> (shape, [expressions], indexed by var) to show
+    value_check: VariableCheck | None = None          # the forward value against the reference's (None: not judged)
 
     def conclude(self):
         """The overall verdict from the variables': a mismatch if any failed, None if none was judged."""
         verdicts = [v.passed for v in self.per_variable.values() if v.passed is not None]
+        if self.value_check is not None and self.value_check.passed is False:
+            verdicts.append(False)        # a wrong value fails the check; a right one alone judges nothing
         self.passed = all(verdicts) if verdicts else None
         if self.judged == 0:
             self.max_abs_error = None
