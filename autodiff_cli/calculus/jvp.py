@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine import forward
+from ..engine import Tensor, forward
 from ..errors import AutodiffError
 from ..inputs import value_of_shape
 from ..language import lower_to_engine
@@ -32,15 +32,19 @@ class Jvp(Mode):
 
     def compute(self, bound, *, tangents):
         tangents = _tangents(tangents, bound.values, bound.wrt, bound.rng)
-        names = list(bound.program.inputs)
+        # Only the differentiated variables are primals (as with torch.func.jvp, the rest are
+        # constants of the function, with no tangent): a constant at a pole (log(w) at w = 0) would
+        # otherwise give 0 * inf = nan in every element of J.t.
+        names = [name for name in bound.program.inputs if name in bound.wrt]
+        constants = {name: Tensor(value) for name, value in bound.values.items() if name not in bound.wrt}
         visited = [] if (bound.trace or bound.check) else None
         on_node = (lambda node, t: visited.append((node, t))) if visited is not None else None
 
         def program_output(*tensors):
-            output, _ = lower_to_engine(bound.program, dict(zip(names, tensors)), on_node=on_node)
+            output, _ = lower_to_engine(bound.program, {**constants, **dict(zip(names, tensors))}, on_node=on_node)
             return output
 
-        given = [tangents.get(name, np.zeros(np.shape(bound.values[name]))) for name in names]
+        given = [tangents[name] for name in names]
         output, tangent = forward.jvp(program_output, [bound.values[n] for n in names], given)
         payload = JvpPayload(tangents, np.asarray(tangent.data, dtype=np.float64))
         return Computed(np.asarray(output.data, dtype=np.float64), {}, payload, visited=visited)

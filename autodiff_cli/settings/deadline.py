@@ -126,7 +126,9 @@ def _arm():
 
 
 def _on_alarm(signum, frame):
-    if _state["held"]:
+    if _state["held"] or (frame is not None and frame.f_code in _LEAVING):
+        # Not while a Deadline is being left: an exception raised there skips its __exit__, the
+        # deadline would stay active and fire again outside its block (killing the process).
         signal.setitimer(signal.ITIMER_REAL, RETRY)      # ask again once the held block may be over
         return
     now = time.monotonic()
@@ -144,3 +146,6 @@ def _on_alarm(signum, frame):
             handler(signum, frame)
         return
     _arm()
+
+
+_LEAVING = {Deadline.__exit__.__code__, AlarmScope.__exit__.__code__, _release.__code__, _arm.__code__}

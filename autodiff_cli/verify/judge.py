@@ -59,9 +59,10 @@ def judge_entries(engine, at, derivation, reasons, *, values=None):
         at_kink = np.array([any(s in kinked for s in switches) for switches in derivation.switches], dtype=bool)
     report = CheckReport("sympy", None, 0.0)
     judged = np.ones(len(engine), dtype=bool)
+    values_finite = values is None or bool(np.isfinite(values).all())
     for i in np.flatnonzero(~finite | at_kink):
         verdict = _suspect(i, engine[i], reference[i], scale[i], kinked if at_kink[i] else {}, at, derivation,
-                           reasons)
+                           reasons, values_finite)
         if verdict[0] == "excused":
             report.excused.append(Excused(derivation.labels[i], verdict[1]))
             judged[i] = False
@@ -96,7 +97,9 @@ def judge_values(values, at):
     if values.size != at.value.size or values.size == 0:
         return None
     reference, scale = at.value, at.value_scale
-    usable = np.isfinite(reference) & np.isfinite(scale)
+    # A non-finite value of the engine is not judged: the CAS simplifies 0/(x-1) to 0, and x*log(x) at 0
+    # has no value to compare with; a finite one must be the expression's.
+    usable = np.isfinite(reference) & np.isfinite(scale) & np.isfinite(values)
     floor = float(np.max(scale[usable], initial=0.0))
     error = np.abs(values - reference)
     error = np.where(usable & ~np.isfinite(values), np.inf, error)
@@ -133,7 +136,8 @@ def _kinked_switches(at, derivation):
     kinds = derivation.switch_kinds or []
     if not kinds:
         return {}
-    uncertain = ~(np.abs(at.relational) > SWITCH_ROUNDING * EPS * at.relational_scale)   # nan: uncertain
+    relational_scale = np.where(np.isnan(at.relational_scale), 0.0, at.relational_scale)   # 0*inf in a scale
+    uncertain = ~(np.abs(at.relational) > SWITCH_ROUNDING * EPS * relational_scale)        # nan: uncertain
     if not uncertain.any():
         return {}
     kinked = {}
@@ -180,20 +184,20 @@ def _truth(tree, relational, uncertain):
     return None
 
 
-def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons):
+def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons, values_finite=True):
     """("excused", why) | ("wrong", why, error) | ("judged",) for an entry that is not finite or at a kink."""
     mine = {s: kinked[s] for s in derivation.switches[i] if s in kinked}
     allowed = _conventions(i, mine, at, derivation) if mine else None
     if allowed is not None and np.isfinite(allowed).all() and \
-            np.ptp(allowed) <= ROUNDING * EPS * max(scale, float(np.max(np.abs(allowed)))):
+            np.ptp(allowed) <= ROUNDING * EPS * np.fmax(scale, float(np.max(np.abs(allowed)))):
         mine = {}                 # the branches give this entry one value (a tangent of 0, a factor 0): judged
     if not np.isfinite(engine):
         if not np.isfinite(reference) or not np.isfinite(scale):
             return ("excused", f"the engine's value is {_name(engine)} here, and so is the symbolic derivative's "
                                f"(a pole, a domain edge or an overflow)")
-        if not np.isfinite(at.value).all() or not np.isfinite(at.value_scale).all():
+        if not (np.isfinite(at.value).all() and np.isfinite(at.value_scale).all() and values_finite):
             return ("excused", f"the engine's value is {_name(engine)} here, and the expression's value is not "
-                               f"finite either (the CAS's derivative there cannot be trusted)")
+                               f"finite either (the CAS, which simplifies 0/(x-1) to 0, cannot be trusted there)")
         if mine:
             return ("excused", _kink_why(i, mine, derivation, reasons))
         return ("wrong", f"the engine's value is {_name(engine)} where the derivative is finite ({reference:.17g})",
@@ -202,7 +206,7 @@ def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons):
         if allowed is None:
             return ("excused", _kink_why(i, mine, derivation, reasons))
         distance = np.abs(allowed - engine)
-        if (distance <= ROUNDING * EPS * np.maximum(scale, np.abs(allowed))).any():
+        if (distance <= ROUNDING * EPS * np.fmax(scale, np.abs(allowed))).any():
             return ("excused", _kink_why(i, mine, derivation, reasons))
         shown = ", ".join(f"{v:.6g}" for v in sorted(set(np.round(allowed[np.isfinite(allowed)], 12)))[:6])
         return ("wrong", f"at a kink or tie the engine's value {engine:.17g} is none of the values a convention "

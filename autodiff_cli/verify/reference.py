@@ -322,6 +322,7 @@ def derive(program, result, mode, seed, *, require=None, budget=None, cacheable_
         try:
             if require is not None:
                 require(program, result, mode)
+            _budget[0] = budget
             with time_limit(budget):
                 entry = _build(cas, program, result, mode, seed)
         except Unsuitable as why:
@@ -438,31 +439,44 @@ def _build(cas, program, result, mode, seed):
 
 
 # The compiled function is built in one call into the CAS that no time limit interrupts (SymEngine's
-# Lambdify is C++): its size is what it costs, so a derivation larger than this is refused up front
-# (the check then uses finite differences) instead of running past --timeout / AUTODIFF_CHECK_SECONDS.
-MAX_COMPILED_NODES = 200_000
+# Lambdify is C++), and its cost grows with each expression's tree written out (the compiled code
+# shares no subexpressions) times its depth: measured on a shared 2-core machine, a 60-deep chain of
+# sqrt (62,000 nodes, depth 246) took 1.3 s, a softmax Hessian (87,000 nodes, depth 15) 0.3 s.
+# A derivation above what its budget allows is refused up front (the check then uses finite
+# differences) instead of running past --timeout and AUTODIFF_CHECK_SECONDS: COMPILED_COST for a
+# budget of 2 s (the default), in proportion to the budget.
+COMPILED_COST = 8_000_000
+_budget = [None]          # the build's budget, for _require_compilable (derive sets it)
+
+
+def _compiled_cost_limit():
+    budget = _budget[0]
+    if budget is None:
+        return 10 * COMPILED_COST
+    return int(COMPILED_COST * min(10.0, max(0.02, budget / 2.0)))
 
 
 def _require_compilable(expressions):
-    """Refuse (Unsuitable) expressions whose trees, written out (the compiled code does not share
-    subexpressions), have more than MAX_COMPILED_NODES nodes; counted over the shared DAG, so the
-    count itself costs the DAG's size."""
-    sizes, total = {}, 0
+    """Refuse (Unsuitable) expressions whose trees, written out, times their depths, sum to more than
+    the budget allows; counted over the shared DAG, so the count itself costs the DAG's size."""
+    limit = _compiled_cost_limit()
+    sizes, depths, total = {}, {}, 0
     for root in expressions:
         stack = [(root, False)]
         while stack:
             e, done = stack.pop()
             if done:
                 sizes[e] = 1 + sum(sizes[a] for a in e.args)
+                depths[e] = 1 + max((depths[a] for a in e.args), default=0)
                 continue
             if e in sizes:
                 continue
             stack.append((e, True))
             stack.extend((a, False) for a in e.args if a not in sizes)
-        total += sizes[root]
-        if total > MAX_COMPILED_NODES:
-            raise Unsuitable(f"the symbolic derivatives have more than {MAX_COMPILED_NODES} terms written out "
-                             "(compiling them could not be stopped in time)")
+        total += sizes[root] * depths[root]
+        if total > limit:
+            raise Unsuitable("the symbolic derivatives are too large to compile within the check's time budget "
+                             "(compiling cannot be stopped half-way)")
 
 
 _RELATIONS = {"StrictLessThan": "<", "LessThan": "<=", "StrictGreaterThan": ">", "GreaterThan": ">=",
