@@ -32,7 +32,7 @@ import numpy as np
 from ..settings import limits
 from ..settings.deadline import TimeLimitExceeded, time_limit
 from ..language import fold, lower_to_sympy
-from ..language.nodes import Binary, Call, Name, Program, Unary
+from ..language.nodes import Binary, Call, Index, Name, Program, Stack, Unary
 
 
 DISPLAYED = 64       # first-derivative entries of one variable shown as text, at most
@@ -589,6 +589,10 @@ def _split_uses(program):
             return replace(node, operand=args[0])
         if isinstance(node, Call):
             return replace(node, args=[tagged(a) for a in args])
+        if isinstance(node, Stack):          # list literals and indexing: their operands' uses are split too
+            return replace(node, elements=list(args))
+        if isinstance(node, Index):
+            return replace(node, target=args[0])
         return node
 
     statements = []
