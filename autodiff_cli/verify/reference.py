@@ -256,6 +256,7 @@ class Derivation:
     switch_exprs: list = None   # switch -> its CAS expression (a Piecewise)
     branch_exprs: list = None   # branch -> its CAS expression
     arguments: list = None      # the compiled function's arguments (CAS symbols), in order
+    conventions: object = None  # (entry, kinked switches' choices) -> their compiled values (a small LRU)
 
     def point(self, inputs, seed):
         """The flat float64 point: every input's elements, then the seed's, then a 1 (for the tags)."""
@@ -275,18 +276,25 @@ class Derivation:
         """The entry's value with every switch `s` of `choices` {s: [CAS values]} replaced by each of
         its values in turn (every combination), evaluated at `arguments`: what a convention at a kink
         may give. None when the CAS cannot say."""
-        cas = backend()
-        combinations = [[]]
-        for s, values in choices.items():
-            combinations = [c + [(s, v)] for c in combinations for v in values]
-        expressions = []
-        for combination in combinations:
-            expressions.append(cas.replace(self.expressions[entry],
-                                           {self.switch_exprs[s]: v for s, v in combination}))
-        try:
-            return cas.compile(self.arguments, expressions)(arguments)
-        except (Unsuitable, RuntimeError, TypeError, ValueError, ZeroDivisionError):
-            return None
+        key = (entry, tuple((s, tuple(map(str, values))) for s, values in choices.items()))
+        if self.conventions is None:
+            self.conventions = OrderedDict()
+        if key not in self.conventions:
+            cas = backend()
+            combinations = [[]]
+            for s, values in choices.items():
+                combinations = [c + [(s, v)] for c in combinations for v in values]
+            expressions = [cas.replace(self.expressions[entry], {self.switch_exprs[s]: v for s, v in combination})
+                           for combination in combinations]
+            try:
+                _require_compilable(expressions)       # bounded like the derivation itself
+                self.conventions[key] = cas.compile(self.arguments, expressions)
+            except (Unsuitable, RuntimeError, TypeError, ValueError, ZeroDivisionError):
+                self.conventions[key] = None
+            while len(self.conventions) > limits.CHECK_CACHE_SIZE:
+                self.conventions.popitem(last=False)
+        function = self.conventions[key]
+        return None if function is None else function(arguments)
 
 
 @dataclass
@@ -496,10 +504,13 @@ class _Switches:
 
     def of(self, expr):
         """The switches in expr (numbered on first sight), sorted."""
-        found, stack = set(), [expr]
+        found, stack, seen = set(), [expr], set()
         cas = self.cas
         while stack:
             e = stack.pop()
+            if e in seen:             # a shared subexpression is looked at once
+                continue
+            seen.add(e)
             if isinstance(e, cas.Piecewise):
                 found.add(self._number(e, lambda: ("piecewise", [(self._number_branch(v), self._condition(c))
                                                                  for v, c in cas.pieces(e)])))
