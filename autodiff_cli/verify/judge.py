@@ -66,6 +66,8 @@ def judge_entries(engine, at, derivation, reasons, *, values=None):
         if verdict[0] == "excused":
             report.excused.append(Excused(derivation.labels[i], verdict[1]))
             judged[i] = False
+            if len(verdict) > 2:
+                report.reference_gaps.append(int(i))
         elif verdict[0] == "wrong":
             error[i], within[i] = verdict[2], False
             report.notes.append(f"{derivation.labels[i]}: {verdict[1]}")
@@ -194,7 +196,7 @@ def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons, value
     if not np.isfinite(engine):
         if not np.isfinite(reference) or not np.isfinite(scale):
             return ("excused", f"the engine's value is {_name(engine)} here, and so is the symbolic derivative's "
-                               f"(a pole, a domain edge or an overflow)")
+                               f"(a pole, a domain edge or an overflow)", "gap")
         if not (np.isfinite(at.value).all() and np.isfinite(at.value_scale).all() and values_finite):
             return ("excused", f"the engine's value is {_name(engine)} here, and the expression's value is not "
                                f"finite either (the CAS, which simplifies 0/(x-1) to 0, cannot be trusted there)")
