@@ -151,6 +151,25 @@ def test_at_a_kink_the_engine_must_give_a_value_a_convention_allows(expr, bindin
     assert any("none of the values a convention may give" in note for note in wrong.check.notes)
 
 
+def test_a_tie_rule_that_gives_every_tied_argument_the_whole_gradient_is_caught():
+    """`>` changed to `>=` in maximum's VJPs: each entry alone is a branch's value, together no convention's."""
+    from autodiff_cli.engine.graph import raw
+    tie_rule = (lambda F, g, ans, a, b: g * (raw(a) >= raw(b)), lambda F, g, ans, a, b: g * (raw(b) >= raw(a)))
+    spec = next(s for s in OPS if s.name == "maximum")
+    cls = spec.primitives[spec.node].node_class
+    saved = cls.vjps
+    assert evaluate("max(x, y)*w", {"x": 1.0, "y": 1.0, "w": 2.0}).status == "ok"
+    cls.vjps = tie_rule
+    compile_module.clear_cache()
+    try:
+        wrong = evaluate("max(x, y)*w", {"x": 1.0, "y": 1.0, "w": 2.0})
+    finally:
+        cls.vjps = saved
+        compile_module.clear_cache()
+    assert wrong.gradients["x"] == wrong.gradients["y"] == 2.0
+    assert wrong.status == "mismatch" and any("different convention" in note for note in wrong.check.notes)
+
+
 def test_the_value_is_judged():
     sinh = compile_module._direct_ops()["sinh"][1]       # sinh's float forward on the compiled tape
     saved = sinh.scalar

@@ -60,17 +60,25 @@ def judge_entries(engine, at, derivation, reasons, *, values=None):
     report = CheckReport("sympy", None, 0.0)
     judged = np.ones(len(engine), dtype=bool)
     values_finite = values is None or bool(np.isfinite(values).all())
+    conventions = {}          # a kink's conditions -> [(entry, the choices of branch it agrees with)]
     for i in np.flatnonzero(~finite | at_kink):
         verdict = _suspect(i, engine[i], reference[i], scale[i], kinked if at_kink[i] else {}, at, derivation,
                            reasons, values_finite)
         if verdict[0] == "excused":
             report.excused.append(Excused(derivation.labels[i], verdict[1]))
             judged[i] = False
-            if len(verdict) > 2:
+            if verdict[2] == "gap":
                 report.reference_gaps.append(int(i))
+            elif verdict[2] is not None:
+                key, choices = verdict[2]
+                conventions.setdefault(key, []).append((int(i), choices))
         elif verdict[0] == "wrong":
             error[i], within[i] = verdict[2], False
             report.notes.append(f"{derivation.labels[i]}: {verdict[1]}")
+    for i, why in _inconsistent(conventions):
+        judged[i], error[i], within[i] = True, np.abs(engine[i] - reference[i]), False
+        report.excused = [e for e in report.excused if e.entry != derivation.labels[i]]
+        report.notes.append(f"{derivation.labels[i]}: {why}")
     for name, block in derivation.blocks.items():
         mine = np.zeros(len(engine), dtype=bool)
         if block.stop > block.start:
@@ -199,25 +207,55 @@ def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons, value
                                f"(a pole, a domain edge or an overflow)", "gap")
         if not (np.isfinite(at.value).all() and np.isfinite(at.value_scale).all() and values_finite):
             return ("excused", f"the engine's value is {_name(engine)} here, and the expression's value is not "
-                               f"finite either (the CAS, which simplifies 0/(x-1) to 0, cannot be trusted there)")
+                               f"finite either (the CAS, which simplifies 0/(x-1) to 0, cannot be trusted there)", None)
         if mine:
-            return ("excused", _kink_why(i, mine, derivation, reasons))
+            return ("excused", _kink_why(i, mine, derivation, reasons), None)
         return ("wrong", f"the engine's value is {_name(engine)} where the derivative is finite ({reference:.17g})",
                 np.inf)
     if mine:
         if allowed is None:
-            return ("excused", _kink_why(i, mine, derivation, reasons))
+            return ("excused", _kink_why(i, mine, derivation, reasons), None)
         distance = np.abs(allowed - engine)
-        if (distance <= ROUNDING * EPS * np.fmax(scale, np.abs(allowed))).any():
-            return ("excused", _kink_why(i, mine, derivation, reasons))
+        agrees = distance <= ROUNDING * EPS * np.fmax(scale, np.abs(allowed))
+        if agrees.any():
+            group = None
+            if len(mine) == 1:        # one kink: the branch it agrees with is compared across entries
+                (s, _), = mine.items()
+                group = (_conditions(derivation.switch_kinds[s]), frozenset(np.flatnonzero(agrees).tolist()))
+            return ("excused", _kink_why(i, mine, derivation, reasons), group)
         shown = ", ".join(f"{v:.6g}" for v in sorted(set(np.round(allowed[np.isfinite(allowed)], 12)))[:6])
         return ("wrong", f"at a kink or tie the engine's value {engine:.17g} is none of the values a convention "
                          f"may give there ({shown})", float(np.min(distance)))
     if not np.isfinite(reference):
-        return ("excused", f"the symbolic derivative is {_name(reference)} here (a pole, 0**y or an overflow)")
+        return ("excused", f"the symbolic derivative is {_name(reference)} here (a pole, 0**y or an overflow)", None)
     if not np.isfinite(scale):
-        return ("excused", "the derivative's terms overflow float64 here")
+        return ("excused", "the derivative's terms overflow float64 here", None)
     return ("judged",)
+
+
+def _conditions(kind):
+    """What identifies a kink across entries: its pieces' conditions (d/dx and d/dy of max(x, y) are
+    different Piecewise expressions with the same conditions: one convention decides both)."""
+    return repr([condition for _, condition in kind[1]])
+
+
+def _inconsistent(conventions):
+    """[(entry, why)] for entries at one kink whose values follow different conventions (each branch,
+    or the mean, taken for all of them): a tie rule that gives both of max(x, y)'s arguments the whole
+    gradient agrees with a branch in each entry, but not with the same one."""
+    out = []
+    for members in conventions.values():
+        if len(members) < 2 or frozenset.intersection(*[c for _, c in members]):
+            continue
+        counts = {}
+        for _, choices in members:
+            for c in choices:
+                counts[c] = counts.get(c, 0) + 1
+        best = max(counts, key=lambda c: (counts[c], -c))
+        out += [(i, "at a tie its value follows a different convention than the other entries at the same tie "
+                    "(each on its own is a branch's, together they are no one branch's nor the even split)")
+                for i, choices in members if best not in choices]
+    return out
 
 
 def _conventions(i, kinked, at, derivation):
