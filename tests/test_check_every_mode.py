@@ -116,18 +116,6 @@ def test_a_nan_where_the_derivative_is_finite_is_a_mismatch():
     assert not result.check.excused
 
 
-@pytest.mark.parametrize("mode, options", [("grad", {}), ("jacobian", {}), ("derivatives", {"order": 2})])
-def test_a_nan_where_the_cas_overflows_too_is_judged_by_differences(mode, options):
-    # softplus's VJP as exp(x)/exp(ans): nan at x = 800 (PyTorch: 1), where the CAS's
-    # exp(x)/(1 + exp(x)) overflows as well; differences of the forward pass say it is finite
-    bindings = {"x": 800.0, "y": 2.0}
-    assert evaluate("softplus(x)*y", bindings, mode=mode, **options).status == "ok"
-    with vjp_replaced("softplus", lambda F, g, ans, x: g * F.exp(x) / F.exp(ans)):
-        wrong = evaluate("softplus(x)*y", bindings, mode=mode, **options)
-    assert wrong.status == "mismatch", wrong.to_json()
-    assert any("nan or inf where the derivative is finite" in note for note in wrong.check.notes)
-
-
 def test_a_tie_that_decides_nothing_excuses_nothing():
     bindings = {"x": [0.5, 0.5, -0.3], "y": 2.0}
     right = evaluate("min(x)*y", bindings)

@@ -90,11 +90,6 @@ class Derivatives(Mode):
             level = following
         return found, names, [first[0]]
 
-    def first_order_directions(self, result):
-        count = len(result.wrt)
-        return [(None, np.eye(1, count, index[0])[0]) if len(index) == 1 else None
-                for index in _reference_order(count, result.order)]
-
     def symbolic_size_problem(self, result):
         count = len(_reference_order(len(result.wrt), result.order))
         if count > limits.SYMPY_MAX_DERIVATIVES:

@@ -69,10 +69,6 @@ class Grad(Mode):
     def finite_difference_problems(self, result, value_of, forward, gradient_of):
         return [(value_of, gradient_row(result))]
 
-    def first_order_directions(self, result):
-        count = sum(int(np.size(result.inputs[n])) for n in result.wrt)
-        return [(None, np.eye(1, count, i)[0]) for i in range(count)]
-
 
 MODE = Grad()
 

@@ -64,14 +64,6 @@ class Jacobian(Mode):
                                   axis=1)
         return [(lambda xs: [np.ravel(y) for y in forward(xs)], jacobian)]
 
-    def first_order_directions(self, result):
-        sizes = [int(np.size(result.inputs[n])) for n in result.wrt]
-        count, rows, out, start = sum(sizes), int(np.size(result.value)), [], 0
-        for size in sizes:
-            out += [(r, np.eye(1, count, start + c)[0]) for r in range(rows) for c in range(size)]
-            start += size
-        return out
-
     def symbolic_size_problem(self, result):
         entries = np.size(result.value) * sum(int(np.size(result.inputs[n])) for n in result.wrt)
         if entries > limits.SYMPY_MAX_JACOBIAN_ENTRIES:

@@ -82,10 +82,6 @@ class Jvp(Mode):
             found.append((sum(terms[1:], terms[0]), sum(sizes[1:], sizes[0])))
         return found, [(label, set(wrt)) for label in out_labels], shown
 
-    def first_order_directions(self, result):
-        t = np.concatenate([np.ravel(result.tangents[n]) for n in result.wrt]).astype(np.float64)
-        return [(r, t) for r in range(int(np.size(result.value)))]
-
     def symbolic_size_problem(self, result):
         entries = np.size(result.value) * sum(int(np.size(result.inputs[n])) for n in result.wrt)
         if entries > limits.SYMPY_MAX_JACOBIAN_ENTRIES:

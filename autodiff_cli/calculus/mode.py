@@ -95,13 +95,6 @@ class Mode:
         or directional derivative each, by differences of the forward pass only)."""
         raise NotImplementedError
 
-    def first_order_directions(self, result):
-        """verify: per reference entry that is a first derivative, (output row, or None for the seeded
-        value; direction over the differentiated variables' elements, flat), else None; or None for
-        none. Where the engine and the reference are both non-finite, differences of the forward pass
-        along it tell whether the derivative is really not finite."""
-        return None
-
     def symbolic_size_problem(self, result):
         """verify: why the symbolic reference is too large for this result (None: it is not)."""
         return None

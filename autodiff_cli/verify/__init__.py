@@ -27,10 +27,10 @@ import warnings
 import numpy as np
 
 from ..settings import limits
-from ..settings.deadline import TimeLimitExceeded, held, time_limit
+from ..settings.deadline import held
 from ..errors import AutodiffError
 from ..language.nodes import Name, children
-from .finite_difference import finite_difference_check, second_opinion
+from .finite_difference import finite_difference_check
 from .judge import judge_entries, reduce_to_worst
 from .report import CheckReport, Excused, VariableCheck, unjudged
 from .reference import Unsuitable, backend, derive
@@ -91,8 +91,6 @@ def cross_check(program, result, mode, *, seed=None, kinks=(), rng=None):
         derivation = derive(program, result, mode, parameters, require=_require_small, budget=budget,
                             cacheable_timeout=budget >= limits.check_time_budget())
         report = _symbolic_check(derivation, result, mode, parameters, reasons)
-        if report.reference_gaps:
-            _second_opinion(program, result, mode, seed, report, derivation)
     except Unsuitable as why:
         notes.append(f"symbolic check not used: {why}")
     except (NotImplementedError, OverflowError, ZeroDivisionError, RecursionError, MemoryError,
@@ -109,35 +107,6 @@ def cross_check(program, result, mode, *, seed=None, kinks=(), rng=None):
     if report.excused:
         report.notes.append(_excused_note(report.excused, [text for _, text in kinks]))
     return report
-
-
-def _second_opinion(program, result, mode, seed, report, derivation):
-    """Entries excused because the engine's and the reference's values are both non-finite: where
-    the forward value is finite and differences of the forward pass give a finite first derivative
-    reliably, the CAS's formula overflowed (log(1 + exp(x)) at x = 800), not the derivative, and the
-    engine's nan or inf is a mismatch."""
-    directions = mode.first_order_directions(result)
-    if directions is None or not np.isfinite(result.value).all():
-        return
-    gaps = [i for i in report.reference_gaps if directions[i] is not None]
-    try:
-        with time_limit(_budget(limits.check_time_budget())):
-            found = second_opinion(program, result, seed, [directions[i] for i in gaps])
-    except TimeLimitExceeded:
-        return
-    wrong = [(i, d) for i, d in zip(gaps, found) if d is not None]
-    for i, (derivative, bound) in wrong:
-        label = derivation.labels[i]
-        report.excused = [e for e in report.excused if e.entry != label]
-        note = (f"{label}: the engine's value is not finite where differences of the forward pass give "
-                f"{derivative:.10g} (+- {bound:.2g}): nan or inf where the derivative is finite")
-        report.notes.append(note)
-        for name in derivation.variables[i]:
-            report.per_variable[name] = VariableCheck(float("inf"), False, note)
-        report.judged += 1
-        report.max_abs_error = float("inf")
-    if wrong:
-        report.conclude()
 
 
 def _excused_note(excused, kink_texts):

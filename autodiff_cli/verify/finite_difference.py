@@ -71,9 +71,7 @@ def _gradient_at(program, values, wrt):
     return [np.zeros(np.shape(values[n])) if g is None else np.asarray(g.data) for n, g in zip(wrt, grads)]
 
 
-def _functions(program, result, seed):
-    """(x0: the differentiated variables' elements, flat; forward(points) -> outputs; value_of(points) ->
-    the seeded value as a 1-vector; at(x) -> the inputs at x; the tape or None), forward passes only."""
+def finite_difference_check(program, result, mode, seed, rng, reasons, *, nodes, budget=None):
     wrt = result.wrt
     sizes = [int(np.size(result.inputs[n])) for n in wrt]
     starts = np.concatenate([[0], np.cumsum(sizes)])
@@ -89,59 +87,6 @@ def _functions(program, result, seed):
     forward = lambda xs: _forward_at(program, tape, [at(x) for x in xs])
     weights = np.ones(np.shape(result.value)) if seed is None else np.asarray(seed)
     value_of = lambda xs: [np.array([np.sum(weights * y)]) for y in forward(xs)]
-    return x0, forward, value_of, at, tape
-
-
-def second_opinion(program, result, seed, directions, *, limit=16):
-    """Differences of the forward pass for first derivatives the symbolic reference could not give
-    (it is nan or inf, as the engine's is: a CAS formula that overflows where the function does not,
-    log(1 + exp(x)) at x = 800): for each (row or None for the seeded value, direction), the
-    derivative along it, or None where differences cannot tell it reliably. At most `limit`."""
-    x0, forward, value_of, _, _ = _functions(program, result, seed)
-    out = []
-    for row, direction in directions[:limit]:
-        f = value_of if row is None else (lambda xs, r=row: [np.ravel(y)[r:r + 1] for y in forward(xs)])
-        stencil = Stencil(["entry"], set(), np.zeros((1, 1)), [(np.asarray(direction, dtype=np.float64), 1)])
-        out.append(_difference(stencil, x0, f))
-    return out + [None] * (len(directions) - len(out))
-
-
-def _difference(stencil, x0, f):
-    """(derivative, error bound) of a one-output Stencil by Richardson extrapolation, or None if
-    the values near x0 are not finite or the bound is not small beside the derivative."""
-    order = sum(count for _, count in stencil.directions)
-    h = _steps(stencil, x0, order)
-    sets = [_stencil_points(stencil, x0, h * scale) for scale in (1, 2, 4)]
-    with np.errstate(all="ignore"):
-        seen = [f([p for p, _ in s]) for s in sets]
-        if not all(np.isfinite(v).all() for s in seen for v in s):
-            return None
-        d = [sum(c * float(np.ravel(v)[0]) for (_, c), v in zip(s, vals)) for s, vals in zip(sets, seen)]
-        r1, r2 = (4 * d[0] - d[1]) / 3, (4 * d[1] - d[2]) / 3
-        size = max(float(np.max(np.abs(v))) for s in seen for v in s)
-        bound = 4 * abs(r1 - r2) + 16 * EPS * 2 ** order * max(size, 1e-300) / np.prod(
-            h ** [c for _, c in stencil.directions])
-    if not (np.isfinite(r1) and bound <= max(RELIABLE * abs(r1), 1e-6 * max(size, 1.0))):
-        return None
-    return float(r1), float(bound)
-
-
-def _steps(stencil, x0, order):
-    """One step per direction: eps**(1/(order+4)) times the size of the point along it."""
-    base = EPS ** (1.0 / (order + 4))
-    h = []
-    for v, _ in stencil.directions:
-        support = np.abs(v) > 0
-        size = float(np.max(np.abs(v))) if support.any() else 1.0
-        h.append(base * max(1.0, float(np.max(np.abs(x0[support]), initial=0.0))) / size)
-    return np.array(h)
-
-
-def finite_difference_check(program, result, mode, seed, rng, reasons, *, nodes, budget=None):
-    wrt = result.wrt
-    sizes = [int(np.size(result.inputs[n])) for n in wrt]
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    x0, forward, value_of, at, tape = _functions(program, result, seed)
     gradient_of = lambda xs: [np.concatenate([np.ravel(g) for g in _gradient_at(program, at(x), wrt)]) for x in xs]
     problems = mode.finite_difference_problems(result, value_of, forward, gradient_of)
     if problems and all(isinstance(p, Stencil) for p in problems):
@@ -336,7 +281,13 @@ def _judge_stencils(batch, x0, f, reasons, report, verdicts, unreliable):
             report.excused.extend(Excused(label, "; ".join(kinks)) for label in stencil.labels)
             continue
         order = sum(count for _, count in stencil.directions)
-        h = _steps(stencil, x0, order)
+        base = EPS ** (1.0 / (order + 4))
+        h = []
+        for v, _ in stencil.directions:
+            support = np.abs(v) > 0
+            size = float(np.max(np.abs(v))) if support.any() else 1.0
+            h.append(base * max(1.0, float(np.max(np.abs(x0[support]), initial=0.0))) / size)
+        h = np.array(h)
         sets = [_stencil_points(stencil, x0, h * scale) for scale in (1, 2, 4)]
         for p, _ in (pc for s in sets for pc in s):
             points.setdefault(p.tobytes(), p)

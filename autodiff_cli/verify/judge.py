@@ -22,6 +22,7 @@ import numpy as np
 from .report import CheckReport, Excused, VariableCheck
 
 EPS = np.finfo(np.float64).eps
+TINY = np.finfo(np.float64).tiny      # the smallest normal number: below it, rounding is absolute
 ROUNDING = 256          # eps-multiples of an entry's term magnitude it may be off (~6e-14 relative)
 SWITCH_ROUNDING = 16    # a switch within this many eps-multiples of its magnitude is taken to be at 0
 BLOCK_FLOOR = 1.0       # an entry may be off by rounding at the scale of the largest of its variable's
@@ -52,7 +53,7 @@ def judge_entries(engine, at, derivation, reasons, *, values=None):
     finite = np.isfinite(engine) & np.isfinite(reference) & np.isfinite(scale)
     scale = scale + BLOCK_FLOOR * _floors(np.where(finite, scale, 0.0), derivation.blocks, len(scale))
     error = np.abs(engine - reference)
-    within = error <= ROUNDING * EPS * scale
+    within = error <= ROUNDING * EPS * scale + ROUNDING * TINY      # subnormal results lose digits
     kinked = _kinked_switches(at, derivation)             # switch -> its possible branches, if at a kink
     at_kink = np.zeros(len(engine), dtype=bool)
     if kinked:
@@ -67,9 +68,7 @@ def judge_entries(engine, at, derivation, reasons, *, values=None):
         if verdict[0] == "excused":
             report.excused.append(Excused(derivation.labels[i], verdict[1]))
             judged[i] = False
-            if verdict[2] == "gap":
-                report.reference_gaps.append(int(i))
-            elif verdict[2] is not None:
+            if verdict[2] is not None:
                 key, choices = verdict[2]
                 conventions.setdefault(key, []).append((int(i), choices))
         elif verdict[0] == "wrong":
@@ -195,7 +194,8 @@ def _truth(tree, relational, uncertain):
 
 
 def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons, values_finite=True):
-    """("excused", why) | ("wrong", why, error) | ("judged",) for an entry that is not finite or at a kink."""
+    """("excused", why, its convention group or None) | ("wrong", why, error) | ("judged",) for an entry
+    that is not finite or at a kink."""
     mine = {s: kinked[s] for s in derivation.switches[i] if s in kinked}
     allowed = _conventions(i, mine, at, derivation) if mine else None
     if allowed is not None and np.isfinite(allowed).all() and \
@@ -204,7 +204,7 @@ def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons, value
     if not np.isfinite(engine):
         if not np.isfinite(reference) or not np.isfinite(scale):
             return ("excused", f"the engine's value is {_name(engine)} here, and so is the symbolic derivative's "
-                               f"(a pole, a domain edge or an overflow)", "gap")
+                               f"(a pole, a domain edge or an overflow)", None)
         if not (np.isfinite(at.value).all() and np.isfinite(at.value_scale).all() and values_finite):
             return ("excused", f"the engine's value is {_name(engine)} here, and the expression's value is not "
                                f"finite either (the CAS, which simplifies 0/(x-1) to 0, cannot be trusted there)", None)

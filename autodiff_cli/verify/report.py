@@ -33,8 +33,6 @@ class CheckReport:
     latex: dict = field(default_factory=dict)         # var -> the same as LaTeX (when asked for)
     derivatives: dict = field(default_factory=dict)   # var -> (shape, [expressions], indexed by var) to show
     value_check: VariableCheck | None = None          # the forward value against the reference's (None: not judged)
-    reference_gaps: list = field(default_factory=list)  # entries excused because the engine's and the
-                                                        # reference's values are both non-finite (internal)
 
     def conclude(self):
         """The overall verdict from the variables': a mismatch if any failed, None if none was judged."""
