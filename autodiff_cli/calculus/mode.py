@@ -48,7 +48,6 @@ class Mode:
     options = {}                     # option name -> its default (which of gradient/order/tangents it takes)
     shows = ()                       # what its result can also show: "steps", "graph", "dot" (a trace)
     examples = ()                    # command lines for --help and the docs
-    verified_per_entry = True        # judged entry by entry (every mode is; kept for modes of plug-ins)
 
     def checked_options(self, **options):
         """api, before parsing: the mode's options with their values checked."""
