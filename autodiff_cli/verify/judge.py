@@ -272,8 +272,8 @@ def _conventions(i, kinked, at, derivation):
         options = [branches[b] for b in possible]
         choices[s] = options + [sum(options[1:], options[0]) / len(options)]
     values = derivation.convention_values(i, choices, at.arguments)
-    if values is None or not np.isfinite(values).any():
-        return None
+    if values is None or not np.isfinite(values).all():     # a branch the CAS cannot evaluate here (0/0
+        return None                                          # from x**(2*tag) / x**2 at 0): cannot say
     return values
 
 
