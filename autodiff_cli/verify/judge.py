@@ -210,8 +210,11 @@ def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons, value
                                f"finite either (the CAS, which simplifies 0/(x-1) to 0, cannot be trusted there)", None)
         if mine:
             return ("excused", _kink_why(i, mine, derivation, reasons), None)
-        return ("wrong", f"the engine's value is {_name(engine)} where the derivative is finite ({reference:.17g})",
-                np.inf)
+        if at.slopes is not None and not np.isfinite(at.slopes).all():
+            return ("excused", f"the engine's value is {_name(engine)} here, where a local derivative is not finite "
+                               f"(PyTorch's chain rule gives nan where a zero gradient meets it)", None)
+        return ("wrong", f"the engine's value is {_name(engine)} where the derivative is finite ({reference:.17g}) "
+                         f"and every local derivative is finite", np.inf)
     if mine:
         if allowed is None:
             return ("excused", _kink_why(i, mine, derivation, reasons), None)

@@ -141,10 +141,11 @@ class _Backend:
         with self.module.evaluate(False):
             return expr.xreplace(values)
 
-    def lower(self, program, env):
-        """The program's output as an object array of this CAS's expressions."""
+    def lower(self, program, env, on_node=None):
+        """The program's output as an object array of this CAS's expressions (`on_node(node, value)`
+        is told every node's value, before anything multiplies it by 0)."""
         with self.failures("build this expression"):
-            return lower_to_sympy(program, env, cas=self.namespace)[0]
+            return lower_to_sympy(program, env, on_node=on_node, cas=self.namespace)[0]
 
     @contextmanager
     def failures(self, what):
@@ -268,9 +269,9 @@ class Derivation:
         arguments = self.point(inputs, seed)[self.gather]
         out = self.function(arguments)
         n = len(self.labels)
-        v, r, b = self.sizes
-        parts = np.split(out, np.cumsum([n, n, v, v, r, r, b]))
-        return At(*parts, arguments=arguments)
+        v, r, b = self.sizes[:3]
+        parts = np.split(out, np.cumsum([n, n, v, v, r, r, b, b]))
+        return At(*parts[:8], arguments=arguments, slopes=parts[8])
 
     def convention_values(self, entry, choices, arguments):
         """The entry's value with every switch `s` of `choices` {s: [CAS values]} replaced by each of
@@ -309,6 +310,7 @@ class At:
     branch: np.ndarray          # branch value -> its value
     branch_scale: np.ndarray
     arguments: np.ndarray = None
+    slopes: np.ndarray = None   # every local derivative (first and second) of a function or power at the point
 
 
 _cache = OrderedDict()
@@ -393,7 +395,8 @@ def _build(cas, program, result, mode, seed):
     env.update((tag, _element_symbols(cas, tag, ())[0]) for tag in tags)
     tag_symbols = [env[tag][()] for tag in tags]
     back.update((tag, 1) for tag in tag_symbols)
-    output = cas.lower(split_program, env)
+    node_values = []                 # every node's value: its local derivatives are looked at too
+    output = cas.lower(split_program, env, on_node=lambda node, value: node_values.append(value))
     split_arguments = [s for name in uses for use in split_symbols[name] for s in use] + tag_symbols
 
     outputs = list(output.ravel())
@@ -431,7 +434,8 @@ def _build(cas, program, result, mode, seed):
     value_scales = [_magnitude(cas, o) for o in outputs]
     compiled_exprs = (values + [scale for _, scale in entries] + outputs + value_scales
                       + switches.relationals + [_magnitude(cas, r) for r in switches.relationals]
-                      + switches.branches + [_magnitude(cas, b) for b in switches.branches])
+                      + switches.branches + [_magnitude(cas, b) for b in switches.branches]
+                      + _local_slopes(cas, [e for value in node_values for e in np.ravel(value)]))
     _require_compilable(compiled_exprs)
     function = cas.compile(arguments + split_arguments, compiled_exprs)
     with cas.failures("show this derivative"):     # x*sin(x/0): SymEngine refuses to substitute
@@ -639,6 +643,49 @@ def _magnitude(cas, expr):
         if slope is not None:
             return abs(expr) + abs(slope) * _magnitude(cas, expr.args[0])
     return abs(expr)
+
+
+def _local_slopes(cas, outputs):
+    """The first and second derivatives of every function application and power of the outputs by
+    its own argument(s), as expressions of the point: where one is not finite, PyTorch's chain rule
+    gives nan where a zero gradient meets it (0 * inf), whatever the derivative's true value."""
+    out, seen, stack = [], set(), list(outputs)
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        stack.extend(e.args)
+        if isinstance(e, cas.Pow):
+            base, exponent = e.args
+            out += [exponent * base ** (exponent - 1), exponent * (exponent - 1) * base ** (exponent - 2)]
+            if not exponent.is_Number:
+                out.append(e * cas.module.log(base))
+        elif (len(e.args) == 1 and not e.is_Number
+              and not isinstance(e, cas.switch_functions + cas.relationals + cas.booleans + (cas.Piecewise,))):
+            out += _slopes_of(cas, e)
+    return out
+
+
+_second_slopes = {}
+
+
+def _slopes_of(cas, e):
+    """[f'(u), f''(u)] for e = f(u) ([] if the CAS does not know f')."""
+    key = (cas.name, type(e))
+    if key not in _second_slopes:
+        u = cas.symbol("<u>")
+        try:
+            first = cas.diff(cas.rebuild(e, [u]), u)
+            second = cas.diff(first, u)
+            known = not cas.contains(second, cas.undefined)
+        except (Unsuitable, TypeError, ValueError):
+            known = False
+        _second_slopes[key] = (u, first, second) if known else None
+    if _second_slopes[key] is None:
+        return []
+    u, first, second = _second_slopes[key]
+    return [first.subs({u: e.args[0]}), second.subs({u: e.args[0]})]
 
 
 def _positive_number(value):
