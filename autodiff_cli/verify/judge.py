@@ -211,10 +211,11 @@ def _suspect(i, engine, reference, scale, kinked, at, derivation, reasons, value
         if mine:
             return ("excused", _kink_why(i, mine, derivation, reasons), None)
         if at.slopes is not None and not np.isfinite(at.slopes).all():
-            return ("excused", f"the engine's value is {_name(engine)} here, where a local derivative is not finite "
-                               f"(PyTorch's chain rule gives nan where a zero gradient meets it)", None)
+            return ("excused", f"the engine's value is {_name(engine)} here, where a local derivative or an "
+                               f"intermediate value is not finite (PyTorch's chain rule gives nan where a zero "
+                               f"meets an infinity)", None)
         return ("wrong", f"the engine's value is {_name(engine)} where the derivative is finite ({reference:.17g}) "
-                         f"and every local derivative is finite", np.inf)
+                         f"and every local derivative and intermediate value is finite", np.inf)
     if mine:
         if allowed is None:
             return ("excused", _kink_why(i, mine, derivation, reasons), None)

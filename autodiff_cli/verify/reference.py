@@ -285,8 +285,15 @@ class Derivation:
             combinations = [[]]
             for s, values in choices.items():
                 combinations = [c + [(s, v)] for c in combinations for v in values]
-            expressions = [cas.replace(self.expressions[entry], {self.switch_exprs[s]: v for s, v in combination})
-                           for combination in combinations]
+            # one switch at a time, the outermost first (a longer expression cannot be inside a shorter
+            # one): a nested switch's choice then reaches the copies an outer choice brought in
+            order = sorted(choices, key=lambda s: -len(str(self.switch_exprs[s])))
+            expressions = []
+            for combination in combinations:
+                chosen, expr = dict(combination), self.expressions[entry]
+                for s in order:
+                    expr = cas.replace(expr, {self.switch_exprs[s]: chosen[s]})
+                expressions.append(expr)
             try:
                 _require_compilable(expressions)       # bounded like the derivation itself
                 self.conventions[key] = cas.compile(self.arguments, expressions)
@@ -310,7 +317,8 @@ class At:
     branch: np.ndarray          # branch value -> its value
     branch_scale: np.ndarray
     arguments: np.ndarray = None
-    slopes: np.ndarray = None   # every local derivative (first and second) of a function or power at the point
+    slopes: np.ndarray = None   # every local derivative (first and second) of a function or power, and every
+                                # node's value, at the point
 
 
 _cache = OrderedDict()
@@ -435,7 +443,8 @@ def _build(cas, program, result, mode, seed):
     compiled_exprs = (values + [scale for _, scale in entries] + outputs + value_scales
                       + switches.relationals + [_magnitude(cas, r) for r in switches.relationals]
                       + switches.branches + [_magnitude(cas, b) for b in switches.branches]
-                      + _local_slopes(cas, [e for value in node_values for e in np.ravel(value)]))
+                      + _local_slopes(cas, [e for value in node_values for e in np.ravel(value)])
+                      + _node_values(node_values))
     _require_compilable(compiled_exprs)
     function = cas.compile(arguments + split_arguments, compiled_exprs)
     with cas.failures("show this derivative"):     # x*sin(x/0): SymEngine refuses to substitute
@@ -665,6 +674,27 @@ def _local_slopes(cas, outputs):
               and not isinstance(e, cas.switch_functions + cas.relationals + cas.booleans + (cas.Piecewise,))):
             out += _slopes_of(cas, e)
     return out
+
+
+def _node_values(node_values):
+    """Every node's value (once each, numbers left out): where one is not finite, the engine's forward
+    pass went through inf or nan (x / (y / 0)), and PyTorch's chain rule may give nan there."""
+    seen, out = set(), []
+    for value in node_values:
+        for e in np.ravel(value):
+            if not _finite_number(e) and e not in seen:
+                seen.add(e)
+                out.append(e)
+    return out
+
+
+def _finite_number(e):
+    if not e.is_Number:
+        return False
+    try:
+        return bool(np.isfinite(float(e)))
+    except (RuntimeError, TypeError, ValueError, OverflowError):   # zoo, nan: not a number float() knows
+        return False
 
 
 _second_slopes = {}
