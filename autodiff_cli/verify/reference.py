@@ -403,8 +403,13 @@ def _build(cas, program, result, mode, seed):
     env.update((tag, _element_symbols(cas, tag, ())[0]) for tag in tags)
     tag_symbols = [env[tag][()] for tag in tags]
     back.update((tag, 1) for tag in tag_symbols)
-    node_values = []                 # every node's value: its local derivatives are looked at too
-    output = cas.lower(split_program, env, on_node=lambda node, value: node_values.append(value))
+    node_values, recorded = [], {}   # every node's value: its local derivatives are looked at too
+
+    def on_node(node, value):
+        node_values.append(value)
+        recorded[id(node)] = (node, value)
+
+    output = cas.lower(split_program, env, on_node=on_node)
     split_arguments = [s for name in uses for use in split_symbols[name] for s in use] + tag_symbols
 
     outputs = list(output.ravel())
@@ -444,7 +449,7 @@ def _build(cas, program, result, mode, seed):
                       + switches.relationals + [_magnitude(cas, r) for r in switches.relationals]
                       + switches.branches + [_magnitude(cas, b) for b in switches.branches]
                       + _local_slopes(cas, [e for value in node_values for e in np.ravel(value)])
-                      + _node_values(node_values))
+                      + _node_values(node_values) + _operator_slopes(cas, recorded))
     _require_compilable(compiled_exprs)
     function = cas.compile(arguments + split_arguments, compiled_exprs)
     with cas.failures("show this derivative"):     # x*sin(x/0): SymEngine refuses to substitute
@@ -685,6 +690,33 @@ def _node_values(node_values):
             if not _finite_number(e) and e not in seen:
                 seen.add(e)
                 out.append(e)
+    return out
+
+
+def _operator_slopes(cas, recorded):
+    """The local derivatives of every power and division, from its operands' values (the CAS may
+    have folded the result, (x - 1)**(0.0/x) -> 1.0, where the engine's d/dexponent is log(x - 1) = nan)."""
+    out = []
+    for node, _ in recorded.values():
+        if isinstance(node, Binary) and node.op in ("**", "/"):
+            operands = [recorded.get(id(c)) for c in (node.left, node.right)]
+        elif isinstance(node, Call) and node.func == "pow" and len(node.args) == 2:
+            operands = [recorded.get(id(c)) for c in node.args]
+        else:
+            continue
+        if any(o is None for o in operands):
+            continue
+        try:
+            lefts, rights = np.broadcast_arrays(*[np.asarray(v, dtype=object) for _, v in operands])
+        except ValueError:
+            continue
+        for a, b in zip(lefts.ravel(), rights.ravel()):
+            if _finite_number(a) and _finite_number(b):
+                continue
+            if isinstance(node, Binary) and node.op == "/":
+                out += [b ** -1, a * b ** -2]
+            else:
+                out += [b * a ** (b - 1), b * (b - 1) * a ** (b - 2), a ** b * cas.module.log(a)]
     return out
 
 
