@@ -403,10 +403,9 @@ def _build(cas, program, result, mode, seed):
     env.update((tag, _element_symbols(cas, tag, ())[0]) for tag in tags)
     tag_symbols = [env[tag][()] for tag in tags]
     back.update((tag, 1) for tag in tag_symbols)
-    node_values, recorded = [], {}   # every node's value: its local derivatives are looked at too
+    recorded = {}                    # every node's value: its local derivatives are looked at too
 
     def on_node(node, value):
-        node_values.append(value)
         recorded[id(node)] = (node, value)
 
     output = cas.lower(split_program, env, on_node=on_node)
@@ -448,8 +447,8 @@ def _build(cas, program, result, mode, seed):
     compiled_exprs = (values + [scale for _, scale in entries] + outputs + value_scales
                       + switches.relationals + [_magnitude(cas, r) for r in switches.relationals]
                       + switches.branches + [_magnitude(cas, b) for b in switches.branches]
-                      + _local_slopes(cas, [e for value in node_values for e in np.ravel(value)])
-                      + _node_values(node_values) + _operator_slopes(cas, recorded))
+                      + _local_slopes(cas, [e for _, value in recorded.values() for e in np.ravel(value)])
+                      + _node_values(recorded) + _operator_slopes(cas, recorded))
     _require_compilable(compiled_exprs)
     function = cas.compile(arguments + split_arguments, compiled_exprs)
     with cas.failures("show this derivative"):     # x*sin(x/0): SymEngine refuses to substitute
@@ -681,11 +680,14 @@ def _local_slopes(cas, outputs):
     return out
 
 
-def _node_values(node_values):
-    """Every node's value (once each, numbers left out): where one is not finite, the engine's forward
-    pass went through inf or nan (x / (y / 0)), and PyTorch's chain rule may give nan there."""
+def _node_values(recorded):
+    """The value of every node where inf or nan can start (a function, a power, a division; once each,
+    finite numbers left out): where one is not finite, the engine's forward pass went through inf or
+    nan (x / (y / 0)), and PyTorch's chain rule may give nan there."""
     seen, out = set(), []
-    for value in node_values:
+    for node, value in recorded.values():
+        if not (isinstance(node, Call) or (isinstance(node, Binary) and node.op in ("/", "**"))):
+            continue
         for e in np.ravel(value):
             if not _finite_number(e) and e not in seen:
                 seen.add(e)
