@@ -10,7 +10,7 @@ A check that never fails proves nothing: this makes one op's derivative wrong on
 import contextlib
 
 from .engine.graph import Tensor, defop
-from .engine.ops import OPS
+from .engine.ops import OPS, STACK_MADE, STACK_PRIMITIVES
 
 __all__ = ["wrong_derivative"]
 
@@ -33,30 +33,49 @@ def _scaled(rule, factor):
     return wrong
 
 
+# Ops written as syntax, not names: indexing x[i, j:k] and list literals [a, b] (stacking).
+SYNTAX = {"index": ("index", "index_backward"), "stack": ("stack",)}
+
+
 @contextlib.contextmanager
 def wrong_derivative(op, factor=1.5):
     """Inside the block, every derivative the engine computes through `op` is `factor` times the right one.
 
     op: a name of the expression language: a function ("sin", "sum", "softplus", "max") or an
     operator ("*", "**", "@", "-"); every table entry with that name is affected (for "-": subtraction
-    and negation; for "max": the reduction and the elementwise maximum), in every node it records.
-    First and higher derivatives, for every input, in backward (VJPs) and forward mode (JVPs);
-    forward values are unchanged. Everything is restored on exit, also on an exception.
+    and negation; for "max": the reduction and the elementwise maximum), in every node it records;
+    "index" (indexing and slicing, and their VJP's own node) and "stack" (list literals, whatever
+    their length) name the ops written as syntax.
+    First and higher derivatives, for every input, in backward (VJPs) and forward mode (JVPs), on the
+    compiled tape and the Tensor engine; forward values are unchanged. Everything is restored on
+    exit, also on an exception.
     (A higher derivative through a formula that itself uses `op`, e.g. the Hessian through `*`,
     is scaled once per use.)
     """
-    specs = [spec for spec in OPS if op in spec.language]
+    specs = [spec for spec in OPS if op in spec.language or spec.name in SYNTAX.get(op, ())]
     if not specs:
-        names = sorted({name for spec in OPS for name in spec.language})
+        names = sorted({name for spec in OPS for name in spec.language} | set(SYNTAX))
         raise ValueError(f"unknown op {op!r}: expected one of {', '.join(names)}")
     node_classes = [primitive.node_class for spec in specs for primitive in spec.primitives.values()]
-    saved = [(cls, cls.vjps, cls.jvp) for cls in node_classes]   # (jvp: a staticmethod's function)
+    if op == "stack":
+        node_classes += [primitive.node_class for primitive in STACK_PRIMITIVES]
+    saved = []
+
+    def make_wrong(cls):
+        saved.append((cls, cls.vjps, cls.jvp))          # (jvp: a staticmethod's function)
+        cls.vjps = tuple(_scaled(vjp, factor) for vjp in cls.vjps)
+        if cls.jvp is not None:
+            cls.jvp = staticmethod(_scaled(cls.jvp, factor))
+
+    made = lambda primitive: make_wrong(primitive.node_class)
     try:
         for cls in node_classes:
-            cls.vjps = tuple(_scaled(vjp, factor) for vjp in cls.vjps)
-            if cls.jvp is not None:
-                cls.jvp = staticmethod(_scaled(cls.jvp, factor))
+            make_wrong(cls)
+        if op == "stack":
+            STACK_MADE.append(made)                     # stacks of a new length made inside the block
         yield
     finally:
-        for cls, vjps, jvp in saved:
+        if made in STACK_MADE:
+            STACK_MADE.remove(made)
+        for cls, vjps, jvp in reversed(saved):
             cls.vjps, cls.jvp = vjps, (staticmethod(jvp) if jvp is not None else None)

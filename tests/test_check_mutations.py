@@ -1,7 +1,8 @@
-"""Mutation tests of the cross-check: for every op of the table, with the engine's derivative through
-that op made 1.5 times the correct one (`wrong_derivative(op)`), in grad, hessian and jacobian modes,
-at smooth points, alone and beside a kink, a tie or a non-finite value in OTHER variables, the check
-must say `mismatch`; the same expressions without the fault must be `ok`.
+"""Mutation tests of the cross-check: for every op of the table (indexing and stacking included), with
+the engine's derivative through that op made 1.5 times the correct one (`wrong_derivative(op)`), in
+all five modes (derivatives to order 2 here, jvp with a tangent on x and y), at smooth points, alone
+and beside a kink, a tie or a non-finite value in OTHER variables, the check must say `mismatch`; the
+same expressions without the fault must be `ok`.
 
 The matrix test prints the catch rate (mutants caught / mutants run) of each route of the check:
 symbolic (every mutant), and finite differences (forced here; used for big problems), which cannot
@@ -17,8 +18,11 @@ from autodiff_cli.settings import limits
 from autodiff_cli.engine.ops import OPS
 from autodiff_cli.api import evaluate
 from autodiff_cli.testing import wrong_derivative
+from autodiff_cli.verify import reference
 
-MODES = ("grad", "hessian", "jacobian")
+MODES = ("grad", "hessian", "jacobian", "derivatives", "jvp")
+ORDER = 2                                   # derivatives: orders 1 and 2 (test_calculus_modes goes higher)
+TANGENTS = {"x": 1.0, "y": -0.5}
 
 # The point: x*y = 0.42, y - 0.2*x = 0.58, x + 0.5 = 1.1 stay inside every function's smooth domain
 # (asin, acos, log, sqrt, relu and abs away from their kinks); the vector v has distinct entries so
@@ -36,8 +40,9 @@ ELSEWHERE = {
 
 
 def table_ops():
-    """(name, arity, takes axis) for every language name of every op of the table."""
-    return [(name, spec.language_arity, spec.axis or spec.sizes) for spec in OPS for name in spec.language]
+    """(name, arity, takes axis) for every language name of every op of the table, and the syntax ops."""
+    return ([(name, spec.language_arity, spec.axis or spec.sizes) for spec in OPS for name in spec.language]
+            + [("index", 1, False), ("stack", 2, False)])
 
 
 def _call(op, args):
@@ -51,6 +56,10 @@ def _call(op, args):
 def scalar_expression(op, arity, takes_axis):
     """A scalar expression of x, y (and v, M where the op needs arrays) whose derivatives all go through op."""
     scalar_args = ["x*y", "y - 0.2*x"][:arity]
+    if op == "index":                                # an element and a slice of a vector of x and y
+        return "(v*(x + 0.5))[1] * y + sum((v*y)[0:2]) * x"
+    if op == "stack":                                # a list literal of scalars, weighted
+        return "sum([x*y, y - 0.2*x] * c) * (x + 0.5)"
     if op == "reshape":                              # integer sizes, not operands
         return f"sum(reshape(v*(x + 0.5), 3, 1) * [[1], [2], [3]]) * y"
     if takes_axis:                                   # a reduction over a vector (softmax: weighted, as
@@ -72,7 +81,14 @@ def build(op, arity, axis, mode, elsewhere):
         expr = f"({expr}) * p"
         bindings["p"] = [1.0, 2.0]
     used = {name: value for name, value in bindings.items() if _mentions(expr, name)}
-    return expr, used
+    options = {}
+    if mode == "derivatives":                        # scalar variables only, to a small order
+        options = {"order": ORDER, "wrt": [n for n in used if np.ndim(used[n]) == 0]}
+    elif mode == "jvp":
+        # w (the non-finite value) a constant: were it differentiated, its tangent 0 times d/dw = inf
+        # would make every element of J.t nan, in PyTorch too, leaving nothing to judge
+        options = {"tangents": dict(TANGENTS), "wrt": [n for n in used if n != "w"]}
+    return expr, used, options
 
 
 def _mentions(expr, name):
@@ -82,33 +98,34 @@ def _mentions(expr, name):
 @pytest.mark.parametrize("route", ["symbolic", "finite-difference"])
 def test_every_mutant_is_caught_and_every_clean_run_passes(route, capsys, monkeypatch):
     """The whole matrix in one test per route of the check, so that the catch rate is over all of it."""
+    reference.forget()                   # a derivation cached by the other route would be used
     if route == "finite-difference":
         monkeypatch.setattr(limits, "SYMPY_MAX_ELEMENTS", 0)
     else:                               # a budget no machine reaches: the route is certain, however loaded
         monkeypatch.setenv("AUTODIFF_CHECK_SECONDS", "600")
-    run, missed, false_alarms = 0, [], []
+    run, missed, false_alarms = {m: 0 for m in MODES}, {m: [] for m in MODES}, []
     for (op, arity, axis), mode, elsewhere in itertools.product(table_ops(), MODES, ELSEWHERE):
-        expr, bindings = build(op, arity, axis, mode, elsewhere)
-        right = evaluate(expr, bindings, mode=mode, random_seed=0)
+        expr, bindings, options = build(op, arity, axis, mode, elsewhere)
+        right = evaluate(expr, bindings, mode=mode, random_seed=0, **options)
         if right.status != "ok":
             false_alarms.append((expr, mode, right.to_json()[:300]))
         with wrong_derivative(op):
-            wrong = evaluate(expr, bindings, mode=mode, random_seed=0)
-        assert right.check.method == ("sympy" if route == "symbolic" else "finite-difference")
-        run += 1
+            wrong = evaluate(expr, bindings, mode=mode, random_seed=0, **options)
+        assert right.check.method == ("sympy" if route == "symbolic" else "finite-difference"), right.to_json()
+        run[mode] += 1
         if wrong.status != "mismatch":
-            missed.append((op, mode, elsewhere, expr))
+            missed[mode].append((op, mode, elsewhere, expr))
             # Differences of a value that is -inf everywhere near the point say nothing: there the
             # finite-difference route does not judge (and says so); it never calls a wrong entry right.
-            assert route == "finite-difference" and elsewhere == "non-finite", (expr, wrong.to_json()[:600])
+            assert route == "finite-difference" and elsewhere == "non-finite", (expr, mode, wrong.to_json()[:600])
             assert wrong.check.passed is None and wrong.check.excused, (expr, wrong.to_json()[:600])
         assert np.array_equal(wrong.value, right.value, equal_nan=True)   # forward values are untouched
     with capsys.disabled():
-        print(f"\nmutation catch rate ({route}): {run - len(missed)}/{run} mutants caught "
-              f"({len(table_ops())} ops x {len(MODES)} modes x {len(ELSEWHERE)} surroundings)")
+        rates = ", ".join(f"{m} {run[m] - len(missed[m])}/{run[m]}" for m in MODES)
+        print(f"\nmutation catch rate ({route}; {len(table_ops())} ops x {len(ELSEWHERE)} surroundings): {rates}")
     assert not false_alarms, false_alarms[:5]
     if route == "symbolic":
-        assert not missed, missed[:10]
+        assert not any(missed.values()), missed
 
 
 @pytest.mark.parametrize("op, mode, args", [

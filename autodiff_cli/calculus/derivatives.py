@@ -8,6 +8,7 @@ from ..engine import higher
 from ..errors import AutodiffError
 from ..result import Payload, json_value
 from ..settings import limits
+from ..verify.finite_difference import Stencil
 from .mode import Computed, Mode, forward_pass, require_scalar
 
 DEFAULT_ORDER = 3
@@ -29,7 +30,6 @@ class Derivatives(Mode):
     options = {"order": DEFAULT_ORDER}
     examples = ('autodiff derivatives "x**4*y" x=2 y=1 --order 3',
                 'autodiff derivatives "sin(x)*exp(y)" x=0.5 y=1 --order 4 --wrt x --json')
-    verified_per_entry = False
 
     def checked_options(self, order):
         return {"order": _checked_order(order)}
@@ -62,7 +62,78 @@ class Derivatives(Mode):
                         visited=visited)
 
 
+    # The check: one entry per distinct mixed partial (sorted multi-index) of every order, in blocks by
+    # its first variable; every order of differentiation the record reports is compared with it.
+
+    def entries(self, result):
+        return np.array([value for _, value in _reported(result)], dtype=np.float64)
+
+    def entry_owners(self, result):
+        position = {index: i for i, index in enumerate(_reference_order(len(result.wrt), result.order))}
+        return np.array([position[tuple(sorted(index))] for index, _ in _reported(result)], dtype=np.intp)
+
+    def symbolic_key(self, result):
+        return result.order
+
+    def reference_entries(self, name, functions, by, labels, out_labels, wrt, *, result, parameters):
+        first = by(name, functions[0])[0]
+        found, names = [first], [(name, {name})]
+        level = {(wrt.index(name),): first[0]}
+        for _ in range(2, result.order + 1):
+            following = {}
+            for index, derivative in level.items():
+                for j in range(index[-1], len(wrt)):
+                    pair = by(wrt[j], derivative)[0]
+                    following[index + (j,)] = pair[0]
+                    found.append(pair)
+                    names.append(("/".join(wrt[i] for i in index + (j,)), {wrt[i] for i in index + (j,)}))
+            level = following
+        return found, names, [first[0]]
+
+    def symbolic_size_problem(self, result):
+        count = len(_reference_order(len(result.wrt), result.order))
+        if count > limits.SYMPY_MAX_DERIVATIVES:
+            return f"{count} distinct derivatives are too many to expand symbolically"
+        return None
+
+    def finite_difference_problems(self, result, value_of, forward, gradient_of):
+        count = len(result.wrt)
+        reports = {}
+        for index, value in _reported(result):
+            reports.setdefault(tuple(sorted(index)), []).append(value)
+        stencils = []
+        for index in _reference_order(count, result.order):
+            directions = []
+            for j in sorted(set(index)):
+                v = np.zeros(count)
+                v[j] = 1.0
+                directions.append((v, index.count(j)))
+            stencils.append(Stencil(["/".join(result.wrt[i] for i in index)], {result.wrt[i] for i in index},
+                                    np.array([reports[index]]), directions))
+        return stencils
+
+
 MODE = Derivatives()
+
+
+def _reference_order(count, order):
+    """The sorted multi-indices in the order of the reference's entries: by first variable, then order."""
+    return [(first,) + rest for first in range(count) for k in range(1, order + 1)
+            for rest in itertools.combinations_with_replacement(range(first, count), k - 1)]
+
+
+def _reported(result):
+    """(multi-index, number) for every derivative the record reports (each order of differentiation)."""
+    out = []
+    for k, level in result.derivatives.items():
+        stack = [((), level)]
+        while stack:
+            index, node = stack.pop()
+            if isinstance(node, dict):
+                stack.extend((index + (result.wrt.index(name),), child) for name, child in node.items())
+            else:
+                out.append((index, float(node)))
+    return out
 
 
 def _checked_order(order):

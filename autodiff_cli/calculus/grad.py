@@ -62,7 +62,7 @@ class Grad(Mode):
             return outputs[:1]
         return [add(*[w * o for w, o in zip(seed_symbols, outputs)])]     # the seeded backward's function
 
-    def reference_entries(self, name, functions, by, labels, out_labels, wrt):
+    def reference_entries(self, name, functions, by, labels, out_labels, wrt, **_):
         found = by(name, functions[0])
         return found, [(label, {name}) for label in labels[name]], [d for d, _ in found]
 

@@ -70,7 +70,7 @@ class Hessian(Mode):
                                         axis=1).ravel())
         return np.concatenate(parts)
 
-    def reference_entries(self, name, functions, by, labels, out_labels, wrt):
+    def reference_entries(self, name, functions, by, labels, out_labels, wrt, **_):
         found = by(name, functions[0])          # the first derivatives are judged too
         shown = [d for d, _ in found]
         names = [(label, {name}) for label in labels[name]]

@@ -52,7 +52,7 @@ class Jacobian(Mode):
     def symbolic_functions(self, outputs, seed_symbols, add):
         return outputs
 
-    def reference_entries(self, name, functions, by, labels, out_labels, wrt):
+    def reference_entries(self, name, functions, by, labels, out_labels, wrt, **_):
         found, names = [], []
         for f, out_label in zip(functions, out_labels):
             found += by(name, f)

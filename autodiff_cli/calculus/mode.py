@@ -48,7 +48,6 @@ class Mode:
     options = {}                     # option name -> its default (which of gradient/order/tangents it takes)
     shows = ()                       # what its result can also show: "steps", "graph", "dot" (a trace)
     examples = ()                    # command lines for --help and the docs
-    verified_per_entry = True        # judged entry by entry by the symbolic reference (else verify/calculus.py)
 
     def checked_options(self, **options):
         """api, before parsing: the mode's options with their values checked."""
@@ -59,20 +58,40 @@ class Mode:
         raise NotImplementedError
 
     def entries(self, result):
-        """verify: the engine's numbers to judge, flat, in the order of `reference_entries`."""
+        """verify: the engine's numbers to judge, flat, in the order of `reference_entries` (or, with
+        `entry_owners`, any order: each number then names the reference entry it reports)."""
         raise NotImplementedError
+
+    def entry_owners(self, result):
+        """verify: None (entries(result)[i] is reference entry i), or for every number of
+        `entries(result)` the index of the reference entry it reports (derivatives reports every order
+        of differentiation of one mixed partial: each is compared with that one reference value)."""
+        return None
+
+    def symbolic_parameters(self, result, seed):
+        """verify: the numbers (a flat array, or None) that become symbols after the inputs, as grad's
+        seed does, so that one derivation serves every value of them (jvp: its tangents)."""
+        return seed
+
+    def symbolic_key(self, result):
+        """verify: what else, beyond the expression, the names and the shapes, the derivation depends on
+        (derivatives: the order)."""
+        return None
 
     def symbolic_functions(self, outputs, seed_symbols, add):
         """verify: the functions (CAS expressions) whose derivatives are the entries; `add` sums CAS terms."""
         return outputs[:1]
 
-    def reference_entries(self, name, functions, by, labels, out_labels, wrt):
+    def reference_entries(self, name, functions, by, labels, out_labels, wrt, *, result, parameters):
         """verify: for variable `name`, [(derivative, scale)], [(label, variables)], and the first
-        derivatives to show (or None); `by(name, f)` differentiates f by each element of `name`."""
+        derivatives to show (or None); `by(name, f)` differentiates f by each element of `name`;
+        `parameters` are the symbols of `symbolic_parameters` (or None)."""
         raise NotImplementedError
 
     def finite_difference_problems(self, result, value_of, forward, gradient_of):
-        """verify: [(function of points -> rows, the engine's matrix of the same rows)] for finite differences."""
+        """verify: [(function of points -> rows, the engine's matrix of the same rows)] for finite
+        differences along random directions, or [verify.finite_difference.Stencil] (one mixed partial
+        or directional derivative each, by differences of the forward pass only)."""
         raise NotImplementedError
 
     def symbolic_size_problem(self, result):

@@ -295,8 +295,13 @@ def _stack_vjps(count):
     return tuple((lambda F, g, ans, *xs, i=i: g[i]) for i in range(count))
 
 
+STACK_PRIMITIVES = []    # the stack primitives made so far for more than one element
+STACK_MADE = []          # callbacks told of every stack primitive made from now on (testing.wrong_derivative)
+
+
 def _stack_front(F, nodes):
-    """stack(tensors) with one VJP per element: a primitive per number of elements, made on first use."""
+    """stack(tensors) with one VJP per element: a primitive per number of elements, made on first use
+    (`stack.by_count` holds them)."""
     by_count = {1: nodes["StackBackward0"]}
 
     def stack(tensors):
@@ -307,7 +312,11 @@ def _stack_front(F, nodes):
             primitive = by_count[len(tensors)] = defop(
                 "StackBackward0", _stack_forward, *_stack_vjps(len(tensors)), jvp=linear(_stack_forward),
                 saves_inputs=False, saves_output=False, function_name="stack")
+            STACK_PRIMITIVES.append(primitive)
+            for made in STACK_MADE:
+                made(primitive)
         return primitive(*tensors)
+    stack.by_count = by_count
     return stack
 
 

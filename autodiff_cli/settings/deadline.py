@@ -157,3 +157,5 @@ def _on_alarm(signum, frame):
             handler(signum, frame)
         return
     _arm()
+
+

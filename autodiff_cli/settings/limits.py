@@ -19,6 +19,7 @@ SYMPY_MAX_ELEMENTS = 64        # check: total input elements SymPy gets element 
 SYMPY_MAX_NODES = 400          # check: parse-tree size beyond which symbolic derivatives get unwieldy
 SYMPY_MAX_SECOND_ORDER = 16    # check: Hessian symbols differentiated twice
 SYMPY_MAX_JACOBIAN_ENTRIES = 4096  # check: Jacobian entries (outputs x inputs) derived symbolically
+SYMPY_MAX_DERIVATIVES = 120    # check: distinct derivatives of every order (derivatives mode) derived symbolically
 CHECK_CACHE_SIZE = 256         # check: expressions whose compiled derivatives a process keeps (LRU)
 
 MAX_SECONDS = 1_000_000       # any time limit or budget (11.5 days; the OS timer overflows near 10^9)

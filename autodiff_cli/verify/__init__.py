@@ -4,11 +4,13 @@
    (SymEngine, else SymPy), differentiated once per expression shape, compiled, and evaluated in
    float64 at each point; every derivative entry is compared on its own (judge.py).
 2. Otherwise (too large, unsupported, over the time budget): central finite differences of the
-   forward pass along random directions, one variable at a time (finite_difference.py).
+   forward pass along random directions, one variable at a time, or, for a mode that gives
+   `Stencil`s (derivatives of every order, jvp), each entry by differences of the forward pass with
+   Richardson extrapolation (finite_difference.py). Never the engine's own derivatives.
 
 Soundness is per entry: a kink (abs/relu at 0, a max/min tie, 0**y), a pole or a non-finite value
 excuses only the entries it reaches, and the report lists them with the reason; every other entry
-is judged, and one wrong entry makes the whole check a mismatch.
+is judged, and one wrong entry makes the whole check a mismatch. The forward value is judged too.
 
 Which numbers are judged, and how each is derived, is the mode's to say (calculus/<mode>.py): the
 verifier is handed the Mode object and never imports a mode, nor the display.
@@ -29,7 +31,7 @@ from ..settings.deadline import held
 from ..errors import AutodiffError
 from ..language.nodes import Name, children
 from .finite_difference import finite_difference_check
-from .judge import judge_entries
+from .judge import judge_entries, reduce_to_worst
 from .report import CheckReport, Excused, VariableCheck, unjudged
 from .reference import Unsuitable, backend, derive
 
@@ -81,17 +83,14 @@ def cross_check(program, result, mode, *, seed=None, kinks=(), rng=None):
     if any(np.size(result.inputs[name]) == 0 for name in result.wrt):
         return CheckReport("none", None, None, notes=["an input is empty; nothing to check"])
     kinks = [(None, k) if isinstance(k, str) else k for k in kinks]
-    if not mode.verified_per_entry:                      # every order, and forward mode: calculus.py
-        import_sympy()                                   # which works in SymPy
-        from .calculus import check_calculus
-        return check_calculus(program, result, kinks=kinks, rng=rng)
     reasons = _Reasons(program, kinks)
     notes, report, budget = [], None, _budget(limits.check_time_budget())
+    parameters = mode.symbolic_parameters(result, seed)     # grad's seed, jvp's tangents: symbols too
     try:
         prepare()
-        derivation = derive(program, result, mode, seed, require=_require_small, budget=budget,
+        derivation = derive(program, result, mode, parameters, require=_require_small, budget=budget,
                             cacheable_timeout=budget >= limits.check_time_budget())
-        report = _symbolic_check(derivation, result, mode, seed, reasons)
+        report = _symbolic_check(derivation, result, mode, parameters, reasons)
     except Unsuitable as why:
         notes.append(f"symbolic check not used: {why}")
     except (NotImplementedError, OverflowError, ZeroDivisionError, RecursionError, MemoryError,
@@ -149,9 +148,12 @@ def _require_small(program, result, mode):
 
 
 def _symbolic_check(derivation, result, mode, seed, reasons):
-    reference, scale, switches = derivation.evaluate(result.inputs, seed)
+    at = derivation.evaluate(result.inputs, seed)
     entries = np.asarray(mode.entries(result), dtype=np.float64)
-    report = judge_entries(entries, reference, scale, switches, derivation, reasons)
+    owners = mode.entry_owners(result)
+    if owners is not None:                    # several numbers report one entry: the farthest is judged
+        entries = reduce_to_worst(entries, owners, at.reference)
+    report = judge_entries(entries, at, derivation, reasons, values=result.value)
     report.derivation = derivation
     for name in result.wrt:
         exprs = _shown(derivation, name, result, seed)

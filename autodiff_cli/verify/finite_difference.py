@@ -17,6 +17,9 @@ Cost: the points of every variable are evaluated together, a batch per round (th
 +-2h points and x0 of the differences rounding does not explain); a compiled tape on floats runs a
 batch in one pass (Tape.values_at), so a 400,000-op scalar program is not interpreted 2 x variables times.
 """
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..settings.deadline import TimeLimitExceeded, time_limit
@@ -86,6 +89,9 @@ def finite_difference_check(program, result, mode, seed, rng, reasons, *, nodes,
     value_of = lambda xs: [np.array([np.sum(weights * y)]) for y in forward(xs)]
     gradient_of = lambda xs: [np.concatenate([np.ravel(g) for g in _gradient_at(program, at(x), wrt)]) for x in xs]
     problems = mode.finite_difference_problems(result, value_of, forward, gradient_of)
+    if problems and all(isinstance(p, Stencil) for p in problems):
+        return stencil_check(problems, x0, lambda xs: [np.ravel(y) for y in forward(xs)], reasons, wrt,
+                             budget=budget)
 
     report = CheckReport("finite-difference", None, 0.0, {n: None for n in wrt})
     rounding = nodes + np.log2(1.0 + sum(int(np.size(v)) for v in result.inputs.values()))
@@ -200,3 +206,126 @@ def _verdict(d, centre):
         if (jump >= d.error).all():
             return None, None, "the function is not smooth within the difference step of this point"
     return float(d.error.max(initial=0.0)), within, None
+
+
+# --- one entry at a time: mixed partials and directional derivatives of the forward pass ---------------
+
+@dataclass
+class Stencil:
+    """One derivative to approximate from forward passes only: d^(a1+...+am) f / d v1^a1 ... d vm^am,
+    the v being directions over the differentiated variables' elements (flat, in `wrt` order), for
+    every element of the output (`labels`); `engine` holds, per output element, every number the
+    engine reports for it (derivatives: each order of differentiation of a mixed partial)."""
+    labels: list                # output element -> the entry's label
+    variables: set              # the variables it differentiates by (their kinks excuse it)
+    engine: np.ndarray          # (output elements, reports)
+    directions: list            # [(direction, count)]
+
+
+RELIABLE = 0.05        # a difference whose error bound is more than this fraction of the derivative cannot judge
+STENCILS_PER_ROUND = 16
+
+
+def _stencil_points(stencil, x0, h):
+    """[(point, coefficient)] of the tensor-product central difference with steps h (one per direction)."""
+    points = [(x0, 1.0)]
+    for (v, count), step in zip(stencil.directions, h):
+        nxt = []
+        for j in range(count + 1):
+            coefficient = (-1) ** j * math.comb(count, j) / step ** count
+            offset = (count / 2 - j) * step * v
+            nxt.extend((p + offset, c * coefficient) for p, c in points)
+        points = nxt
+    return points
+
+
+def stencil_check(stencils, x0, f, reasons, wrt, *, budget=None):
+    """Judge every Stencil by central differences of `f` (points -> flat outputs) at three step sizes
+    with Richardson extrapolation; each entry is judged only where the differences' error bound is
+    small beside the derivative (else it is left unjudged, with a note)."""
+    report = CheckReport("finite-difference", None, 0.0, {n: None for n in wrt})
+    verdicts = {n: [] for n in wrt}          # name -> [(error, passed)]
+    unreliable = []
+    pending = list(stencils)
+    try:
+        with time_limit(budget):
+            while pending:
+                batch = pending[:STENCILS_PER_ROUND]
+                _judge_stencils(batch, x0, f, reasons, report, verdicts, unreliable)
+                del pending[:len(batch)]
+    except TimeLimitExceeded:
+        why = f"finite differences over their time budget ({budget:.3g} s, half what is left of the time limit)"
+        report.excused.extend(Excused(label, why) for s in pending for label in s.labels)
+    for name in wrt:
+        mine = verdicts[name]
+        if mine:
+            report.per_variable[name] = VariableCheck(max(e for e, _ in mine), all(ok for _, ok in mine),
+                                                      "differences of the forward pass, entry by entry")
+        else:
+            report.per_variable[name] = VariableCheck(None, None, "no entry of this variable could be judged")
+    if unreliable:
+        report.notes.append(f"{len(unreliable)} entr{'y' if len(unreliable) == 1 else 'ies'} of order up to "
+                            f"{max(unreliable)} could not be judged reliably by differences (rounding or "
+                            "truncation too large beside the derivative): not judged")
+    report.notes.append("central differences of the forward pass at three steps with Richardson extrapolation, "
+                        "entry by entry")
+    report.conclude()
+    return report
+
+
+def _judge_stencils(batch, x0, f, reasons, report, verdicts, unreliable):
+    plans, points = [], {}
+    for stencil in batch:
+        kinks = reasons.kinks_reaching(stencil.variables)
+        if kinks:
+            report.excused.extend(Excused(label, "; ".join(kinks)) for label in stencil.labels)
+            continue
+        order = sum(count for _, count in stencil.directions)
+        base = EPS ** (1.0 / (order + 4))
+        h = []
+        for v, _ in stencil.directions:
+            support = np.abs(v) > 0
+            size = float(np.max(np.abs(v))) if support.any() else 1.0
+            h.append(base * max(1.0, float(np.max(np.abs(x0[support]), initial=0.0))) / size)
+        h = np.array(h)
+        sets = [_stencil_points(stencil, x0, h * scale) for scale in (1, 2, 4)]
+        for p, _ in (pc for s in sets for pc in s):
+            points.setdefault(p.tobytes(), p)
+        plans.append((stencil, order, h, sets))
+    keys = list(points)
+    values = dict(zip(keys, f([points[k] for k in keys]))) if keys else {}
+    with np.errstate(all="ignore"):
+        for stencil, order, h, sets in plans:
+            seen = [[values[p.tobytes()] for p, _ in s] for s in sets]
+            if not all(np.isfinite(v).all() for s in seen for v in s):
+                why = "values near this point are not finite, so differences cannot judge"
+                report.excused.extend(Excused(label, why) for label in stencil.labels)
+                continue
+            d = [sum(c * v for (_, c), v in zip(s, vals)) for s, vals in zip(sets, seen)]
+            r1, r2 = (4 * d[0] - d[1]) / 3, (4 * d[1] - d[2]) / 3
+            size = max(float(np.max(np.abs(v))) for s in seen for v in s)
+            rounding = 16 * EPS * 2 ** order * max(size, 1e-300) / np.prod(h ** [c for _, c in stencil.directions])
+            tolerance = 4 * np.abs(r1 - r2) + rounding
+            absolute = 1e-6 * max(size, 1.0)      # small beside the function itself (a derivative that is 0)
+            engine = np.asarray(stencil.engine, dtype=np.float64).reshape(len(stencil.labels), -1)
+            for k, label in enumerate(stencil.labels):
+                reported = engine[k]
+                error = float(np.max(np.abs(reported - r1[k]))) if np.isfinite(reported).all() else np.inf
+                bound = float(tolerance[k])
+                largest = max(abs(float(r1[k])), float(np.min(np.abs(reported))) if np.isfinite(reported).all() else 0.0)
+                reliable = bound <= RELIABLE * largest or bound <= absolute
+                if error <= bound and reliable:
+                    passed = True
+                elif error > bound and (reliable or bound <= RELIABLE * error):
+                    passed = False
+                    report.notes.append(f"{label}: the engine's {reported[np.argmax(np.abs(reported - r1[k]))]:.10g} "
+                                        f"differs from differences of the forward pass ({float(r1[k]):.10g} +- {bound:.2g})")
+                else:
+                    unreliable.append(order)
+                    report.excused.append(Excused(label, f"order {order} cannot be judged reliably by differences here"))
+                    continue
+                report.judged += 1
+                report.max_abs_error = max(report.max_abs_error, error)
+                for name in stencil.variables:
+                    if name in verdicts:
+                        verdicts[name].append((error, passed))

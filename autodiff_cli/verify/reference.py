@@ -32,7 +32,7 @@ import numpy as np
 from ..settings import limits
 from ..settings.deadline import TimeLimitExceeded, time_limit
 from ..language import fold, lower_to_sympy
-from ..language.nodes import Binary, Call, Name, Program, Unary
+from ..language.nodes import Binary, Call, Index, Name, Program, Stack, Unary
 
 
 DISPLAYED = 64       # first-derivative entries of one variable shown as text, at most
@@ -141,10 +141,11 @@ class _Backend:
         with self.module.evaluate(False):
             return expr.xreplace(values)
 
-    def lower(self, program, env):
-        """The program's output as an object array of this CAS's expressions."""
+    def lower(self, program, env, on_node=None):
+        """The program's output as an object array of this CAS's expressions (`on_node(node, value)`
+        is told every node's value, before anything multiplies it by 0)."""
         with self.failures("build this expression"):
-            return lower_to_sympy(program, env, cas=self.namespace)[0]
+            return lower_to_sympy(program, env, on_node=on_node, cas=self.namespace)[0]
 
     @contextmanager
     def failures(self, what):
@@ -172,6 +173,12 @@ class _Backend:
             return None
         u, derivative = self._slopes[function]
         return derivative.subs({u: expr.args[0]})
+
+    def replace(self, expr, mapping):
+        """expr with some subexpressions replaced, as they are (no evaluation of numbers)."""
+        if self.name == "symengine":
+            return expr.subs(mapping)
+        return expr.xreplace(mapping)
 
     def rebuild(self, expr, args):
         return type(expr)(*args) if self.name == "symengine" else expr.func(*args)
@@ -237,13 +244,20 @@ class Derivation:
                             # of `engine_entries` (a Hessian's rows follow the gradient of their name)
     variables: list         # entry -> set of variable names it differentiates by
     blocks: dict            # wrt name -> slice of the entries that belong to it
-    switches: list          # entry -> array of switch indices
-    switch_text: list       # switch -> its expression as text
-    function: object        # flat point -> values (N), scales (N), then per switch (K each): its value,
-                            # its scale, the spread of the branches it selects, the spread's scale
+    switches: list          # entry -> array of the switches (indices into `switch_kinds`) in it
+    switch_text: list       # switch -> its condition's arguments as text
+    function: object        # flat point -> values (N), scales (N), the output's values (V) and scales (V),
+                            # then every relational argument (R: value, scale) and branch value (B: value, scale)
     display: dict           # wrt name -> first-derivative expressions (to show), or None when too long
     parameters: list        # (symbol, input name, flat index) of inputs not differentiated and of the
                             # seed: shown as their numbers
+    switch_kinds: list = None   # switch -> ("piecewise", [(branch index, condition tree)]) or ("jump", relational)
+    sizes: tuple = (0, 0, 0)    # (V output values, R relational arguments, B branch values)
+    expressions: list = None    # entry -> its CAS expression (for the values a convention allows at a kink)
+    switch_exprs: list = None   # switch -> its CAS expression (a Piecewise)
+    branch_exprs: list = None   # branch -> its CAS expression
+    arguments: list = None      # the compiled function's arguments (CAS symbols), in order
+    conventions: object = None  # (entry, kinked switches' choices) -> their compiled values (a small LRU)
     texts: dict = field(default_factory=dict)   # display/'s: the derivatives' text, made once per
                             # Derivation (when there are no parameters: the same for every point)
 
@@ -253,9 +267,60 @@ class Derivation:
         return np.concatenate(parts + [[1.0]]).astype(np.float64)
 
     def evaluate(self, inputs, seed):
-        out = self.function(self.point(inputs, seed)[self.gather])
-        n, k = len(self.labels), len(self.switch_text)
-        return out[:n], out[n:2 * n], out[2 * n:].reshape(4, k)
+        """An `At`: every number the compiled function gives at this point, by kind."""
+        arguments = self.point(inputs, seed)[self.gather]
+        out = self.function(arguments)
+        n = len(self.labels)
+        v, r, b = self.sizes[:3]
+        parts = np.split(out, np.cumsum([n, n, v, v, r, r, b, b]))
+        return At(*parts[:8], arguments=arguments, slopes=parts[8])
+
+    def convention_values(self, entry, choices, arguments):
+        """The entry's value with every switch `s` of `choices` {s: [CAS values]} replaced by each of
+        its values in turn (every combination), evaluated at `arguments`: what a convention at a kink
+        may give. None when the CAS cannot say."""
+        key = (entry, tuple((s, tuple(map(str, values))) for s, values in choices.items()))
+        if self.conventions is None:
+            self.conventions = OrderedDict()
+        if key not in self.conventions:
+            cas = backend()
+            combinations = [[]]
+            for s, values in choices.items():
+                combinations = [c + [(s, v)] for c in combinations for v in values]
+            # one switch at a time, the outermost first (a longer expression cannot be inside a shorter
+            # one): a nested switch's choice then reaches the copies an outer choice brought in
+            order = sorted(choices, key=lambda s: -len(str(self.switch_exprs[s])))
+            expressions = []
+            for combination in combinations:
+                chosen, expr = dict(combination), self.expressions[entry]
+                for s in order:
+                    expr = cas.replace(expr, {self.switch_exprs[s]: chosen[s]})
+                expressions.append(expr)
+            try:
+                _require_compilable(expressions)       # bounded like the derivation itself
+                self.conventions[key] = cas.compile(self.arguments, expressions)
+            except (Unsuitable, RuntimeError, TypeError, ValueError, ZeroDivisionError):
+                self.conventions[key] = None
+            while len(self.conventions) > limits.CHECK_CACHE_SIZE:
+                self.conventions.popitem(last=False)
+        function = self.conventions[key]
+        return None if function is None else function(arguments)
+
+
+@dataclass
+class At:
+    """A Derivation evaluated at a point."""
+    reference: np.ndarray       # entry -> its symbolic value
+    scale: np.ndarray           # entry -> its terms' magnitude
+    value: np.ndarray           # output element -> its value
+    value_scale: np.ndarray
+    relational: np.ndarray      # relational argument -> its value (a switch's condition is lhs - rhs <=> 0)
+    relational_scale: np.ndarray
+    branch: np.ndarray          # branch value -> its value
+    branch_scale: np.ndarray
+    arguments: np.ndarray = None
+    slopes: np.ndarray = None   # every local derivative (first and second) of a function or power, and every
+                                # node's value, at the point
 
 
 _cache = OrderedDict()
@@ -268,7 +333,8 @@ def derive(program, result, mode, seed, *, require=None, budget=None, cacheable_
     finite differences), unless `cacheable_timeout` is False (a budget cut short by a record's limit)."""
     cas = backend()
     shapes = tuple((name, np.shape(value)) for name, value in result.inputs.items())
-    key = (program.source, mode.name, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name)
+    key = (program.source, mode.name, tuple(result.wrt), shapes, None if seed is None else np.shape(seed), cas.name,
+           mode.symbolic_key(result))
     if key in _cache:
         _cache.move_to_end(key)
         entry = _cache[key]
@@ -276,6 +342,7 @@ def derive(program, result, mode, seed, *, require=None, budget=None, cacheable_
         try:
             if require is not None:
                 require(program, result, mode)
+            _budget[0] = budget
             with time_limit(budget):
                 entry = _build(cas, program, result, mode, seed)
         except Unsuitable as why:
@@ -338,13 +405,18 @@ def _build(cas, program, result, mode, seed):
     env.update((tag, _element_symbols(cas, tag, ())[0]) for tag in tags)
     tag_symbols = [env[tag][()] for tag in tags]
     back.update((tag, 1) for tag in tag_symbols)
-    output = cas.lower(split_program, env)
+    recorded = {}                    # every node's value: its local derivatives are looked at too
+
+    def on_node(node, value):
+        recorded[id(node)] = (node, value)
+
+    output = cas.lower(split_program, env, on_node=on_node)
     split_arguments = [s for name in uses for use in split_symbols[name] for s in use] + tag_symbols
 
     outputs = list(output.ravel())
     seed_symbols = None
     if seed is not None:
-        seed_symbols = [cas.symbol(f"<seed>[{i}]") for i in range(len(outputs))]
+        seed_symbols = [cas.symbol(f"<seed>[{i}]") for i in range(int(np.size(seed)))]
         layout.append(("<seed>", np.shape(seed)))
         parameters.extend((s, "<seed>", len(arguments) + i) for i, s in enumerate(seed_symbols))
         arguments += seed_symbols
@@ -361,7 +433,8 @@ def _build(cas, program, result, mode, seed):
     out_labels = [f"f{list(idx)}".replace(" ", "") if output.ndim else "f" for idx in np.ndindex(*output.shape)]
     entries, entry_labels, entry_variables, blocks, display = [], [], [], {}, {}
     for name in result.wrt:
-        found, names, display[name] = mode.reference_entries(name, functions, by, labels, out_labels, result.wrt)
+        found, names, display[name] = mode.reference_entries(name, functions, by, labels, out_labels, result.wrt,
+                                                             result=result, parameters=seed_symbols)
         entries += found
         entry_labels += [label for label, _ in names]
         entry_variables += [variables for _, variables in names]
@@ -370,28 +443,154 @@ def _build(cas, program, result, mode, seed):
     values = [d for d, _ in entries]
     if cas.name == "sympy" and any(cas.contains(d, cas.undefined) for d in values):   # SymEngine's fail to compile
         raise Unsuitable(f"{cas.name} cannot differentiate a function of this expression")
-    switch_index, switch_exprs, entry_switches = {}, [], []
-    for d in values:
-        found = []
-        for switch in _switches(cas, d):
-            if switch not in switch_index:
-                switch_index[switch] = len(switch_exprs)
-                switch_exprs.append(switch)
-            found.append(switch_index[switch])
-        entry_switches.append(np.array(sorted(set(found)), dtype=np.intp))
-    switch_values = [s for s, _ in switch_exprs]
-    spreads = [cas.module.Float(1e300) if spread is None else spread for _, spread in switch_exprs]
-    per_switch = (switch_values + [_magnitude(cas, s) for s in switch_values]
-                  + spreads + [_magnitude(cas, s) for s in spreads])
-    function = cas.compile(arguments + split_arguments, values + [scale for _, scale in entries] + per_switch)
+    switches = _Switches(cas)
+    entry_switches = [np.array(switches.of(d), dtype=np.intp) for d in values]
+    value_scales = [_magnitude(cas, o) for o in outputs]
+    compiled_exprs = (values + [scale for _, scale in entries] + outputs + value_scales
+                      + switches.relationals + [_magnitude(cas, r) for r in switches.relationals]
+                      + switches.branches + [_magnitude(cas, b) for b in switches.branches]
+                      + _local_slopes(cas, [e for _, value in recorded.values() for e in np.ravel(value)])
+                      + _node_values(recorded) + _operator_slopes(cas, recorded))
+    _require_compilable(compiled_exprs)
+    function = cas.compile(arguments + split_arguments, compiled_exprs)
     with cas.failures("show this derivative"):     # x*sin(x/0): SymEngine refuses to substitute
         shown = {name: [e.subs(back) for e in exprs] if exprs is not None and len(exprs) <= DISPLAYED else None
                  for name, exprs in display.items()}
-        switch_texts = [str(s.subs(back)) for s in switch_values]
+        switch_texts = [switches.text(k, back) for k in range(len(switches.kinds))]
     one = len(arguments)                     # the point's last element is a 1, for the tags
     gather = np.concatenate([np.arange(len(arguments)), gather, [one] * len(tags)]).astype(np.intp)
     return Derivation(cas.name, layout, gather, entry_labels, entry_variables, blocks, entry_switches,
-                      switch_texts, function, shown, parameters)
+                      switch_texts, function, shown, parameters, switches.kinds,
+                      (len(outputs), len(switches.relationals), len(switches.branches)),
+                      values, switches.expressions, switches.branches, arguments + split_arguments)
+
+
+# The compiled function is built in one call into the CAS that no time limit interrupts (SymEngine's
+# Lambdify is C++), and its cost grows with each expression's tree written out (the compiled code
+# shares no subexpressions) times its depth: measured on a shared 2-core machine, a 60-deep chain of
+# sqrt (62,000 nodes, depth 246) took 1.3 s, a softmax Hessian (87,000 nodes, depth 15) 0.3 s.
+# A derivation above what its budget allows is refused up front (the check then uses finite
+# differences) instead of running past --timeout and AUTODIFF_CHECK_SECONDS: COMPILED_COST for a
+# budget of 2 s (the default), in proportion to the budget.
+COMPILED_COST = 8_000_000
+_budget = [None]          # the build's budget, for _require_compilable (derive sets it)
+
+
+def _compiled_cost_limit():
+    budget = _budget[0]
+    if budget is None:
+        return 10 * COMPILED_COST
+    return int(COMPILED_COST * min(10.0, max(0.02, budget / 2.0)))
+
+
+def _require_compilable(expressions):
+    """Refuse (Unsuitable) expressions whose trees, written out, times their depths, sum to more than
+    the budget allows; counted over the shared DAG, so the count itself costs the DAG's size."""
+    limit = _compiled_cost_limit()
+    sizes, depths, total = {}, {}, 0
+    for root in expressions:
+        stack = [(root, False)]
+        while stack:
+            e, done = stack.pop()
+            if done:
+                sizes[e] = 1 + sum(sizes[a] for a in e.args)
+                depths[e] = 1 + max((depths[a] for a in e.args), default=0)
+                continue
+            if e in sizes:
+                continue
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in sizes)
+        total += sizes[root] * depths[root]
+        if total > limit:
+            raise Unsuitable("the symbolic derivatives are too large to compile within the check's time budget "
+                             "(compiling cannot be stopped half-way)")
+
+
+_RELATIONS = {"StrictLessThan": "<", "LessThan": "<=", "StrictGreaterThan": ">", "GreaterThan": ">=",
+              "Equality": "==", "Unequality": "!="}
+
+
+class _Switches:
+    """The switches of the derivatives (each Piecewise, and each sign/Heaviside/DiracDelta), with
+    what deciding their branches needs: every relational argument (lhs - rhs) and every branch value,
+    numbered once over all entries."""
+
+    def __init__(self, cas):
+        self.cas = cas
+        self.kinds, self.expressions = [], []      # switch -> ("piecewise", pieces) | ("jump", relational)
+        self.relationals, self.branches = [], []
+        self._switch, self._relational, self._branch = {}, {}, {}
+
+    def of(self, expr):
+        """The switches in expr (numbered on first sight), sorted."""
+        found, stack, seen = set(), [expr], set()
+        cas = self.cas
+        while stack:
+            e = stack.pop()
+            if e in seen:             # a shared subexpression is looked at once
+                continue
+            seen.add(e)
+            if isinstance(e, cas.Piecewise):
+                found.add(self._number(e, lambda: ("piecewise", [(self._number_branch(v), self._condition(c))
+                                                                 for v, c in cas.pieces(e)])))
+            elif isinstance(e, cas.switch_functions):
+                found.add(self._number(e, lambda: ("jump", self._number_relational(e.args[0]))))
+            stack.extend(e.args)
+        return sorted(found)
+
+    def _number(self, e, kind):
+        if e not in self._switch:
+            self._switch[e] = len(self.kinds)
+            self.kinds.append(None)
+            self.expressions.append(e)
+            self.kinds[self._switch[e]] = kind()
+        return self._switch[e]
+
+    def _number_relational(self, r):
+        if r not in self._relational:
+            self._relational[r] = len(self.relationals)
+            self.relationals.append(r)
+        return self._relational[r]
+
+    def _number_branch(self, v):
+        if v not in self._branch:
+            self._branch[v] = len(self.branches)
+            self.branches.append(v)
+        return self._branch[v]
+
+    def _condition(self, c):
+        """A condition as a tree: ("rel", op, relational), ("and"|"or", [trees]), ("not", tree), ("const", bool)."""
+        cas = self.cas
+        if isinstance(c, cas.relationals):
+            op = _RELATIONS.get(type(c).__name__)
+            if op is None:
+                return ("unknown",)
+            return ("rel", op, self._number_relational(c.args[0] - c.args[1]))
+        if isinstance(c, cas.booleans):
+            kind = type(c).__name__.lower()
+            children = [self._condition(a) for a in c.args]
+            return ("not", children[0]) if kind == "not" else (kind, children)
+        if c == True:           # noqa: E712  (SymEngine's and SymPy's true compare equal to True)
+            return ("const", True)
+        if c == False:          # noqa: E712
+            return ("const", False)
+        return ("unknown",)
+
+    def text(self, k, back):
+        kind = self.kinds[k]
+        if kind[0] == "jump":
+            indices = [kind[1]]
+        else:
+            indices, stack = [], [tree for _, tree in kind[1]]
+            while stack:
+                tree = stack.pop()
+                if tree[0] == "rel":
+                    indices.append(tree[2])
+                elif tree[0] in ("and", "or"):
+                    stack.extend(tree[1])
+                elif tree[0] == "not":
+                    stack.append(tree[1])
+        return " and ".join(dict.fromkeys(str(self.relationals[i].subs(back)) for i in sorted(indices)[:2]))
 
 
 def _split_uses(program):
@@ -420,6 +619,10 @@ def _split_uses(program):
             return replace(node, operand=args[0])
         if isinstance(node, Call):
             return replace(node, args=[tagged(a) for a in args])
+        if isinstance(node, Stack):          # list literals and indexing: their operands' uses are split too
+            return replace(node, elements=list(args))
+        if isinstance(node, Index):
+            return replace(node, target=args[0])
         return node
 
     statements = []
@@ -457,6 +660,100 @@ def _magnitude(cas, expr):
     return abs(expr)
 
 
+def _local_slopes(cas, outputs):
+    """The first and second derivatives of every function application and power of the outputs by
+    its own argument(s), as expressions of the point: where one is not finite, PyTorch's chain rule
+    gives nan where a zero gradient meets it (0 * inf), whatever the derivative's true value."""
+    out, seen, stack = [], set(), list(outputs)
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        stack.extend(e.args)
+        if isinstance(e, cas.Pow):
+            base, exponent = e.args
+            out += [exponent * base ** (exponent - 1), exponent * (exponent - 1) * base ** (exponent - 2)]
+            if not exponent.is_Number:
+                out.append(e * cas.module.log(base))
+        elif (len(e.args) == 1 and not e.is_Number
+              and not isinstance(e, cas.switch_functions + cas.relationals + cas.booleans + (cas.Piecewise,))):
+            out += _slopes_of(cas, e)
+    return out
+
+
+def _node_values(recorded):
+    """The value of every node where inf or nan can start (a function, a power, a division; once each,
+    finite numbers left out): where one is not finite, the engine's forward pass went through inf or
+    nan (x / (y / 0)), and PyTorch's chain rule may give nan there."""
+    seen, out = set(), []
+    for node, value in recorded.values():
+        if not (isinstance(node, Call) or (isinstance(node, Binary) and node.op in ("/", "**"))):
+            continue
+        for e in np.ravel(value):
+            if not _finite_number(e) and e not in seen:
+                seen.add(e)
+                out.append(e)
+    return out
+
+
+def _operator_slopes(cas, recorded):
+    """The local derivatives of every power and division, from its operands' values (the CAS may
+    have folded the result, (x - 1)**(0.0/x) -> 1.0, where the engine's d/dexponent is log(x - 1) = nan)."""
+    out = []
+    for node, _ in recorded.values():
+        if isinstance(node, Binary) and node.op in ("**", "/"):
+            operands = [recorded.get(id(c)) for c in (node.left, node.right)]
+        elif isinstance(node, Call) and node.func == "pow" and len(node.args) == 2:
+            operands = [recorded.get(id(c)) for c in node.args]
+        else:
+            continue
+        if any(o is None for o in operands):
+            continue
+        try:
+            lefts, rights = np.broadcast_arrays(*[np.asarray(v, dtype=object) for _, v in operands])
+        except ValueError:
+            continue
+        for a, b in zip(lefts.ravel(), rights.ravel()):
+            if _finite_number(a) and _finite_number(b):
+                continue
+            if isinstance(node, Binary) and node.op == "/":
+                out += [b ** -1, a * b ** -2]
+            else:
+                out += [b * a ** (b - 1), b * (b - 1) * a ** (b - 2), a ** b * cas.module.log(a)]
+    return out
+
+
+def _finite_number(e):
+    if not e.is_Number:
+        return False
+    try:
+        return bool(np.isfinite(float(e)))
+    except (RuntimeError, TypeError, ValueError, OverflowError):   # zoo, nan: not a number float() knows
+        return False
+
+
+_second_slopes = {}
+
+
+def _slopes_of(cas, e):
+    """[f'(u), f''(u)] for e = f(u) ([] if the CAS does not know f')."""
+    key = (cas.name, type(e))
+    if key not in _second_slopes:
+        u = cas.symbol("<u>")
+        try:
+            first = cas.diff(cas.rebuild(e, [u]), u)
+            second = cas.diff(first, u)
+            known = not cas.contains(second, cas.undefined)
+        except (Unsuitable, TypeError, ValueError):
+            known = False
+        _second_slopes[key] = (u, first, second) if known else None
+    if _second_slopes[key] is None:
+        return []
+    u, first, second = _second_slopes[key]
+    return [first.subs({u: e.args[0]}), second.subs({u: e.args[0]})]
+
+
 def _positive_number(value):
     if not value.is_Number:
         return False
@@ -464,32 +761,3 @@ def _positive_number(value):
         return float(value) > 0
     except (RuntimeError, TypeError):   # zoo, nan: not a number float() knows
         return False
-
-
-def _switches(cas, expr):
-    """(argument, spread) pairs: an argument whose sign selects a branch of expr, and how far apart
-    the branches' values are (None: a jump, as sign's). At 0 with a spread, the entry is at a kink."""
-    found, stack = [], [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, cas.Piecewise):
-            pieces = cas.pieces(e)
-            spread = cas.Add(*[abs(v - pieces[0][0]) for v, _ in pieces[1:]])
-            for _, condition in pieces:
-                found.extend((s, spread) for s in _relational_arguments(cas, condition))
-        elif isinstance(e, cas.switch_functions):
-            found.append((e.args[0], None))
-        stack.extend(e.args)
-    return found
-
-
-def _relational_arguments(cas, condition):
-    """lhs - rhs of every comparison in a condition (through And/Or/Not)."""
-    out, stack = [], [condition]
-    while stack:
-        c = stack.pop()
-        if isinstance(c, cas.relationals):
-            out.append(c.args[0] - c.args[1])
-        elif isinstance(c, cas.booleans):
-            stack.extend(c.args)
-    return out

@@ -34,10 +34,13 @@ class CheckReport:
     derivatives: dict = field(default_factory=dict)   # var -> (shape, [expressions], indexed by var) to show
     derivation: object = None                         # the reference.Derivation judged against (display caches
                                                       # the derivatives' text on it: made once per shape)
+    value_check: VariableCheck | None = None          # the forward value against the reference's (None: not judged)
 
     def conclude(self):
         """The overall verdict from the variables': a mismatch if any failed, None if none was judged."""
         verdicts = [v.passed for v in self.per_variable.values() if v.passed is not None]
+        if self.value_check is not None and self.value_check.passed is False:
+            verdicts.append(False)        # a wrong value fails the check; a right one alone judges nothing
         self.passed = all(verdicts) if verdicts else None
         if self.judged == 0:
             self.max_abs_error = None
