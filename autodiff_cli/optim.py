@@ -11,7 +11,7 @@
 Each `step()` mirrors PyTorch's single-tensor implementation (`_single_tensor_sgd`,
 `_single_tensor_adam` in torch/optim/) operation by operation, in float64: where PyTorch's CPU
 kernels fuse a multiply and an add (`add(.., alpha=)`, `lerp`, `addcmul`) we use a correctly rounded
-fma, so the parameters agree with PyTorch's bit for bit (tests/test_optim.py measures it).
+fma, so the parameters agree with PyTorch's bit for bit (tests/engine/test_optim.py measures it).
 
 Parameters are leaf Tensors that require grad; a parameter whose `.grad` is None is skipped, as in
 PyTorch. A step gives the parameter a new array instead of writing into the old one, because the

@@ -1,5 +1,5 @@
 """Every JSON record the tests produce in this process is validated against the published schema
-(tests/schema.py): Result.as_dict() and the one record writer (result.dumps, as imported by the
+(tests/support/schema.py): Result.as_dict() and the one record writer (result.dumps, as imported by the
 CLI and batch modules) are wrapped for each test. Records from subprocesses are validated by the
 tests' own helpers (test_cli.strict_json, test_batch)."""
 import importlib.util
@@ -12,7 +12,12 @@ import os
 import pytest
 from hypothesis import settings
 
-from schema import validate
+# The tests' helpers (tests/support: seeds, schema, the hostile corpus, ...) and the folders of the test
+# modules whose helpers other tests import (test_cli's CLI runners, test_fuzz's and test_lowering's
+# expression strategies, test_hostile's run_cli).
+for _folder in ("support", "cli", "e2e", "language"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / _folder))
+from schema import validate  # noqa: E402
 from autodiff_cli import result as result_module
 
 # Property tests draw the same examples on every run ("deterministic", the default), so that the
@@ -50,7 +55,7 @@ def validate_every_record(monkeypatch):
 # hundreds of comparisons would show as a handful of "skipped". The header and the summary say so.
 
 TORCH_ORACLE_MODULES = sorted(
-    path.name for path in Path(__file__).parent.glob("test_*.py")
+    path.name for path in Path(__file__).parent.rglob("test_*.py")
     if re.search(r'^\w+ = pytest\.importorskip\("torch"\)', path.read_text(encoding="utf-8"), re.M))
 
 

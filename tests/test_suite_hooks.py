@@ -34,7 +34,7 @@ def test_a_run_without_torch_says_it_is_not_a_full_run(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(NO_TORCH)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                           "tests/test_hooks.py", "tests/test_suite_hooks.py::test_the_torch_oracle_modules_are_found"],
+                           "tests/engine/test_hooks.py", "tests/test_suite_hooks.py::test_the_torch_oracle_modules_are_found"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     n = len(conftest.TORCH_ORACLE_MODULES)
     line = f"torch not installed: {n} PyTorch oracle modules skipped"

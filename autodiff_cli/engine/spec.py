@@ -110,7 +110,7 @@ class OpSpec:
     examples:   for the generated tests, when arity and axis do not say how to call the op:
                 ((input shape, ...), {param: value}) pairs
     domain:     for the generated tests: per input, where finite differences are meaningful
-                ("any", "small", "pos", "unit", "gt_m1", "nonzero"; see tests/op_domains.py)
+                ("any", "small", "pos", "unit", "gt_m1", "nonzero"; see tests/support/op_domains.py)
     torch:      the same function in torch, dotted from `torch` ("sin", "nn.functional.softplus")
     scalar:     the forward on Python floats (math functions), raising ArithmeticError/ValueError where
                 numpy would give inf/nan (the compiled path then reruns in numpy); None: no float path

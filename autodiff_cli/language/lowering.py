@@ -214,7 +214,7 @@ def check_result_size(node, overload, args, limit, source):
       - a list literal (stack): n equal-shaped elements give n times as many;
       - reshape: its sizes may hold an empty dimension (reshape(x, 10**8, 0) of an empty x).
     Every other op (elementwise functions, reductions, softmax, logsumexp, indexing, transpose) gives
-    at most as many elements as its input, which was sized when it was made (tests/test_limits.py
+    at most as many elements as its input, which was sized when it was made (tests/settings/test_limits.py
     checks this for every op of the table). An op of scalars costs a len() and a type test or two."""
     count = len(args)
     if count == 2 and type(node) is not Stack:

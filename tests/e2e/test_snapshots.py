@@ -5,7 +5,7 @@ not printed when the check agrees (ui/tables.py), so no snapshot holds a figure 
 
 A missing or different snapshot FAILS. Snapshots are written only on request: after an intended
 change of the output (or for a new case), rewrite them with
-`AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_snapshots.py` and read the diff."""
+`AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest tests/e2e/test_snapshots.py` and read the diff."""
 import os
 import re
 import subprocess
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAPSHOTS = Path(__file__).parent / "snapshots"
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 
 CASES = {
     "grad-design-card": ["grad", "3*x**2+2*x*y+y**2", "x=2", "y=1"],

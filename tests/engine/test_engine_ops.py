@@ -23,7 +23,7 @@ SETTINGS_2ND = settings(max_examples=6, deadline=None,
                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-# --- comparison (finite differences: tests/op_domains.py) --------------------------------------
+# --- comparison (finite differences: tests/support/op_domains.py) --------------------------------------
 
 def assert_close(got, want, rtol=1e-5, atol=1e-6, what=""):
     got = np.asarray(got, dtype=np.float64)
@@ -32,7 +32,7 @@ def assert_close(got, want, rtol=1e-5, atol=1e-6, what=""):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
 
 
-# --- value domains (tests/op_domains.py) ---------------------------------------------------------
+# --- value domains (tests/support/op_domains.py) ---------------------------------------------------------
 
 def draw_array(data, domain, shape):
     elems = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False)

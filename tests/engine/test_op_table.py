@@ -20,7 +20,7 @@ try:    # imported first: a SymPy import cut short by a check's time limit elsew
 except ImportError:
     torch = None
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TESTED = [spec for spec in OPS if spec.domain]
 LANGUAGE = [spec for spec in OPS if spec.language]
 

@@ -1,5 +1,5 @@
 """Hostile and broken input through the INSTALLED command line, in subprocesses with a time limit
-and a 2 GiB address-space limit (tests/hostile_corpus.py holds the cases).
+and a 2 GiB address-space limit (tests/support/hostile_corpus.py holds the cases).
 
 Every run must: exit with the expected code; never print a Python traceback or "internal error";
 with an error, print exactly one `error: ...` line on stderr (warnings before it; after it only
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import hostile_corpus as corpus  # noqa: E402
 from schema import validate  # noqa: E402
 

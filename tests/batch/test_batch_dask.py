@@ -21,7 +21,7 @@ from mixed_batch import mixed_lines
 
 distributed = pytest.importorskip("distributed")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 MIXED_OPTIONS = dict(check=False, timeout=60, random_seed=7)
 MIXED_ARGS = ["--json", "--no-check", "--timeout", "60", "--random-seed", "7"]

@@ -1,5 +1,5 @@
 """Issue 13, round two: what a hostile record, a careless option or a full disk must not do to a
-batch (unit level; tests/hostile_corpus.py runs the same findings through the CLI).
+batch (unit level; tests/support/hostile_corpus.py runs the same findings through the CLI).
 
   - nested JSON (finding 1): an error record for that line, never a stopped parallel batch;
     fuzzed with hypothesis over nested JSON and control characters under jobs=2

@@ -20,7 +20,7 @@ memory growth sets an address space the old code cannot fit in. Time limits *ins
 budget where the work must finish, and where it must not, a tiny one against work that takes
 orders of magnitude longer on any machine.
 
-Used by tests/test_hostile.py; counted per category there.
+Used by tests/e2e/test_hostile.py; counted per category there.
 """
 import json
 from dataclasses import dataclass, field
@@ -51,7 +51,7 @@ class Case:
     stdout_file: str | None = None   # stdout goes to this file (/dev/full) instead of a pipe
 
 
-# Inputs that also run packed, many to one `autodiff batch` process (tests/test_hostile.py,
+# Inputs that also run packed, many to one `autodiff batch` process (tests/e2e/test_hostile.py,
 # test_packed_inputs): (category, expression, bindings, expected error kind).
 PACKED = []
 
@@ -753,7 +753,7 @@ add(K, "minimize-full-trace-limit", ["minimize", "sum(w**2)", "w=ones(2000)", "-
 
 
 # finding 8: plot's cost per point is budgeted up front (AUTODIFF_MAX_PLOT_VALUES): 10^7 points took
-# 129 s and 2.9 GB; now refused before sampling (tests/test_plot.py has the memory cases)
+# 129 s and 2.9 GB; now refused before sampling (tests/plot/test_plot.py has the memory cases)
 add(K, "plot-points-1e7", ["plot", "sin(x)", "x=0:1:10000000", J, NO], 2, kind="limit",
     has=("AUTODIFF_MAX_PLOT_VALUES",), address_space=SMALL_MEMORY, timeout=QUICK)
 add(K, "plot-point-by-point-kink-arguments", ["plot", "sum(abs(a*x))", "x=0:1:5000", "a=ones(100000)", J, NO], 2,

@@ -19,7 +19,7 @@ from autodiff_cli.plot import parse_sweep
 from autodiff_cli.plot import sample
 from autodiff_cli.testing import wrong_derivative
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(autouse=True)

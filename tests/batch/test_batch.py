@@ -21,7 +21,7 @@ from autodiff_cli.batch import RecordError, parse_json_record, parse_text_record
 from schema import validate, validate_lines
 from seeds import SEEDS, close
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 PY = sys.executable
 # A record that never ends by itself, on any machine: with `spinning` (below) as the evaluator, an
@@ -404,7 +404,7 @@ def test_samples_run():
 def test_cli_stdin_jobs_2_with_good_bad_and_slow_records():
     proc = subprocess.run([PY, "-c", SPINNING_CLI, "-", "--json", "--jobs", "2", "--timeout", str(LIMIT), "--no-check"],
                           input=_mixed_with_slow().encode(), capture_output=True, timeout=300, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)])))
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent), str(Path(__file__).resolve().parents[1] / "support")])))
     validate_lines(proc.stdout.decode())
     run_ = proc
     assert run_.returncode == 1, run_.stderr

@@ -4,7 +4,7 @@ import json
 import math
 from pathlib import Path
 
-SEEDS = Path(__file__).resolve().parent / "data" / "seed_examples.jsonl"
+SEEDS = Path(__file__).resolve().parents[1] / "data" / "seed_examples.jsonl"
 
 
 def seed_cases():
