@@ -5,8 +5,7 @@ import numpy as np
 
 from .. import engine
 from ..result import Payload, json_array
-from ..settings import limits
-from .mode import Computed, Mode, forward_pass, traced, require_room, unit_seeds
+from .mode import Computed, OutputShaped, forward_pass, require_room, traced, unit_seeds
 
 
 @dataclass
@@ -23,7 +22,7 @@ class JacobianPayload(Payload):
         return {k: np.reshape(v, np.shape(result.inputs[k])) for k, v in self.jacobian.items()}
 
 
-class Jacobian(Mode):
+class Jacobian(OutputShaped):
     name = "jacobian"
     summary = "The full Jacobian of EXPR (any output shape) w.r.t. its input variables."
     shows = ("graph", "dot")
@@ -63,15 +62,6 @@ class Jacobian(Mode):
         jacobian = np.concatenate([np.reshape(result.jacobian[n], (np.size(result.value), -1)) for n in result.wrt],
                                   axis=1)
         return [(lambda xs: [np.ravel(y) for y in forward(xs)], jacobian)]
-
-    def symbolic_size_problem(self, result):
-        entries = np.size(result.value) * sum(int(np.size(result.inputs[n])) for n in result.wrt)
-        if entries > limits.SYMPY_MAX_JACOBIAN_ENTRIES:
-            return f"a Jacobian of {entries} entries is too large"
-        return None
-
-    def shown_shape(self, result, name):
-        return np.shape(result.value) + np.shape(result.inputs[name]), False
 
 
 MODE = Jacobian()

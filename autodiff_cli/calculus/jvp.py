@@ -8,9 +8,8 @@ from ..errors import AutodiffError
 from ..inputs import value_of_shape
 from ..language import lower_to_engine
 from ..result import Payload, json_array
-from ..settings import limits
 from ..verify.finite_difference import Stencil
-from .mode import Computed, Mode
+from .mode import Computed, OutputShaped
 
 
 @dataclass
@@ -22,7 +21,7 @@ class JvpPayload(Payload):
         return {"tangents": {k: json_array(v) for k, v in self.tangents.items()}, "jvp": json_array(self.jvp)}
 
 
-class Jvp(Mode):
+class Jvp(OutputShaped):
     name = "jvp"
     summary = "Forward mode: the Jacobian-vector product J.t in one forward pass."
     options = {"tangents": None}
@@ -81,15 +80,6 @@ class Jvp(Mode):
                     sizes.append(size * abs(t))
             found.append((sum(terms[1:], terms[0]), sum(sizes[1:], sizes[0])))
         return found, [(label, set(wrt)) for label in out_labels], shown
-
-    def symbolic_size_problem(self, result):
-        entries = np.size(result.value) * sum(int(np.size(result.inputs[n])) for n in result.wrt)
-        if entries > limits.SYMPY_MAX_JACOBIAN_ENTRIES:
-            return f"a Jacobian of {entries} entries is too large"
-        return None
-
-    def shown_shape(self, result, name):
-        return np.shape(result.value) + np.shape(result.inputs[name]), False
 
     def finite_difference_problems(self, result, value_of, forward, gradient_of):
         t = np.concatenate([np.ravel(result.tangents[n]) for n in result.wrt]).astype(np.float64)

@@ -143,3 +143,17 @@ def gradient_row(result):
 def traced(bound, output, leaves):
     """The graph's root and leaves for --graph/--dot when the bound program is traced (else nothing kept)."""
     return {"output": output, "leaves": leaves} if bound.trace else {}
+
+
+class OutputShaped(Mode):
+    """A mode whose entries run over the output's elements (jacobian, jvp): bounded in size like a
+    Jacobian, and its formulas shaped like the output then the variable."""
+
+    def symbolic_size_problem(self, result):
+        entries = np.size(result.value) * sum(int(np.size(result.inputs[n])) for n in result.wrt)
+        if entries > limits.SYMPY_MAX_JACOBIAN_ENTRIES:
+            return f"a Jacobian of {entries} entries is too large"
+        return None
+
+    def shown_shape(self, result, name):
+        return np.shape(result.value) + np.shape(result.inputs[name]), False
