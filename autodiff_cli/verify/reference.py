@@ -46,15 +46,18 @@ class Unsuitable(Exception):
 
 class _Namespace:
     """A CAS module as the lowering's `sp`, changed where the check needs what the engine computes:
-      - pi and e are the float64 numbers the engine uses (exact, sin(pi) would be 0 where the
-        engine has 1.2e-16, and x*sin(pi) would not check);
+      - pi and e are symbols (<pi>, <e>) given the float64 numbers the engine uses when the
+        derivation is evaluated (exact, sin(pi) would be 0 where the engine has 1.2e-16, and
+        x*sin(pi) would not check), and the CAS's own pi and E in what is shown;
       - abs/max/min are written as Piecewise: SymEngine cannot differentiate Abs/Max/Min, and
         SymPy's lambdify takes seconds to print their derivatives.
     """
 
     def __init__(self, module):
         self._se = module
-        self.pi, self.E = self.Float(float(np.pi)), self.Float(float(np.e))
+        real = {} if module.__name__ != "sympy" else {"real": True}
+        self.pi, self.E = module.Symbol("<pi>", **real), module.Symbol("<e>", **real)
+        self.constants = ((self.pi, float(np.pi), module.pi), (self.E, float(np.e), module.E))
 
     def __getattr__(self, name):
         return getattr(self._se, name)
@@ -262,9 +265,10 @@ class Derivation:
                             # Derivation (when there are no parameters: the same for every point)
 
     def point(self, inputs, seed):
-        """The flat float64 point: every input's elements, then the seed's, then a 1 (for the tags)."""
+        """The flat float64 point: every input's elements, then the seed's, then a 1 (for the tags),
+        then pi and e."""
         parts = [np.ravel(seed if name == "<seed>" else inputs[name]) for name, _ in self.layout]
-        return np.concatenate(parts + [[1.0]]).astype(np.float64)
+        return np.concatenate(parts + [[1.0, np.pi, np.e]]).astype(np.float64)
 
     def evaluate(self, inputs, seed):
         """An `At`: every number the compiled function gives at this point, by kind."""
@@ -411,7 +415,9 @@ def _build(cas, program, result, mode, seed):
         recorded[id(node)] = (node, value)
 
     output = cas.lower(split_program, env, on_node=on_node)
-    split_arguments = [s for name in uses for use in split_symbols[name] for s in use] + tag_symbols
+    constants = [symbol for symbol, _, _ in cas.namespace.constants]
+    back.update((symbol, shown) for symbol, _, shown in cas.namespace.constants)   # pi and e shown as such
+    split_arguments = [s for name in uses for use in split_symbols[name] for s in use] + tag_symbols + constants
 
     outputs = list(output.ravel())
     seed_symbols = None
@@ -457,8 +463,9 @@ def _build(cas, program, result, mode, seed):
         shown = {name: [e.subs(back) for e in exprs] if exprs is not None and len(exprs) <= DISPLAYED else None
                  for name, exprs in display.items()}
         switch_texts = [switches.text(k, back) for k in range(len(switches.kinds))]
-    one = len(arguments)                     # the point's last element is a 1, for the tags
-    gather = np.concatenate([np.arange(len(arguments)), gather, [one] * len(tags)]).astype(np.intp)
+    one = len(arguments)                     # the point ends in a 1 (for the tags), pi and e
+    gather = np.concatenate([np.arange(len(arguments)), gather, [one] * len(tags),
+                             [one + 1, one + 2]]).astype(np.intp)
     return Derivation(cas.name, layout, gather, entry_labels, entry_variables, blocks, entry_switches,
                       switch_texts, function, shown, parameters, switches.kinds,
                       (len(outputs), len(switches.relationals), len(switches.branches)),

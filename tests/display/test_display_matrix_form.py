@@ -123,3 +123,19 @@ def test_no_form_outside_the_small_language(expr):
 
 def test_scalar_variables_get_no_matrix_form():
     assert forms("mean((X@w - y)**2) + lam*sum(w**2)", ["lam"], MSE + LAM * L2) == {}
+
+
+@pytest.mark.parametrize("expr, shown, latex", [
+    ("2*pi*x", "2*pi", "\\pi"),
+    ("e**(2*x)", "exp(2*x)", "e^{2 x}"),
+    ("x*pi + y*e", "pi", "\\pi"),
+])
+def test_pi_and_e_are_shown_as_themselves(expr, shown, latex):
+    """issue 29, finding 4: pi and e became decimals in formulas and LaTeX (6.28318530717959*x);
+    the check still evaluates them as the float64 numbers the engine uses."""
+    from autodiff_cli import evaluate
+    result = evaluate(expr, {"x": 0.5, "y": 2.0}, latex=True)
+    assert result.status == "ok" and result.check.method == "sympy", result.to_json()
+    texts = " ".join(str(v) for v in result.check.symbolic.values())
+    assert shown in texts and "3.14159" not in texts and "2.71828" not in texts and "6.28318" not in texts, texts
+    assert latex in " ".join(str(v) for v in result.check.latex.values())
